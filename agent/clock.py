@@ -1,0 +1,77 @@
+"""Injected time. Nothing in the agent calls ``datetime.now()`` directly.
+
+``LiveClock`` reads wall time in IST; ``SimClock`` is advanced by whoever drives it
+(the backtest by replayed ticks, the simulator by its accelerated market clock).
+"""
+
+from __future__ import annotations
+
+import threading
+import time as _time
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from agent.timeutil import IST, to_ist
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current IST-aware time. Any thread may call it."""
+        ...
+
+
+class LiveClock:
+    """Wall time in IST."""
+
+    def now(self) -> datetime:
+        return datetime.now(IST)
+
+
+class SimClock:
+    """A clock that moves only when told to; it never goes backwards.
+
+    ``advance_to`` may be called from one driving thread; ``now`` from any thread.
+    """
+
+    def __init__(self, start: datetime) -> None:
+        self._now = to_ist(start)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance_to(self, when: datetime) -> None:
+        """Move to ``when`` (IST-aware); earlier times are ignored."""
+        with self._lock:
+            if when > self._now:
+                self._now = when
+
+    def advance(self, delta: timedelta) -> None:
+        with self._lock:
+            self._now = self._now + delta
+
+
+class ScaledClock:
+    """Time that runs ``speed`` times faster than the wall, from ``start``.
+
+    Used by the simulated exchange and, in sim mode, by the agent. Any thread.
+    """
+
+    def __init__(self, start: datetime, speed: float = 1.0) -> None:
+        if speed <= 0:
+            raise ValueError(f"speed must be > 0, got {speed}")
+        self._start = to_ist(start)
+        self._speed = speed
+        self._wall0 = _time.monotonic()
+
+    @property
+    def speed(self) -> float:
+        return self._speed
+
+    def now(self) -> datetime:
+        elapsed = (_time.monotonic() - self._wall0) * self._speed
+        return self._start + timedelta(seconds=elapsed)
+
+    def wall_seconds_until(self, when: datetime) -> float:
+        """Real seconds until the scaled clock reaches ``when`` (0 when past)."""
+        return max(0.0, (when - self.now()).total_seconds() / self._speed)

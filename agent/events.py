@@ -1,0 +1,205 @@
+"""What goes into the engine (events and commands) and what comes out (notifications).
+
+All frozen dataclasses. Producers on any thread put inbound items on the engine's inbox;
+the engine thread alone handles them. Commands get a reply (see ``engine.EngineRunner``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+from agent.models import Instrument, OrderStatus, Tick, TradeSide
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+# ---------------------------------------------------------------- inbound events
+
+
+@dataclass(frozen=True, slots=True)
+class TickBatch:
+    """Ticks of one feed frame, in arrival order."""
+
+    ticks: tuple[Tick, ...] | list[Tick]
+
+
+@dataclass(frozen=True, slots=True)
+class ClockTick:
+    """The clock passed ``now``: completes candles whose end has passed (live timer)."""
+
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OrderUpdate:
+    """The broker's view of one of our orders. Repeats and stale updates are harmless."""
+
+    tag: str
+    status: OrderStatus
+    filled_quantity: int
+    average_price: Decimal | None
+    time: datetime
+    broker_order_id: str | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedStatus:
+    """The feed connected (``up``) or dropped; ``detail`` says why."""
+
+    up: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EndOfData:
+    """Backtest: the tick file ended; close what is open (reason end_of_data)."""
+
+
+# ---------------------------------------------------------------- commands
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """Base of everything that asks the engine to do or tell something."""
+
+
+@dataclass(frozen=True, slots=True)
+class StartTrading(Command):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class StopTrading(Command):
+    square_off: bool = False  # True: close every open position first
+
+
+@dataclass(frozen=True, slots=True)
+class PauseEntries(Command):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeEntries(Command):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class SquareOff(Command):
+    symbol: str | None = None  # None: every open position
+
+
+@dataclass(frozen=True, slots=True)
+class Unhalt(Command):
+    symbol: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetTradeSide(Command):
+    side: TradeSide
+    symbol: str | None = None  # None: every instrument (the default)
+
+
+@dataclass(frozen=True, slots=True)
+class SetParam(Command):
+    """``/set KEY VALUE [SYMBOL]``; the value is already validated and typed."""
+
+    key: str
+    value: Any
+    symbol: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetLimit(Command):
+    """Daily (scope 'daily'), group (scope = group name) profit_target / loss_limit."""
+
+    scope: str
+    key: str
+    value: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class AddInstrument(Command):
+    instrument: Instrument
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveInstrument(Command):
+    symbol: str
+
+
+class QueryKind(StrEnum):
+    STATUS = "status"
+    POSITIONS = "positions"
+    ORDERS = "orders"
+    TRADES = "trades"
+    PNL = "pnl"
+    INSTRUMENTS = "instruments"
+    LIMITS = "limits"
+
+
+@dataclass(frozen=True, slots=True)
+class Query(Command):
+    kind: QueryKind
+    limit: int = 0
+
+
+class Job(StrEnum):
+    """The scheduled jobs of the trading day (schedules.yaml)."""
+
+    TOKEN_EXPIRY = "token_expiry"
+    LOGIN_CHECK = "login_check"
+    INSTRUMENTS_REFRESH = "instruments_refresh"
+    SESSION_START = "session_start"
+    ENTRY_CUTOFF = "entry_cutoff"
+    SQUARE_OFF = "square_off"
+    SESSION_END = "session_end"
+    DAY_REPORT = "day_report"
+
+
+@dataclass(frozen=True, slots=True)
+class RunJob(Command):
+    job: Job
+    at: datetime | None = None
+
+
+# ---------------------------------------------------------------- outbound
+
+
+class AlertKind(StrEnum):
+    ENTRY_PLACED = "entry_placed"
+    ENTRY_FILLED = "entry_filled"
+    EXIT_PLACED = "exit_placed"
+    EXIT_FILLED = "exit_filled"
+    ORDER_REJECTED = "order_rejected"
+    STOP_PLACED = "stop_placed"
+    STOP_MOVED = "stop_moved"
+    STOP_HIT = "stop_hit"
+    TARGET_HIT = "target_hit"
+    LIMIT_HIT = "limit_hit"
+    REVERSAL = "reversal"
+    SQUARE_OFF = "square_off"
+    FEED_DOWN = "feed_down"
+    FEED_UP = "feed_up"
+    LOGIN_NEEDED = "login_needed"
+    TOKEN_EXPIRED = "token_expired"
+    SESSION_STARTED = "session_started"
+    SESSION_ENDED = "session_ended"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """Something the owner should hear about. ``text`` is plain, one line."""
+
+    kind: AlertKind
+    text: str
+    time: datetime
+    symbol: str = ""
+    tag: str = ""
+    data: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)

@@ -1,0 +1,223 @@
+"""Typed, frozen settings: what ``agent.config`` produces from config.yaml, the
+environment and schedules.yaml. The core reads these; it never reads YAML itself.
+
+Secrets live in ``Secrets`` whose ``repr`` never shows them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import date, time
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from agent.models import Instrument, StopMode, TradeSide
+
+
+class Mode(StrEnum):
+    PAPER = "paper"
+    LIVE = "live"
+
+
+class FeedKind(StrEnum):
+    KITE = "kite"
+    SIM = "sim"
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyParams:
+    """The per-instrument knobs of STRATEGY.md section 1, fully resolved."""
+
+    interval: int = 5
+    percentage: Decimal = Decimal("0.5")
+    lots: int = 1
+    trade_side: TradeSide = TradeSide.BOTH
+    trailing: bool = True
+    reverse_on_stop: bool = True
+    target_multiple: Decimal = Decimal(0)
+    max_trades_per_day: int = 0
+    profit_target: Decimal = Decimal(0)
+    loss_limit: Decimal = Decimal(0)
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> StrategyParams:
+        """A copy with the given (already validated) keys replaced."""
+        known = {k: v for k, v in overrides.items() if k in PARAM_KEYS}
+        return replace(self, **known) if known else self
+
+
+PARAM_KEYS: frozenset[str] = frozenset(f.name for f in fields(StrategyParams))
+INTERVALS: tuple[int, ...] = (1, 2, 3, 5, 10, 15, 30, 60)
+
+
+@dataclass(frozen=True, slots=True)
+class Defaults:
+    """The ``defaults`` section: strategy params plus account-wide order settings."""
+
+    params: StrategyParams = field(default_factory=StrategyParams)
+    product: str = "MIS"
+    stop_mode: StopMode = StopMode.EXCHANGE
+    slippage_ticks: int = 0
+    stop_limit_buffer_ticks: int = 10  # exchange SL orders: limit = trigger -/+ this many ticks
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentConfig:
+    """One entry of ``instruments``. ``overrides`` holds only the keys the entry gives.
+
+    ``token``, ``tick_size`` and ``lot_size`` may be given inline; otherwise the
+    instruments dump resolves the symbol.
+    """
+
+    symbol: str
+    token: int | None = None
+    tick_size: Decimal | None = None
+    lot_size: int | None = None
+    freeze_quantity: int | None = None
+    overrides: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def exchange(self) -> str:
+        return self.symbol.split(":", 1)[0]
+
+    @property
+    def tradingsymbol(self) -> str:
+        return self.symbol.split(":", 1)[1]
+
+    def inline_instrument(self) -> Instrument | None:
+        """The Instrument when token, tick_size and lot_size are all given inline."""
+        if self.token is None or self.tick_size is None or self.lot_size is None:
+            return None
+        return Instrument(
+            token=self.token,
+            exchange=self.exchange,
+            tradingsymbol=self.tradingsymbol,
+            tick_size=self.tick_size,
+            lot_size=self.lot_size,
+            freeze_quantity=self.freeze_quantity or 0,
+            segment=self.exchange,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class GroupConfig:
+    name: str
+    instruments: tuple[str, ...]
+    profit_target: Decimal = Decimal(0)
+    loss_limit: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class RiskConfig:
+    daily_profit_target: Decimal = Decimal(0)
+    daily_loss_limit: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class KiteConfig:
+    api_key: str = ""
+    root: str = "https://api.kite.trade"
+    ws_root: str = "wss://ws.kite.trade"
+    login_url: str = "https://kite.zerodha.com/connect/login"
+    market_protection: int = -1
+    instruments_file: str = ""  # optional local dump (CSV) used instead of downloading
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramConfig:
+    base_url: str = "https://api.telegram.org/bot"
+    allowed_chat_ids: tuple[int, ...] = ()
+    allowed_user_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SimConfig:
+    speed: float = 1.0
+    seed: int = 7
+    instruments_file: str = ""  # default: the bundled Kite instruments sample
+
+
+@dataclass(frozen=True, slots=True)
+class Secrets:
+    """Credentials from the environment or .env. Never printed: repr hides values."""
+
+    kite_api_key: str = ""
+    kite_api_secret: str = ""
+    kite_access_token: str = ""
+    telegram_bot_token: str = ""
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{f.name}={'***' if getattr(self, f.name) else ''}" for f in fields(self)
+        )
+        return f"Secrets({shown})"
+
+    def values(self) -> tuple[str, ...]:
+        """The non-empty secret strings, for log redaction."""
+        return tuple(v for v in (getattr(self, f.name) for f in fields(self)) if v)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionHours:
+    open: time
+    close: time
+
+
+@dataclass(frozen=True, slots=True)
+class Holiday:
+    day: date
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleConfig:
+    """schedules.yaml: sessions per exchange, the day's job times, holidays."""
+
+    timezone: str = "Asia/Kolkata"
+    sessions: Mapping[str, SessionHours] = field(
+        default_factory=lambda: MappingProxyType(
+            {ex: SessionHours(time(9, 15), time(15, 30)) for ex in ("NSE", "NFO", "BSE", "BFO")}
+        )
+    )
+    jobs: Mapping[str, time] = field(
+        default_factory=lambda: MappingProxyType(
+            {"entry_cutoff": time(15, 0), "square_off": time(15, 15)}
+        )
+    )
+    holidays: tuple[Holiday, ...] = ()
+    misfire_grace_seconds: int = 300
+
+    def session_for(self, exchange: str) -> SessionHours:
+        """The session hours of an exchange (NSE's when the exchange has none listed)."""
+        found = self.sessions.get(exchange)
+        if found is not None:
+            return found
+        return self.sessions.get("NSE", SessionHours(time(9, 15), time(15, 30)))
+
+    @property
+    def entry_cutoff(self) -> time:
+        return self.jobs.get("entry_cutoff", time(15, 0))
+
+    @property
+    def square_off(self) -> time:
+        return self.jobs.get("square_off", time(15, 15))
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    mode: Mode = Mode.PAPER
+    feed: FeedKind = FeedKind.KITE
+    data_dir: Path = Path("./data")
+    log_level: str = "INFO"
+    kite: KiteConfig = field(default_factory=KiteConfig)
+    telegram: TelegramConfig = field(default_factory=TelegramConfig)
+    defaults: Defaults = field(default_factory=Defaults)
+    instruments: tuple[InstrumentConfig, ...] = ()
+    groups: tuple[GroupConfig, ...] = ()
+    risk: RiskConfig = field(default_factory=RiskConfig)
+    sim: SimConfig = field(default_factory=SimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    secrets: Secrets = field(default_factory=Secrets)

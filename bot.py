@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""Command line and composition root of the trading agent.
+
+    python bot.py run [--config F]
+    python bot.py demo [--speed N] [--until HH:MM]
+    python bot.py backtest --ticks F --config C [--json] [--chart DIR]
+    python bot.py login [--config F]
+    python bot.py check-config [--config F]
+    python bot.py schedule [--date YYYY-MM-DD]
+
+Each command lives in its own module; this file only parses arguments and dispatches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+DEFAULT_SCHEDULES = ROOT / "schedules.yaml"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bot.py", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def config_arg(p: argparse.ArgumentParser, required: bool = False) -> None:
+        p.add_argument("--config", default=None if required else "config.yaml",
+                       required=required, help="config file (YAML)")
+        p.add_argument("--schedules", default=str(DEFAULT_SCHEDULES),
+                       help="schedules file (default: schedules.yaml beside bot.py)")
+
+    run = sub.add_parser("run", help="run the agent (paper or live per config)")
+    config_arg(run)
+
+    demo = sub.add_parser("demo", help="the embedded default: local exchange, paper money")
+    demo.add_argument("--speed", type=float, default=None, help="market clock speed factor")
+    demo.add_argument("--until", default=None, metavar="HH:MM", help="stop at this IST time")
+    demo.add_argument("--schedules", default=str(DEFAULT_SCHEDULES))
+
+    bt = sub.add_parser("backtest", help="replay a tick file through the engine")
+    bt.add_argument("--ticks", required=True, help="tick CSV (see README)")
+    config_arg(bt, required=True)
+    bt.add_argument("--json", action="store_true", help="print one JSON object")
+    bt.add_argument("--chart", default=None, metavar="DIR", help="write PNG charts here")
+
+    login = sub.add_parser("login", help="the daily Kite login in a terminal")
+    config_arg(login)
+
+    check = sub.add_parser("check-config", help="validate config and schedules")
+    config_arg(check)
+
+    sched = sub.add_parser("schedule", help="a day's timetable")
+    sched.add_argument("--date", default=None, metavar="YYYY-MM-DD")
+    sched.add_argument("--schedules", default=str(DEFAULT_SCHEDULES))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command = args.command
+    if command == "check-config":
+        from agent.config import check_config_command
+
+        return check_config_command(Path(args.config), Path(args.schedules))
+    if command == "backtest":
+        from agent.backtest import backtest_command
+
+        return backtest_command(Path(args.ticks), Path(args.config), Path(args.schedules),
+                                as_json=args.json, chart_dir=args.chart)
+    if command == "demo":
+        from agent.demo import demo_command
+
+        return demo_command(speed=args.speed, until=args.until,
+                            schedules=Path(args.schedules))
+    if command == "run":
+        from agent.runtime import run_command
+
+        return run_command(Path(args.config), Path(args.schedules))
+    if command == "login":
+        from agent.session import login_command
+
+        return login_command(Path(args.config), Path(args.schedules))
+    if command == "schedule":
+        from agent.calendar import schedule_command
+
+        return schedule_command(Path(args.schedules), args.date)
+    raise AssertionError(command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
