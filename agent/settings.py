@@ -170,6 +170,20 @@ class SessionHours:
 class Holiday:
     day: date
     name: str
+    exchanges: tuple[str, ...] = ()  # empty: every exchange with a session
+
+
+@dataclass(frozen=True, slots=True)
+class SpecialSession:
+    """A one-day session (e.g. Muhurat trading) that replaces the regular hours of its
+    exchanges on ``day``, even on a weekend or holiday. Unconfirmed ones are not traded."""
+
+    day: date
+    name: str
+    open: time
+    close: time
+    exchanges: tuple[str, ...] = ()  # empty: every exchange with a session
+    confirmed: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +203,7 @@ class ScheduleConfig:
     )
     holidays: tuple[Holiday, ...] = ()
     misfire_grace_seconds: int = 300
+    special_sessions: tuple[SpecialSession, ...] = ()
 
     def session_for(self, exchange: str) -> SessionHours:
         """The session hours of an exchange (NSE's when the exchange has none listed)."""

@@ -1,0 +1,136 @@
+"""Grid candle aggregation (STRATEGY.md section 3), one ``CandleSeries`` per instrument.
+
+Bucket k of a day covers [open + k x interval, open + (k+1) x interval) from the session
+open. A tick in a later bucket completes the current candle first; the live timer
+completes a candle whose end has passed. Engine thread only.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from enum import Enum
+
+from agent.models import Candle
+from agent.timeutil import IST
+
+
+class TickVerdict(Enum):
+    ACCEPTED = 0
+    OUTSIDE_SESSION = 1
+    STALE = 2  # older than the start of the instrument's current candle
+
+
+class CandleSeries:
+    """The current candle and volume baseline of one instrument for one day."""
+
+    __slots__ = (
+        "_close_t",
+        "_open_t",
+        "_session_close",
+        "_session_open",
+        "_step",
+        "completed",
+        "current",
+        "day",
+        "floor",
+        "interval",
+        "last_volume",
+        "token",
+    )
+
+    def __init__(self, token: int, interval_minutes: int, session_open: time,
+                 session_close: time) -> None:
+        """``interval_minutes`` is fixed for the series: a new interval starts a new day."""
+        self.token = token
+        self.interval = interval_minutes
+        self._step = timedelta(minutes=interval_minutes)
+        self._open_t = session_open
+        self._close_t = session_close
+        self.day: date | None = None
+        self._session_open: datetime = datetime.min.replace(tzinfo=IST)
+        self._session_close: datetime = datetime.min.replace(tzinfo=IST)
+        self.current: Candle | None = None
+        self.floor: datetime | None = None  # ticks before this are stale
+        self.last_volume: int | None = None  # volume_traded of the previous accepted tick
+        self.completed = 0
+
+    def start_day(self, day: date, interval_minutes: int | None = None) -> None:
+        """Forget the previous day: candles, volume baseline, stale floor."""
+        if interval_minutes is not None:
+            self.interval = interval_minutes
+            self._step = timedelta(minutes=interval_minutes)
+        self.day = day
+        self._session_open = datetime.combine(day, self._open_t, tzinfo=IST)
+        self._session_close = datetime.combine(day, self._close_t, tzinfo=IST)
+        self.current = None
+        self.floor = None
+        self.last_volume = None
+
+    def check(self, t: datetime) -> TickVerdict:
+        """Whether a tick at ``t`` is accepted, without changing anything.
+
+        ``t`` must be on this series' day: the engine starts days before asking.
+        """
+        if not (self._session_open <= t < self._session_close):
+            return TickVerdict.OUTSIDE_SESSION
+        floor = self.floor
+        if floor is not None and t < floor:
+            return TickVerdict.STALE
+        return TickVerdict.ACCEPTED
+
+    def add(self, t: datetime, price: Decimal, last_qty: int | None,
+            volume_traded: int | None) -> Candle | None:
+        """Apply an accepted tick; returns the candle it completed, if any."""
+        # Volume (section 3): the rise of volume_traded since the previous accepted tick.
+        # The first accepted tick of the day, or a feed without it: last_traded_quantity.
+        prev = self.last_volume
+        if volume_traded is None or prev is None:
+            vol = last_qty or 0
+        else:
+            rise = volume_traded - prev
+            vol = rise if rise > 0 else 0
+        if volume_traded is not None:
+            self.last_volume = volume_traded
+
+        cur = self.current
+        if cur is not None and t < cur.end:
+            if price > cur.high:
+                cur.high = price
+            elif price < cur.low:
+                cur.low = price
+            cur.close = price
+            cur.volume += vol
+            cur.ticks += 1
+            return None
+        done = self._complete()
+        start = self._bucket_start(t)
+        self.current = Candle(self.token, start, start + self._step, price, price, price, price,
+                              vol, 1)
+        self.floor = start
+        return done
+
+    def due(self, now: datetime) -> Candle | None:
+        """Timer: complete the current candle when ``now`` is at or past its end."""
+        cur = self.current
+        if cur is not None and now >= cur.end:
+            # Later ticks of the completed bucket are stale: once only.
+            self.floor = cur.end
+            return self._complete()
+        return None
+
+    def flush(self) -> Candle | None:
+        """End of data: complete whatever is open."""
+        return self._complete()
+
+    def _complete(self) -> Candle | None:
+        cur = self.current
+        if cur is None:
+            return None
+        self.current = None
+        self.completed += 1
+        return cur
+
+    def _bucket_start(self, t: datetime) -> datetime:
+        k = (t - self._session_open) // self._step
+        return self._session_open + k * self._step

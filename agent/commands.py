@@ -1,0 +1,245 @@
+"""The engine's answers to commands (from Telegram, the console or scheduled jobs).
+
+``handle_command(engine, command) -> Reply`` runs on the engine thread. Replies carry
+plain data (``data``) for formatters and a short plain-text ``text``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from agent.engine import Engine
+from agent.events import (
+    AddInstrument,
+    AlertKind,
+    Command,
+    Job,
+    Notification,
+    PauseEntries,
+    Query,
+    RemoveInstrument,
+    ResumeEntries,
+    RunJob,
+    SetLimit,
+    SetParam,
+    SetTradeSide,
+    SquareOff,
+    StartTrading,
+    StopTrading,
+    Unhalt,
+)
+from agent.models import ExitReason
+from agent.risk import Scope
+from agent.settings import PARAM_KEYS
+from agent.views import query
+
+log = logging.getLogger(__name__)
+
+# Keys whose change applies from the next trading day (a candle grid cannot change mid-day).
+NEXT_DAY_KEYS = frozenset({"interval"})
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    ok: bool
+    text: str
+    data: Any = field(default=None)
+
+
+def handle_command(engine: Engine, cmd: Command) -> Reply:
+    handler = _HANDLERS.get(type(cmd))
+    if handler is None:
+        return Reply(False, f"unknown command {type(cmd).__name__}")
+    reply = handler(engine, cmd)
+    if reply.ok and not isinstance(cmd, Query):
+        engine.dirty = True
+        log.info("command %s: %s", type(cmd).__name__, reply.text)
+    return reply
+
+
+def _start(engine: Engine, cmd: StartTrading) -> Reply:
+    engine.running, engine.paused = True, False
+    return Reply(True, "trading started: entries allowed")
+
+
+def _stop(engine: Engine, cmd: StopTrading) -> Reply:
+    engine.running = False
+    if cmd.square_off:
+        n = engine.square_off_all(ExitReason.MANUAL, engine.now())
+        return Reply(True, f"stopped; squaring off {n} open position(s)")
+    return Reply(True, "stopped: no new entries; open positions still managed")
+
+
+def _pause(engine: Engine, cmd: PauseEntries) -> Reply:
+    engine.paused = True
+    return Reply(True, "paused: no new entries; open positions still managed")
+
+
+def _resume(engine: Engine, cmd: ResumeEntries) -> Reply:
+    engine.paused = False
+    return Reply(True, "resumed: entries allowed" if engine.running
+                 else "resumed, but the agent is stopped: /start to trade")
+
+
+def _square_off(engine: Engine, cmd: SquareOff) -> Reply:
+    now = engine.now()
+    if cmd.symbol is None:
+        n = engine.square_off_all(ExitReason.MANUAL, now)
+        return Reply(True, f"squaring off {n} open position(s)")
+    rt = engine.by_symbol.get(cmd.symbol.upper())
+    if rt is None:
+        return Reply(False, f"{cmd.symbol}: not one of the agent's instruments")
+    if not engine._has_position(rt):
+        return Reply(False, f"{rt.symbol}: no open position")
+    engine.exec.close(rt, ExitReason.MANUAL, now)
+    return Reply(True, f"{rt.symbol}: squaring off")
+
+
+def _unhalt(engine: Engine, cmd: Unhalt) -> Reply:
+    rt = engine.by_symbol.get(cmd.symbol.upper())
+    if rt is None:
+        return Reply(False, f"{cmd.symbol}: not one of the agent's instruments")
+    if not rt.halted and not rt.error:
+        return Reply(False, f"{rt.symbol}: not halted")
+    book = engine.pnl.books[rt.token]
+    breached = engine._instrument_limits(rt.token).breached(book.pnl)
+    if breached:
+        return Reply(False, f"{rt.symbol}: its {breached} is still reached (P&L {book.pnl:+.2f});"
+                     f" raise it with /set {breached} VALUE {rt.symbol} first")
+    if engine.risk.daily.breached(engine.pnl.total):
+        return Reply(False, f"{rt.symbol}: the daily limit is reached; raise it with /limits")
+    for name, tokens in engine.risk.groups.items():
+        limits = engine.risk.group_limits[name]
+        if rt.token in tokens and limits.breached(engine.pnl.group_pnl[name]):
+            return Reply(False, f"{rt.symbol}: group {name}'s limit is reached")
+    rt.halted, rt.error = "", ""
+    engine.risk.untrip(Scope.INSTRUMENT, rt.symbol)
+    return Reply(True, f"{rt.symbol}: unhalted, entries allowed again")
+
+
+def _targets(engine: Engine, symbol: str | None) -> list[Any] | Reply:
+    if symbol is None:
+        return list(engine.runtimes.values())
+    rt = engine.by_symbol.get(symbol.upper())
+    if rt is None:
+        return Reply(False, f"{symbol}: not one of the agent's instruments")
+    return [rt]
+
+
+def _set_param(engine: Engine, cmd: SetParam) -> Reply:
+    if cmd.key not in PARAM_KEYS:
+        return Reply(False, f"{cmd.key}: not a setting (one of {', '.join(sorted(PARAM_KEYS))})")
+    targets = _targets(engine, cmd.symbol)
+    if isinstance(targets, Reply):
+        return targets
+    if cmd.symbol is None:
+        engine.overrides["defaults"][cmd.key] = cmd.value
+    else:
+        engine.overrides["instruments"].setdefault(targets[0].symbol.upper(), {})[cmd.key] = (
+            cmd.value)
+    for rt in targets:
+        _refresh_params(engine, rt, cmd.key)
+    if cmd.key in ("profit_target", "loss_limit"):
+        engine.risk.recheck_all()
+    where = cmd.symbol.upper() if cmd.symbol else "all instruments"
+    when = "from the next trading day" if cmd.key in NEXT_DAY_KEYS else "now"
+    return Reply(True, f"{cmd.key} = {cmd.value} for {where}, effective {when}")
+
+
+def _refresh_params(engine: Engine, rt: Any, key: str) -> None:
+    new = engine.params_for(rt.symbol)
+    if key in NEXT_DAY_KEYS:
+        new = new.with_overrides({k: getattr(rt.params, k) for k in NEXT_DAY_KEYS})
+    rt.params = new
+    intents = engine.strategy.set_params(rt.state, new)
+    if intents:
+        engine.exec.apply(rt, intents, engine.now())
+
+
+def _set_side(engine: Engine, cmd: SetTradeSide) -> Reply:
+    reply = _set_param(engine, SetParam("trade_side", cmd.side, cmd.symbol))
+    if reply.ok:
+        reply = Reply(True, reply.text + "; alerts of sides no longer allowed are cleared")
+    return reply
+
+
+def _set_limit(engine: Engine, cmd: SetLimit) -> Reply:
+    if cmd.key not in ("profit_target", "loss_limit"):
+        return Reply(False, f"{cmd.key}: expected profit_target or loss_limit")
+    if cmd.value < 0:
+        return Reply(False, f"{cmd.key}: expected a number >= 0, got {cmd.value}")
+    if cmd.scope == "daily":
+        engine.overrides["daily"][cmd.key] = cmd.value
+    elif cmd.scope in engine.risk.group_limits:
+        engine.overrides["groups"].setdefault(cmd.scope, {})[cmd.key] = cmd.value
+    else:
+        return Reply(False, f"{cmd.scope}: expected 'daily' or a group "
+                     f"({', '.join(engine.risk.group_limits) or 'none configured'})")
+    engine._load_limits()
+    engine.risk.recheck_all()
+    return Reply(True, f"{cmd.scope} {cmd.key} = {cmd.value}, effective now")
+
+
+def _add(engine: Engine, cmd: AddInstrument) -> Reply:
+    ins = cmd.instrument
+    if ins.token in engine.runtimes:
+        return Reply(False, f"{ins.symbol}: already traded")
+    engine.add_instrument(ins)
+    engine.overrides.setdefault("added", {})[ins.symbol.upper()] = ins
+    engine.overrides.setdefault("removed", set()).discard(ins.symbol.upper())
+    return Reply(True, f"{ins.symbol}: added, trading from its next tick")
+
+
+def _remove(engine: Engine, cmd: RemoveInstrument) -> Reply:
+    rt = engine.by_symbol.get(cmd.symbol.upper())
+    if rt is None:
+        return Reply(False, f"{cmd.symbol}: not one of the agent's instruments")
+    if engine._has_position(rt) or rt.exit_tag:
+        return Reply(False, f"{rt.symbol}: a position is open; /squareoff {rt.symbol} first")
+    engine.remove_instrument(rt)
+    engine.overrides.setdefault("added", {}).pop(rt.symbol.upper(), None)
+    engine.overrides.setdefault("removed", set()).add(rt.symbol.upper())
+    return Reply(True, f"{rt.symbol}: removed")
+
+
+def _run_job(engine: Engine, cmd: RunJob) -> Reply:
+    now = cmd.at or engine.now()
+    if cmd.job is Job.SESSION_START:
+        engine.start_day(now.date())
+        engine.running = True
+        engine.notify(Notification(AlertKind.SESSION_STARTED, f"session {now.date()} started",
+                                   now))
+        return Reply(True, "session started")
+    if cmd.job is Job.ENTRY_CUTOFF:
+        return Reply(True, "entry cutoff: no new entries today")
+    if cmd.job is Job.SQUARE_OFF:
+        n = engine.square_off_all(ExitReason.SQUARE_OFF, now)
+        return Reply(True, f"square-off: closing {n} position(s)")
+    if cmd.job is Job.SESSION_END:
+        engine.running = False
+        realized = sum((b.realized for b in engine.pnl.books.values()), Decimal(0))
+        engine.notify(Notification(AlertKind.SESSION_ENDED, f"session ended: "
+                                   f"{len(engine.trades)} trades, realized P&L {realized:+.2f}",
+                                   now))
+        return Reply(True, "session ended")
+    return Reply(True, f"{cmd.job}: nothing for the engine to do")
+
+
+_HANDLERS: dict[type, Any] = {
+    StartTrading: _start,
+    StopTrading: _stop,
+    PauseEntries: _pause,
+    ResumeEntries: _resume,
+    SquareOff: _square_off,
+    Unhalt: _unhalt,
+    SetParam: _set_param,
+    SetTradeSide: _set_side,
+    SetLimit: _set_limit,
+    AddInstrument: _add,
+    RemoveInstrument: _remove,
+    RunJob: _run_job,
+    Query: lambda engine, cmd: query(engine, cmd),
+}

@@ -1,0 +1,399 @@
+"""config.yaml + schedules.yaml + the environment -> frozen, validated ``Settings``.
+
+Every problem is collected and reported at once in a ``ConfigError``, each naming its key
+path, e.g. ``instruments[2].percentage: expected a number >= 0, got 'abc'``. Secrets come
+only from the environment or a ``.env`` file beside the config and never appear in messages.
+The value rules are shared with the Telegram ``/set KEY VALUE`` command (``parse_param``).
+Plain functions without shared state: any thread may call them (they read files, so keep
+them off the tick path).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import fields
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from agent.calendar import load_schedule
+from agent.config_values import (
+    SECRET_ENV,
+    ConfigError,
+    Convert,
+    as_is,
+    boolean,
+    choice,
+    describe,
+    hint,
+    id_list,
+    interval,
+    nonempty_text,
+    number,
+    quiet_text,
+    read_yaml,
+    section,
+    symbol,
+    text,
+    url,
+    whole,
+)
+from agent.models import StopMode, TradeSide
+from agent.settings import (
+    PARAM_KEYS,
+    Defaults,
+    FeedKind,
+    GroupConfig,
+    InstrumentConfig,
+    KiteConfig,
+    Mode,
+    RiskConfig,
+    ScheduleConfig,
+    Secrets,
+    Settings,
+    SimConfig,
+    StrategyParams,
+    TelegramConfig,
+)
+
+__all__ = ["SETTABLE_KEYS", "ConfigError", "check_config_command", "known_key_paths",
+           "load_settings", "load_settings_from_dict", "parse_param"]
+
+SETTABLE_KEYS: tuple[str, ...] = tuple(f.name for f in fields(StrategyParams))
+
+
+# ---------------------------------------------------------------- the key tables
+
+PARAM_SPEC: Mapping[str, Convert] = {
+    "interval": interval,
+    "percentage": number(),
+    "lots": whole(1),
+    "trade_side": choice([s.value for s in TradeSide], TradeSide),
+    "trailing": boolean,
+    "reverse_on_stop": boolean,
+    "target_multiple": number(),
+    "max_trades_per_day": whole(0),
+    "profit_target": number(),
+    "loss_limit": number(),
+}
+if set(PARAM_SPEC) != PARAM_KEYS:  # pragma: no cover - caught by the first test run
+    raise RuntimeError("agent.config.PARAM_SPEC is out of step with StrategyParams")
+
+TOP_SCALARS: Mapping[str, Convert] = {
+    "mode": choice([m.value for m in Mode], Mode),
+    "feed": choice([f.value for f in FeedKind], FeedKind),
+    "data_dir": nonempty_text,
+    "log_level": choice(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]),
+}
+SECTIONS: Mapping[str, Mapping[str, Convert]] = {
+    "kite": {
+        "api_key": quiet_text,
+        "root": url("http", "https"),
+        "ws_root": url("ws", "wss"),
+        "login_url": url("http", "https"),
+        "market_protection": whole(-1, 100, "expected -1 (automatic) or a whole number 0..100"),
+        "instruments_file": text,
+    },
+    "telegram": {
+        "base_url": url("http", "https"),
+        "allowed_chat_ids": id_list,
+        "allowed_user_ids": id_list,
+    },
+    "defaults": {
+        **PARAM_SPEC,
+        "product": choice(["MIS", "NRML", "CNC"]),
+        "stop_mode": choice([m.value for m in StopMode], StopMode),
+        "slippage_ticks": whole(0),
+        "stop_limit_buffer_ticks": whole(0),
+    },
+    "risk": {"daily_profit_target": number(), "daily_loss_limit": number()},
+    "sim": {"speed": number(0, above=True), "seed": whole(0), "instruments_file": text},
+}
+INSTRUMENT_SPEC: Mapping[str, Convert] = {
+    "symbol": symbol,
+    "token": whole(1),
+    "tick_size": number(0, above=True),
+    "lot_size": whole(1),
+    "freeze_quantity": whole(0),
+    **PARAM_SPEC,
+}
+GROUP_SPEC: Mapping[str, Convert] = {
+    "instruments": as_is, "profit_target": number(), "loss_limit": number()}
+TOP_SPEC: Mapping[str, Convert] = {
+    **TOP_SCALARS, **dict.fromkeys([*SECTIONS, "instruments", "groups"], as_is)}
+
+
+def known_key_paths() -> frozenset[str]:
+    """Every key the loader knows, e.g. ``kite.root``, ``instruments[].lots``,
+    ``groups.*.loss_limit`` (a test keeps config.example.yaml in step with this)."""
+    paths = set(TOP_SCALARS)
+    paths |= {f"{name}.{key}" for name, spec in SECTIONS.items() for key in spec}
+    paths |= {f"instruments[].{key}" for key in INSTRUMENT_SPEC}
+    paths |= {f"groups.*.{key}" for key in GROUP_SPEC}
+    return frozenset(paths)
+
+
+def parse_param(key: str, value_text: str) -> Any:
+    """One strategy parameter as typed by a user (``/set percentage 0.4``), same rules as
+    the file; ValueError like ``percentage: expected a number >= 0, got 'abc'``."""
+    name = key.strip().lower()
+    convert = PARAM_SPEC.get(name)
+    if convert is None:
+        raise ValueError(f"{key}: unknown setting{hint(name, SETTABLE_KEYS)}; "
+                         f"settable: {', '.join(SETTABLE_KEYS)}")
+    try:
+        return convert(value_text.strip())
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+
+
+# ---------------------------------------------------------------- sections
+
+
+def _instruments(raw: Any, schedule: ScheduleConfig | None, problems: list[str]
+                 ) -> tuple[tuple[InstrumentConfig, ...], set[str]]:
+    """The instrument entries, and every well-formed symbol seen (for the group checks)."""
+    if raw is None or raw == []:
+        problems.append('instruments: required: list at least one, e.g. - {symbol: "NSE:INFY"}')
+        return (), set()
+    if not isinstance(raw, list):
+        problems.append(f"instruments: expected a list, got {describe(raw)}")
+        return (), set()
+    out: list[InstrumentConfig] = []
+    first_at: dict[str, int] = {}
+    for i, entry in enumerate(raw):
+        where = f"instruments[{i}]"
+        if isinstance(entry, str):
+            entry = {"symbol": entry}
+        if not isinstance(entry, Mapping):
+            problems.append(f"{where}: expected a mapping with a symbol, got {describe(entry)}")
+            continue
+        before = len(problems)
+        values = section(entry, where, INSTRUMENT_SPEC, problems)
+        sym = values.pop("symbol", None)
+        if sym is None:
+            if "symbol" not in entry:
+                problems.append(f'{where}.symbol: required ("EXCHANGE:TRADINGSYMBOL")')
+            continue
+        exchange = sym.split(":", 1)[0]
+        if schedule is not None and exchange not in schedule.sessions:
+            problems.append(f"{where}.symbol: exchange {exchange!r} has no session in "
+                            f"schedules.yaml (known: {', '.join(sorted(schedule.sessions))})")
+        if sym in first_at:
+            problems.append(f"{where}.symbol: {sym!r} is already instruments[{first_at[sym]}]")
+            continue
+        first_at[sym] = i
+        if len(problems) == before:
+            overrides = {k: values.pop(k) for k in list(values) if k in PARAM_KEYS}
+            out.append(InstrumentConfig(symbol=sym, overrides=MappingProxyType(overrides),
+                                        **values))
+    return tuple(out), set(first_at)
+
+
+def _groups(raw: Any, symbols: set[str], problems: list[str]) -> tuple[GroupConfig, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, Mapping):
+        problems.append(f"groups: expected a mapping of group names, got {describe(raw)}")
+        return ()
+    out: list[GroupConfig] = []
+    for name, body in raw.items():
+        where = f"groups.{name}"
+        if not isinstance(name, str) or not name.strip():
+            problems.append(f"{where}: a group name must be text")
+            continue
+        before = len(problems)
+        values = section(body, where, GROUP_SPEC, problems)
+        members = values.pop("instruments", None)
+        if not isinstance(members, list) or not members:
+            got = "nothing" if members is None else describe(members)
+            problems.append(f"{where}.instruments: expected a list of at least one instrument "
+                            f"symbol, got {got}")
+            continue
+        resolved: list[str] = []
+        for j, item in enumerate(members):
+            try:
+                sym = symbol(item)
+            except ValueError as exc:
+                problems.append(f"{where}.instruments[{j}]: {exc}")
+                continue
+            if sym in resolved:
+                problems.append(f"{where}.instruments[{j}]: {sym!r} is listed twice")
+            elif sym not in symbols:
+                problems.append(f"{where}.instruments[{j}]: {sym!r} is not in instruments")
+            resolved.append(sym)
+        if len(problems) == before:
+            out.append(GroupConfig(name=name, instruments=tuple(resolved), **values))
+    return tuple(out)
+
+
+def _resolve(base_dir: Path | None, path_text: str) -> Path:
+    path = Path(path_text).expanduser()
+    return path if path.is_absolute() or base_dir is None else base_dir / path
+
+
+def _secrets(env: Mapping[str, str], file_api_key: str) -> Secrets:
+    def get(name: str) -> str:
+        return (env.get(name) or "").strip()
+
+    return Secrets(kite_api_key=get("KITE_API_KEY") or file_api_key,
+                   kite_api_secret=get("KITE_API_SECRET"),
+                   kite_access_token=get("KITE_ACCESS_TOKEN"),
+                   telegram_bot_token=get("TELEGRAM_BOT_TOKEN"))
+
+
+def _scrub(problems: list[str], secrets: Secrets) -> list[str]:
+    """Belt and braces: no secret value survives in a message, whatever produced it."""
+    out = []
+    for problem in problems:
+        for value in secrets.values():
+            if len(value) >= 6:
+                problem = problem.replace(value, "***")
+        out.append(problem)
+    return out
+
+
+def _build(raw: Any, schedule: ScheduleConfig | None, env: Mapping[str, str],
+           base_dir: Path | None, problems: list[str]) -> Settings:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        problems.append(f"top level: expected a mapping of keys, got {describe(raw)}")
+        return Settings()
+    top = section(raw, "", TOP_SPEC, problems)
+    parts = {name: section(top.get(name), name, spec, problems)
+             for name, spec in SECTIONS.items()}
+    instruments, symbols = _instruments(top.get("instruments"), schedule, problems)
+    groups = _groups(top.get("groups"), symbols, problems)
+
+    kite, sim, defaults = parts["kite"], parts["sim"], parts["defaults"]
+    secrets = _secrets(env, kite.get("api_key", ""))
+    kite["api_key"] = secrets.kite_api_key
+    for part in (kite, sim):
+        if part.get("instruments_file"):
+            part["instruments_file"] = str(_resolve(base_dir, part["instruments_file"]))
+    if "speed" in sim:
+        sim["speed"] = float(sim["speed"])
+    mode, feed = top.get("mode", Mode.PAPER), top.get("feed", FeedKind.KITE)
+    if mode is Mode.LIVE and feed is FeedKind.KITE:
+        if not secrets.kite_api_key:
+            problems.append("mode: live needs a Kite API key: set KITE_API_KEY in the "
+                            "environment or .env (or kite.api_key)")
+        if not secrets.kite_api_secret:
+            problems.append("mode: live needs KITE_API_SECRET in the environment or .env")
+    params = StrategyParams(**{k: v for k, v in defaults.items() if k in PARAM_KEYS})
+    return Settings(
+        mode=mode,
+        feed=feed,
+        data_dir=_resolve(base_dir, top.get("data_dir", "./data")),
+        log_level=top.get("log_level", "INFO"),
+        kite=KiteConfig(**kite),
+        telegram=TelegramConfig(**parts["telegram"]),
+        defaults=Defaults(params=params,
+                          **{k: v for k, v in defaults.items() if k not in PARAM_KEYS}),
+        instruments=instruments,
+        groups=groups,
+        risk=RiskConfig(**parts["risk"]),
+        sim=SimConfig(**sim),
+        schedule=schedule or ScheduleConfig(),
+        secrets=secrets,
+    )
+
+
+# ---------------------------------------------------------------- entry points
+
+
+def load_settings_from_dict(raw: Mapping[str, Any], schedule: ScheduleConfig,
+                            env: Mapping[str, str] | None = None, *,
+                            base_dir: Path | None = None) -> Settings:
+    """Settings from an already parsed config (tests, embedded defaults). ``env`` None means
+    ``os.environ``; relative paths are taken from ``base_dir`` (else left relative)."""
+    environ = os.environ if env is None else env
+    problems: list[str] = []
+    settings = _build(raw, schedule, environ, base_dir, problems)
+    if problems:
+        raise ConfigError(_scrub(problems, _secrets(environ, "")))
+    return settings
+
+
+def read_dotenv(path: Path, problems: list[str]) -> dict[str, str]:
+    """KEY=VALUE lines (``#`` comments, optional ``export`` and quotes); bad lines are
+    reported by number only, never by content."""
+    out: dict[str, str] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        problems.append(f"{path}: cannot read")
+        return out
+    for number_, line in enumerate(lines, start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.removeprefix("export ").partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            problems.append(f"{path}: line {number_}: expected KEY=VALUE")
+            continue
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        else:
+            value = re.split(r"\s+#", value, maxsplit=1)[0]
+        out[key] = value
+    return out
+
+
+def load_settings(config_path: Path, schedules_path: Path,
+                  env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from the config file, the schedules file, the environment (``env`` None means
+    ``os.environ``) and a ``.env`` beside the config; the real environment wins over ``.env``."""
+    problems: list[str] = []
+    raw: Any = None
+    config_read = False
+    try:
+        raw = read_yaml(config_path)
+        config_read = True
+    except ConfigError as exc:
+        hint = " (copy config.example.yaml to start)" if not config_path.exists() else ""
+        problems.extend(p + hint for p in exc.problems)
+    schedule: ScheduleConfig | None = None
+    try:
+        schedule = load_schedule(schedules_path)
+    except ConfigError as exc:
+        problems.extend(p if p.startswith(str(schedules_path)) else f"{schedules_path}: {p}"
+                        for p in exc.problems)
+    dotenv_path = config_path.parent / ".env"
+    merged = read_dotenv(dotenv_path, problems) if dotenv_path.is_file() else {}
+    environ = os.environ if env is None else env
+    merged.update({k: v for k in SECRET_ENV if (v := environ.get(k, "").strip())})
+    settings = Settings()
+    if config_read:  # without a schedule, exchanges are not checked against its sessions
+        settings = _build(raw, schedule, merged, config_path.resolve().parent, problems)
+    if problems:
+        raise ConfigError(_scrub(problems, _secrets(merged, "")))
+    return settings
+
+
+def check_config_command(config_path: Path, schedules_path: Path) -> int:
+    """``python bot.py check-config``: 0 and a one-line summary, or 1 and every problem."""
+    try:
+        settings = load_settings(config_path, schedules_path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"check-config: {len(exc.problems)} problem(s)", file=sys.stderr)
+        return 1
+    unresolved = sum(1 for i in settings.instruments if i.inline_instrument() is None)
+    schedule = settings.schedule
+    print(f"config OK: {_count(len(settings.instruments), 'instrument')} ({unresolved} to "
+          f"resolve through the instruments dump), {_count(len(settings.groups), 'group')}, "
+          f"mode {settings.mode.value}, feed {settings.feed.value}; schedules OK: "
+          f"{_count(len(schedule.holidays), 'holiday')}, "
+          f"{_count(len(schedule.special_sessions), 'special session')}")
+    return 0
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"

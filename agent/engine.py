@@ -1,0 +1,387 @@
+"""The engine: the single owner of trading state, driven by ``handle(event)``.
+
+Synchronous and thread-free: the backtest calls ``handle`` directly; live, the
+``EngineRunner`` thread (agent/runner.py) calls it from its inbox. Every method here runs
+on whichever single thread drives the engine. The order of work on a tick is
+STRATEGY.md section 5: candles (3, and 4 when one completes), then 1 limits, 2-4 the
+strategy, 5 square-off.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from agent.adapters.broker import Broker
+from agent.candles import CandleSeries, TickVerdict
+from agent.clock import Clock
+from agent.events import (
+    AlertKind,
+    ClockTick,
+    Command,
+    EndOfData,
+    FeedStatus,
+    Notification,
+    OrderUpdate,
+    TickBatch,
+)
+from agent.execution import Executor
+from agent.models import Candle, ExitReason, Instrument, Side, Tick, Trade
+from agent.orders import OrderBook
+from agent.pnl import PnlBook
+from agent.risk import Limits, RiskBook, most_specific
+from agent.runtime_state import InstrumentRuntime
+from agent.settings import Settings, StrategyParams
+from agent.strategy.alert_breakout import AlertBreakout
+from agent.strategy.base import Strategy
+from agent.timeutil import IST
+
+log = logging.getLogger(__name__)
+candle_log = logging.getLogger("agent.candles")
+
+TIMER_GRACE = timedelta(seconds=2)  # live: complete a candle this long after its end
+
+
+def _ignore(*_: Any) -> None:
+    return None
+
+
+class Engine:
+    def __init__(self, settings: Settings, instruments: Iterable[Instrument], *, clock: Clock,
+                 strategy: Strategy | None = None,
+                 notify: Callable[[Notification], None] = _ignore,
+                 on_candle: Callable[[Instrument, Candle], None] = _ignore,
+                 carry_positions: bool = False) -> None:
+        """``carry_positions``: live days keep open positions over a day roll; a backtest
+        closes them as at the end of data."""
+        self.settings = settings
+        self.clock = clock
+        self._advance = getattr(clock, "advance_to", None)
+        self.strategy: Strategy = strategy or AlertBreakout()
+        self.notify = notify
+        self.on_candle = on_candle
+        self.carry_positions = carry_positions
+        self.runtimes: dict[int, InstrumentRuntime] = {}
+        self.by_symbol: dict[str, InstrumentRuntime] = {}
+        self.pnl = PnlBook()
+        self.book = OrderBook()
+        self.overrides: dict[str, Any] = {"defaults": {}, "instruments": {}, "groups": {},
+                                          "daily": {}}
+        self.risk = RiskBook(self.pnl, self._instrument_limits)
+        self.trades: list[Trade] = []  # today's closed trades
+        self.all_trades: list[Trade] = []  # every trade since start (the backtest's list)
+        self.exec = Executor(self.book, self.pnl, self.strategy, self.runtimes,
+                             settings.defaults.product, self._notify, self._on_trade)
+        self.running = True
+        self.paused = False
+        self.day: date | None = None
+        self.last_accepted: datetime | None = None
+        self.unknown_ticks = 0
+        self.accepted_ticks = 0
+        self.dirty = False  # state changed since the last snapshot
+        self._cutoff_at = self._square_off_at = datetime.max.replace(tzinfo=IST)
+        self._configs = {c.symbol.upper(): c for c in settings.instruments}
+        for ins in instruments:
+            self.add_instrument(ins)
+        self._load_limits()
+
+    # ------------------------------------------------------------ set-up
+
+    def attach_broker(self, broker: Broker) -> None:
+        self.exec.broker = broker
+
+    @property
+    def broker(self) -> Broker:
+        assert self.exec.broker is not None
+        return self.exec.broker
+
+    def params_for(self, symbol: str) -> StrategyParams:
+        """Defaults, then the config entry's overrides, then the owner's runtime changes."""
+        params = self.settings.defaults.params.with_overrides(self.overrides["defaults"])
+        cfg = self._configs.get(symbol.upper())
+        if cfg is not None:
+            params = params.with_overrides(cfg.overrides)
+        return params.with_overrides(self.overrides["instruments"].get(symbol.upper(), {}))
+
+    def add_instrument(self, ins: Instrument) -> InstrumentRuntime:
+        params = self.params_for(ins.symbol)
+        hours = self.settings.schedule.session_for(ins.exchange)
+        series = CandleSeries(ins.token, params.interval, hours.open, hours.close)
+        slip = ins.tick_size * self.settings.defaults.slippage_ticks
+        rt = InstrumentRuntime(ins, params, series, None, _ignore)
+        rt.gate = self._gate_for(rt)
+        rt.state = self.strategy.new_state(ins, params, slip, rt.gate)
+        if self.day is not None:
+            series.start_day(self.day, params.interval)
+        self.runtimes[ins.token] = rt
+        self.by_symbol[ins.symbol.upper()] = rt
+        groups = tuple(g.name for g in self.settings.groups
+                       if ins.symbol.upper() in (s.upper() for s in g.instruments))
+        self.pnl.add(ins.token, ins.symbol, groups)
+        return rt
+
+    def remove_instrument(self, rt: InstrumentRuntime) -> None:
+        del self.runtimes[rt.token]
+        del self.by_symbol[rt.symbol.upper()]
+
+    def _load_limits(self) -> None:
+        risk = self.settings.risk
+        daily = self.overrides["daily"]
+        self.risk.daily = Limits(daily.get("profit_target", risk.daily_profit_target),
+                                 daily.get("loss_limit", risk.daily_loss_limit))
+        self.risk.groups = {}
+        self.risk.group_limits = {}
+        for g in self.settings.groups:
+            over = self.overrides["groups"].get(g.name, {})
+            self.risk.groups[g.name] = tuple(
+                rt.token for s in g.instruments if (rt := self.by_symbol.get(s.upper())))
+            self.risk.group_limits[g.name] = Limits(over.get("profit_target", g.profit_target),
+                                                    over.get("loss_limit", g.loss_limit))
+
+    def _instrument_limits(self, token: int) -> Limits:
+        params = self.runtimes[token].params
+        return Limits(params.profit_target, params.loss_limit)
+
+    def _gate_for(self, rt: InstrumentRuntime) -> Callable[[Side, datetime], bool]:
+        def gate(side: Side, t: datetime) -> bool:
+            params = rt.params
+            return (self.running and not self.paused and not rt.halted and not rt.error
+                    and t < self._cutoff_at and t < self._square_off_at
+                    and params.trade_side.allows(side)
+                    and (not params.max_trades_per_day
+                         or rt.trades_today < params.max_trades_per_day))
+        return gate
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    # ------------------------------------------------------------ events
+
+    def handle(self, event: Any) -> Any:
+        """Apply one event or command; commands return their reply."""
+        kind = type(event)
+        if kind is Tick:
+            self.on_tick(event)
+        elif kind is TickBatch:
+            on_tick = self.on_tick
+            for tick in event.ticks:
+                on_tick(tick)
+        elif kind is ClockTick:
+            self.on_clock(event.now)
+        elif kind is OrderUpdate:
+            self.exec.on_update(event)
+            self.dirty = True
+        elif kind is EndOfData:
+            self.end_of_data()
+        elif kind is FeedStatus:
+            self._feed_status(event)
+        elif isinstance(event, Command):
+            from agent.commands import handle_command
+
+            return handle_command(self, event)
+        else:
+            raise TypeError(f"engine cannot handle {kind.__name__}")
+        return None
+
+    def on_tick(self, tick: Tick) -> None:
+        rt = self.runtimes.get(tick.instrument_token)
+        if rt is None:
+            self.unknown_ticks += 1
+            return
+        t = tick.timestamp or tick.received_at or self.clock.now()
+        series = rt.series
+        if t.date() != self.day:
+            if self.day is not None and t.date() < self.day:
+                rt.stale += 1
+                return
+            hours = self.settings.schedule.session_for(rt.instrument.exchange)
+            if not hours.open <= t.time() < hours.close:
+                rt.outside += 1
+                return
+            self.start_day(t.date())
+        verdict = series.check(t)
+        if verdict is not TickVerdict.ACCEPTED:
+            if verdict is TickVerdict.STALE:
+                rt.stale += 1
+            else:
+                rt.outside += 1
+            return
+        self.accepted_ticks += 1
+        self.last_accepted = t
+        if self._advance is not None:
+            self._advance(t)
+        price = tick.last_price
+        done = series.add(t, price, tick.last_traded_quantity, tick.volume_traded)
+        rt.last_price = price
+        rt.last_time = t
+        self.pnl.mark(rt.token, price)
+        if done is not None:
+            self._candle_done(rt, done, t)
+        broker = self.exec.broker
+        if broker is not None and rt.token in broker.watched:
+            broker.on_price(rt.token, price, t)
+            self.exec.pump()
+        # 5.1 limits, for every scope whose P&L moved.
+        if self.pnl.dirty:
+            self._check_limits(t)
+        if rt.pending_close is not None:
+            self.exec.close(rt, rt.pending_close, t)
+        # 5.2 - 5.4 the strategy.
+        try:
+            intents = self.strategy.on_tick(rt.state, price, t, series.current.start)
+        except Exception as exc:  # one instrument's bug must not stop the others
+            self._strategy_failed(rt, exc, t)
+            intents = None
+        if intents:
+            self.exec.apply(rt, intents, t)
+            self.dirty = True
+        # 5.5 square-off on the first tick at or after the square-off time.
+        if t >= self._square_off_at and not rt.squared_off:
+            self._square_off(rt, t)
+
+    def on_clock(self, now: datetime) -> None:
+        """Live timer: complete candles whose end has passed; retry failed closes."""
+        edge = now - TIMER_GRACE
+        for rt in list(self.runtimes.values()):
+            done = rt.series.due(edge)
+            if done is not None:
+                self._candle_done(rt, done, now)
+            if rt.pending_close is not None and rt.last_price is not None:
+                self.exec.close(rt, rt.pending_close, now)
+
+    def _candle_done(self, rt: InstrumentRuntime, candle: Candle, now: datetime) -> None:
+        candle_log.debug("%s candle %s O %s H %s L %s C %s V %d", rt.symbol,
+                         candle.start.strftime("%H:%M"), candle.open, candle.high, candle.low,
+                         candle.close, candle.volume)
+        self.on_candle(rt.instrument, candle)
+        try:
+            intents = self.strategy.on_candle(rt.state, candle)
+        except Exception as exc:
+            self._strategy_failed(rt, exc, now)
+            return
+        if intents:
+            self.exec.apply(rt, intents, now)
+            self.dirty = True
+
+    def _strategy_failed(self, rt: InstrumentRuntime, exc: Exception, now: datetime) -> None:
+        rt.errors += 1
+        if rt.error:
+            return  # logged once; entries already stopped
+        rt.error = f"{type(exc).__name__}: {exc}"
+        log.exception("%s strategy error, no more entries today: %s", rt.symbol, rt.error)
+        self._notify(Notification(AlertKind.ERROR,
+                                  f"{rt.symbol}: strategy error ({rt.error}); entries stopped "
+                                  "for today, open position still managed", now, rt.symbol))
+        self.dirty = True
+
+    def _check_limits(self, now: datetime) -> None:
+        trips = self.risk.check(self.runtimes)
+        if not trips:
+            return
+        for trip in trips:
+            log.warning("%s %s %s reached: P&L %s vs %s; closing and halting %d instrument(s)",
+                        trip.scope, trip.name, trip.which, trip.pnl, trip.limit,
+                        len(trip.tokens))
+            self._notify(Notification(
+                AlertKind.LIMIT_HIT, f"{trip.scope} {trip.name}: {trip.which} reached "
+                f"(P&L {trip.pnl:+.2f}, limit {trip.limit}); halted for the day", now,
+                trip.name if trip.scope.value == "instrument" else "",
+                data={"scope": trip.scope.value, "which": trip.which, "pnl": str(trip.pnl)}))
+            for token in trip.tokens:
+                rt = self.runtimes.get(token)
+                if rt is not None and not rt.halted:
+                    rt.halted = f"{trip.scope} {trip.name} {trip.which}"
+        for token, trip in most_specific(trips).items():
+            rt = self.runtimes.get(token)
+            if rt is not None and self._has_position(rt):
+                self.exec.close(rt, trip.reason, now)
+        self.dirty = True
+
+    def _has_position(self, rt: InstrumentRuntime) -> bool:
+        return (self.pnl.books[rt.token].quantity != 0 or rt.entry_tag is not None
+                or self.strategy.position(rt.state) is not None)
+
+    def _square_off(self, rt: InstrumentRuntime, now: datetime) -> None:
+        rt.squared_off = True
+        if self._has_position(rt):
+            self.exec.close(rt, ExitReason.SQUARE_OFF, now)
+            self.dirty = True
+
+    def square_off_all(self, reason: ExitReason, now: datetime) -> int:
+        """Close every open position (the 15:15 job, /squareoff all, stop and square off)."""
+        count = 0
+        for rt in list(self.runtimes.values()):
+            if reason is ExitReason.SQUARE_OFF:
+                rt.squared_off = True
+            if self._has_position(rt):
+                self.exec.close(rt, reason, now)
+                count += 1
+        self.dirty = True
+        return count
+
+    # ------------------------------------------------------------ days
+
+    def start_day(self, day: date) -> None:
+        """Begin a trading day; a backtest first ends the previous one as at end of data."""
+        if self.day is not None and day <= self.day:
+            return
+        if self.day is not None:
+            self._end_day()
+        self.day = day
+        sched = self.settings.schedule
+        self._cutoff_at = datetime.combine(day, sched.entry_cutoff, tzinfo=IST)
+        self._square_off_at = datetime.combine(day, sched.square_off, tzinfo=IST)
+        for rt in self.runtimes.values():
+            carried = self.pnl.books[rt.token].quantity
+            rt.params = self.params_for(rt.symbol)
+            self.strategy.set_params(rt.state, rt.params)
+            rt.series.start_day(day, rt.params.interval)
+            rt.start_day()
+            self.strategy.reset_day(rt.state)
+            if carried:
+                log.warning("%s position %d carried into %s is not managed by the strategy; "
+                            "use /squareoff", rt.symbol, carried, day)
+        self.pnl.reset_day()
+        self.risk.reset_day()
+        self.book.start_day(day)
+        self.trades = []
+        self.dirty = True
+        log.info("trading day %s: %d instruments, entry cutoff %s, square-off %s", day,
+                 len(self.runtimes), sched.entry_cutoff, sched.square_off)
+
+    def _end_day(self) -> None:
+        if not self.carry_positions:
+            self.end_of_data()
+        realized = sum((b.realized for b in self.pnl.books.values()), Decimal(0))
+        log.info("day %s closed: %d trades, realized P&L %s", self.day, len(self.trades),
+                 realized)
+
+    def end_of_data(self) -> None:
+        """Complete open candles and close what is open at the last prices (backtest)."""
+        stamp = self.last_accepted or self.clock.now()
+        for rt in list(self.runtimes.values()):
+            done = rt.series.flush()
+            if done is not None:
+                self._candle_done(rt, done, stamp)
+        for rt in list(self.runtimes.values()):
+            if self._has_position(rt):
+                self.exec.close(rt, ExitReason.END_OF_DATA, stamp)
+
+    # ------------------------------------------------------------ output
+
+    def _notify(self, note: Notification) -> None:
+        self.notify(note)
+
+    def _on_trade(self, trade: Trade) -> None:
+        self.trades.append(trade)
+        self.all_trades.append(trade)
+        self.dirty = True
+
+    def _feed_status(self, event: FeedStatus) -> None:
+        kind = AlertKind.FEED_UP if event.up else AlertKind.FEED_DOWN
+        log.warning("feed %s: %s", "up" if event.up else "down", event.detail)
+        self._notify(Notification(kind, f"feed {'up' if event.up else 'down'}: {event.detail}",
+                                  self.clock.now()))

@@ -1,0 +1,277 @@
+"""Intents become orders; broker updates become fills, positions and strategy feedback.
+
+The rules of the order manager (issue 2):
+- one exit order per instrument at a time: a second exit trigger while one is in flight
+  (or two on one tick) adds nothing;
+- exits use the actual open quantity from the P&L book, never the intended one;
+- an entry that follows an exit in flight (a reverse) waits until that exit completes;
+- a rejected entry leaves the instrument flat and free to trade (the trade is not counted);
+- a rejected exit keeps the position managed (the strategy's prior state comes back), raises
+  an alert, and exits for that instrument pause for ``EXIT_RETRY`` before the next try.
+
+Engine thread only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from agent.adapters.broker import Broker
+from agent.events import AlertKind, Notification, OrderUpdate
+from agent.models import (
+    EntryReason,
+    ExitReason,
+    Order,
+    OrderPurpose,
+    OrderStatus,
+    OrderType,
+    Trade,
+)
+from agent.orders import OrderBook
+from agent.pnl import PnlBook
+from agent.runtime_state import InstrumentRuntime
+from agent.strategy.base import AlertChanged, Enter, Exit, Intent, StopMoved, Strategy
+
+log = logging.getLogger("agent.orders")
+
+EXIT_RETRY = timedelta(seconds=5)
+
+_EXIT_ALERT = {
+    ExitReason.STOP: AlertKind.STOP_HIT,
+    ExitReason.TRAILING_STOP: AlertKind.STOP_HIT,
+    ExitReason.TARGET: AlertKind.TARGET_HIT,
+    ExitReason.SIGNAL_REVERSE: AlertKind.REVERSAL,
+    ExitReason.INSTRUMENT_LIMIT: AlertKind.LIMIT_HIT,
+    ExitReason.GROUP_LIMIT: AlertKind.LIMIT_HIT,
+    ExitReason.DAILY_LIMIT: AlertKind.LIMIT_HIT,
+    ExitReason.SQUARE_OFF: AlertKind.SQUARE_OFF,
+    ExitReason.MANUAL: AlertKind.SQUARE_OFF,
+}
+
+
+class Executor:
+    def __init__(self, book: OrderBook, pnl: PnlBook, strategy: Strategy,
+                 runtimes: dict[int, InstrumentRuntime], product: str,
+                 notify: Callable[[Notification], None],
+                 on_trade: Callable[[Trade], None]) -> None:
+        self.book = book
+        self.pnl = pnl
+        self.strategy = strategy
+        self.runtimes = runtimes
+        self.product = product
+        self.notify = notify
+        self.on_trade = on_trade
+        self.broker: Broker | None = None
+
+    # ------------------------------------------------------------ intents
+
+    def apply(self, rt: InstrumentRuntime, intents: list[Intent], now: datetime) -> None:
+        refused = False  # an exit that could not be placed: skip the entry behind it
+        for intent in intents:
+            kind = type(intent)
+            if kind is Exit:
+                refused = not self.exit(rt, intent.reason, now, intent.prior)
+            elif kind is Enter:
+                if refused:
+                    continue
+                self.enter(rt, intent, now)
+            elif kind is StopMoved:
+                log.info("%s stop moved %s -> %s", rt.symbol, intent.old, intent.new)
+                self._say(AlertKind.STOP_MOVED, rt, now,
+                          f"{rt.symbol} stop moved {intent.old} -> {intent.new}",
+                          stop=str(intent.new), old=str(intent.old))
+            elif kind is AlertChanged:
+                self._log_alert(rt, intent)
+
+    def enter(self, rt: InstrumentRuntime, intent: Enter, now: datetime) -> None:
+        rt.trades_today += 1
+        if rt.exit_tag is not None:
+            rt.chained = intent  # placed when the exit in flight completes
+            return
+        self._place_entry(rt, intent, now)
+
+    def _place_entry(self, rt: InstrumentRuntime, intent: Enter, now: datetime) -> None:
+        order = self.book.new(token=rt.token, symbol=rt.symbol, side=intent.side,
+                              quantity=rt.quantity, order_type=OrderType.MARKET,
+                              purpose=OrderPurpose.ENTRY, reason=intent.reason.value, now=now,
+                              product=self.product)
+        rt.entry_tag = order.tag
+        verb = "reverse" if intent.reason is EntryReason.REVERSE else "signal"
+        log.info("%s %s entry %s %d @ market (last %s), stop %s [%s]", rt.symbol, verb,
+                 intent.side, order.quantity, intent.price, intent.stop, order.tag)
+        self._say(AlertKind.REVERSAL if intent.reason is EntryReason.REVERSE
+                  else AlertKind.ENTRY_PLACED, rt, now,
+                  f"{rt.symbol} {intent.side} {order.quantity} ({intent.reason}) at ~"
+                  f"{intent.price}, stop {intent.stop}", order, stop=str(intent.stop))
+        self._submit(order)
+
+    def exit(self, rt: InstrumentRuntime, reason: ExitReason, now: datetime,
+             prior: Any = None) -> bool:
+        """Close the instrument's position at market. False when no exit could be placed
+        now (the strategy's prior state is then restored)."""
+        if rt.exit_tag is not None:
+            return True  # one exit order at a time; the one in flight does the job
+        if rt.entry_tag is not None:
+            entry = self.book.get(rt.entry_tag)
+            rt.flatten_pending = reason
+            if entry is not None and self.broker is not None:
+                self.broker.cancel(entry)
+                self.pump()
+        rt.chained = None
+        held = self.pnl.books[rt.token].quantity
+        if held == 0:
+            return True
+        if rt.exit_retry_at is not None and now < rt.exit_retry_at:
+            if prior is not None:
+                self.strategy.exit_rejected(rt.state, prior)
+            else:
+                rt.pending_close = reason
+            return False
+        side = self.pnl.books[rt.token].side.opposite  # type: ignore[union-attr]
+        order = self.book.new(token=rt.token, symbol=rt.symbol, side=side,
+                              quantity=abs(held), order_type=OrderType.MARKET,
+                              purpose=OrderPurpose.EXIT, reason=reason.value, now=now,
+                              product=self.product)
+        rt.exit_tag = order.tag
+        rt.exit_prior = prior
+        rt.pending_close = None
+        log.info("%s exit %s %d @ market (%s) [%s]", rt.symbol, side, order.quantity,
+                 reason, order.tag)
+        self._say(_EXIT_ALERT.get(reason, AlertKind.EXIT_PLACED), rt, now,
+                  f"{rt.symbol} exit {side} {order.quantity} ({reason}) at ~{rt.last_price}",
+                  order, reason=reason.value)
+        self._submit(order)
+        return True
+
+    def close(self, rt: InstrumentRuntime, reason: ExitReason, now: datetime) -> None:
+        """A forced close (limits, square-off, owner): the strategy goes flat first."""
+        self.strategy.force_flat(rt.state)
+        rt.chained = None
+        if not self.exit(rt, reason, now):
+            rt.pending_close = reason
+
+    # ------------------------------------------------------------ broker side
+
+    def _submit(self, order: Order) -> None:
+        assert self.broker is not None, "no broker attached"
+        self.broker.submit(order)
+        self.pump()
+
+    def pump(self) -> None:
+        """Apply whatever a synchronous broker has ready."""
+        if self.broker is None:
+            return
+        updates = self.broker.poll()
+        while updates:
+            for update in updates:
+                self.on_update(update)
+            updates = self.broker.poll()
+
+    def on_update(self, update: OrderUpdate) -> None:
+        applied = self.book.apply(update)
+        if applied is None:
+            log.warning("order update for unknown tag %s (%s), ignored", update.tag,
+                        update.status)
+            return
+        order = applied.order
+        rt = self.runtimes.get(order.instrument_token)
+        if applied.fill is not None:
+            self._on_fill(rt, order, applied.fill)
+        if applied.finished and rt is not None:
+            if order.purpose is OrderPurpose.ENTRY:
+                self._entry_finished(rt, order, update.time)
+            elif order.purpose is OrderPurpose.EXIT:
+                self._exit_finished(rt, order, update.time)
+
+    def _on_fill(self, rt: InstrumentRuntime | None, order: Order, fill: Any) -> None:
+        trade = self.pnl.apply_fill(fill, order)
+        symbol = order.symbol
+        log.info("%s fill %s %d @ %s (%s) [%s]", symbol, fill.side, fill.quantity, fill.price,
+                 order.reason, order.tag)
+        if order.purpose is OrderPurpose.ENTRY:
+            if rt is not None and rt.flatten_pending is None:
+                self.strategy.entry_filled(rt.state, order.average_price)
+            self._say(AlertKind.ENTRY_FILLED, rt, fill.time,
+                      f"{symbol} {fill.side} {fill.quantity} filled @ {fill.price}", order,
+                      price=str(fill.price))
+        else:
+            text = f"{symbol} {fill.side} {fill.quantity} filled @ {fill.price}"
+            if trade is not None:
+                text += f", P&L {trade.pnl:+.2f}"
+            self._say(AlertKind.EXIT_FILLED, rt, fill.time, text, order, price=str(fill.price),
+                      pnl=None if trade is None else str(trade.pnl))
+        if trade is not None:
+            self.on_trade(trade)
+        if rt is not None and order.purpose is OrderPurpose.ENTRY and rt.flatten_pending:
+            reason, rt.flatten_pending = rt.flatten_pending, None
+            if order.status.is_terminal:
+                rt.entry_tag = None
+            self.exit(rt, reason, fill.time)
+
+    def _entry_finished(self, rt: InstrumentRuntime, order: Order, now: datetime) -> None:
+        if rt.entry_tag == order.tag:
+            rt.entry_tag = None
+        if order.status is OrderStatus.COMPLETE or order.filled_quantity:
+            return
+        if rt.flatten_pending is not None:
+            rt.flatten_pending = None  # cancelled on purpose, nothing filled: done
+            return
+        self.strategy.entry_rejected(rt.state)
+        rt.trades_today = max(0, rt.trades_today - 1)
+        log.warning("%s entry %s %s: %s [%s]", rt.symbol, order.side, order.status.lower(),
+                    order.message or "no reason given", order.tag)
+        self._say(AlertKind.ORDER_REJECTED, rt, now,
+                  f"{rt.symbol} entry {order.side} {order.quantity} {order.status.lower()}: "
+                  f"{order.message or 'no reason given'}", order, message=order.message)
+
+    def _exit_finished(self, rt: InstrumentRuntime, order: Order, now: datetime) -> None:
+        if rt.exit_tag == order.tag:
+            rt.exit_tag = None
+        prior, rt.exit_prior = rt.exit_prior, None
+        chained, rt.chained = rt.chained, None
+        if self.pnl.books[rt.token].quantity == 0:
+            rt.exit_retry_at = None
+            if chained is not None:
+                if rt.gate(chained.side, now):
+                    self._place_entry(rt, chained, now)
+                else:
+                    rt.trades_today = max(0, rt.trades_today - 1)
+                    self.strategy.entry_rejected(rt.state)
+            return
+        # Rejected or cancelled (or partly filled): the position is still there.
+        if chained is not None:
+            rt.trades_today = max(0, rt.trades_today - 1)
+        if prior is not None:
+            self.strategy.exit_rejected(rt.state, prior)
+        else:
+            rt.pending_close = ExitReason(order.reason)
+        rt.exit_retry_at = now + EXIT_RETRY
+        log.error("%s exit %s %s: %s; position %d still open and managed [%s]", rt.symbol,
+                  order.side, order.status.lower(), order.message or "no reason given",
+                  self.pnl.books[rt.token].quantity, order.tag)
+        self._say(AlertKind.ORDER_REJECTED, rt, now,
+                  f"{rt.symbol} EXIT {order.status.lower()}: {order.message or 'no reason'}; "
+                  f"position still open and managed", order, message=order.message)
+
+    # ------------------------------------------------------------ output
+
+    def _log_alert(self, rt: InstrumentRuntime, a: AlertChanged) -> None:
+        if a.candle is None:
+            log.info("%s %s alert cleared (vwap %s)", rt.symbol, a.side.lower(),
+                     _fmt(a.vwap))
+        else:
+            log.info("%s %s alert %s candle %s, band %s - %s (vwap %s)", rt.symbol,
+                     a.side.lower(), "set", a.candle.start.strftime("%H:%M"), a.lower, a.upper,
+                     _fmt(a.vwap))
+
+    def _say(self, kind: AlertKind, rt: InstrumentRuntime | None, now: datetime, text: str,
+             order: Order | None = None, **data: Any) -> None:
+        self.notify(Notification(kind, text, now, rt.symbol if rt else "",
+                                 order.tag if order else "", data))
+
+
+def _fmt(value: Any) -> str:
+    return "-" if value is None else f"{value:.2f}"

@@ -1,0 +1,218 @@
+"""Positions and the day's P&L in rupees, from fills and marks.
+
+Per instrument: signed quantity, average entry price, realized and unrealized P&L.
+Group and account totals are kept incrementally, so marking one instrument costs O(its
+groups), not O(instruments): the limit check runs on every tick. Engine thread only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from agent.models import Fill, Order, Side, Trade
+
+ZERO = Decimal(0)
+
+
+@dataclass(slots=True)
+class Book:
+    """One instrument's position and day P&L."""
+
+    token: int
+    symbol: str
+    groups: tuple[str, ...] = ()
+    quantity: int = 0  # signed: > 0 long, < 0 short
+    average: Decimal = ZERO  # average entry price of the open quantity
+    realized: Decimal = ZERO  # today's closed P&L
+    unrealized: Decimal = ZERO
+    mark: Decimal | None = None
+    # The open round trip, for the Trade record when it closes.
+    entry_time: datetime | None = None
+    entry_reason: str = ""
+    entry_tag: str = ""
+    trip_realized: Decimal = ZERO
+    exit_quantity: int = 0
+    exit_value: Decimal = ZERO
+    closed_trades: int = 0
+
+    @property
+    def pnl(self) -> Decimal:
+        return self.realized + self.unrealized
+
+    @property
+    def side(self) -> Side | None:
+        if self.quantity > 0:
+            return Side.BUY
+        if self.quantity < 0:
+            return Side.SELL
+        return None
+
+
+@dataclass(slots=True)
+class PnlBook:
+    """All instruments' books plus incremental group and account totals."""
+
+    books: dict[int, Book] = field(default_factory=dict)
+    group_pnl: dict[str, Decimal] = field(default_factory=dict)
+    total: Decimal = ZERO
+    dirty: set[int] = field(default_factory=set)  # tokens whose P&L changed since checked
+
+    def add(self, token: int, symbol: str, groups: Iterable[str] = ()) -> Book:
+        book = self.books.get(token)
+        if book is None:
+            book = self.books[token] = Book(token, symbol, tuple(groups))
+            for g in book.groups:
+                self.group_pnl.setdefault(g, ZERO)
+        return book
+
+    def mark(self, token: int, price: Decimal) -> None:
+        """A new last price for one instrument."""
+        book = self.books[token]
+        book.mark = price
+        if book.quantity:
+            self._set_unrealized(book, (price - book.average) * book.quantity)
+
+    def _set_unrealized(self, book: Book, value: Decimal) -> None:
+        delta = value - book.unrealized
+        if delta:
+            book.unrealized = value
+            self._shift(book, delta)
+
+    def _shift(self, book: Book, delta: Decimal) -> None:
+        self.total += delta
+        for g in book.groups:
+            self.group_pnl[g] += delta
+        self.dirty.add(book.token)
+
+    def apply_fill(self, fill: Fill, order: Order) -> Trade | None:
+        """Book a fill; returns the Trade when it closes a round trip."""
+        book = self.books[fill.instrument_token]
+        signed = fill.quantity * fill.side.sign
+        price = fill.price
+        trade = None
+        if book.quantity == 0 or (book.quantity > 0) == (signed > 0):
+            # Opening or adding.
+            if book.quantity == 0:
+                self._open_trip(book, fill, order)
+                book.average = price
+            else:
+                held = abs(book.quantity)
+                total = held + fill.quantity
+                book.average = (book.average * held + price * fill.quantity) / total
+            book.quantity += signed
+        else:
+            closing = min(fill.quantity, abs(book.quantity))
+            gain = (price - book.average) * closing * (1 if book.quantity > 0 else -1)
+            book.realized += gain
+            book.trip_realized += gain
+            book.exit_quantity += closing
+            book.exit_value += price * closing
+            self._shift(book, gain)
+            book.quantity += closing * fill.side.sign
+            if book.quantity == 0:
+                trade = self._close_trip(book, fill, order)
+            rest = fill.quantity - closing
+            if rest:  # a flip: the remainder opens the other way
+                self._open_trip(book, fill, order)
+                book.average = price
+                book.quantity = rest * fill.side.sign
+        if book.mark is not None and book.quantity:
+            self._set_unrealized(book, (book.mark - book.average) * book.quantity)
+        else:
+            self._set_unrealized(book, ZERO)
+        self.dirty.add(book.token)
+        return trade
+
+    @staticmethod
+    def _open_trip(book: Book, fill: Fill, order: Order) -> None:
+        book.entry_time = fill.time
+        book.entry_reason = order.reason
+        book.entry_tag = order.tag
+        book.trip_realized = ZERO
+        book.exit_quantity = 0
+        book.exit_value = ZERO
+
+    @staticmethod
+    def _close_trip(book: Book, fill: Fill, order: Order) -> Trade:
+        qty = book.exit_quantity
+        book.closed_trades += 1
+        return Trade(
+            symbol=book.symbol,
+            instrument_token=book.token,
+            side=fill.side.opposite,
+            quantity=qty,
+            entry_time=book.entry_time or fill.time,
+            entry_price=book.average,
+            entry_reason=book.entry_reason,
+            exit_time=fill.time,
+            exit_price=book.exit_value / qty,
+            exit_reason=order.reason,
+            pnl=book.trip_realized,
+            entry_tag=book.entry_tag,
+            exit_tag=order.tag,
+        )
+
+    def reset_day(self) -> None:
+        """A new day: realized P&L starts at zero; open quantities (carried) stay."""
+        self.total = ZERO
+        for g in self.group_pnl:
+            self.group_pnl[g] = ZERO
+        for book in self.books.values():
+            book.realized = ZERO
+            book.closed_trades = 0
+            self.total += book.unrealized
+            for g in book.groups:
+                self.group_pnl[g] += book.unrealized
+        self.dirty.clear()
+
+    # ------------------------------------------------------------ persistence
+
+    def to_list(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "token": b.token, "symbol": b.symbol, "quantity": b.quantity,
+                "average": str(b.average), "realized": str(b.realized),
+                "mark": None if b.mark is None else str(b.mark),
+                "entry_time": None if b.entry_time is None else b.entry_time.isoformat(),
+                "entry_reason": b.entry_reason, "entry_tag": b.entry_tag,
+                "trip_realized": str(b.trip_realized), "exit_quantity": b.exit_quantity,
+                "exit_value": str(b.exit_value), "closed_trades": b.closed_trades,
+            }
+            for b in self.books.values()
+            if b.quantity or b.realized or b.closed_trades
+        ]
+
+    def restore(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Load saved books into books already added (unknown tokens are skipped)."""
+        for row in rows:
+            book = self.books.get(int(row["token"]))
+            if book is None:
+                continue
+            book.quantity = int(row["quantity"])
+            book.average = Decimal(row["average"])
+            book.realized = Decimal(row["realized"])
+            book.mark = None if row.get("mark") is None else Decimal(row["mark"])
+            et = row.get("entry_time")
+            book.entry_time = None if et is None else datetime.fromisoformat(et)
+            book.entry_reason = row.get("entry_reason", "")
+            book.entry_tag = row.get("entry_tag", "")
+            book.trip_realized = Decimal(row.get("trip_realized", "0"))
+            book.exit_quantity = int(row.get("exit_quantity", 0))
+            book.exit_value = Decimal(row.get("exit_value", "0"))
+            book.closed_trades = int(row.get("closed_trades", 0))
+        self._recompute()
+
+    def _recompute(self) -> None:
+        self.total = ZERO
+        self.group_pnl = {g: ZERO for g in self.group_pnl}
+        for b in self.books.values():
+            b.unrealized = ZERO if b.mark is None or not b.quantity else (
+                (b.mark - b.average) * b.quantity)
+            self.total += b.pnl
+            for g in b.groups:
+                self.group_pnl[g] = self.group_pnl.get(g, ZERO) + b.pnl
+        self.dirty = set(self.books)

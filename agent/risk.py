@@ -1,0 +1,138 @@
+"""P&L limits (instrument, group, account) and their halts: STRATEGY.md 5.1.
+
+Reads the incremental totals of ``PnlBook``; only scopes whose P&L changed since the last
+check are examined, which is the same as examining all of them on every tick (a scope's
+P&L only moves when one of its instruments is marked or filled). Engine thread only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+from agent.models import ExitReason
+from agent.pnl import PnlBook
+
+log = logging.getLogger(__name__)
+ZERO = Decimal(0)
+
+
+class Scope(StrEnum):
+    INSTRUMENT = "instrument"
+    GROUP = "group"
+    DAILY = "daily"
+
+
+_REASON = {
+    Scope.INSTRUMENT: ExitReason.INSTRUMENT_LIMIT,
+    Scope.GROUP: ExitReason.GROUP_LIMIT,
+    Scope.DAILY: ExitReason.DAILY_LIMIT,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    profit_target: Decimal = ZERO  # 0: none
+    loss_limit: Decimal = ZERO  # 0: none
+
+    def breached(self, pnl: Decimal) -> str | None:
+        """'profit_target' or 'loss_limit' when pnl reaches it (inclusive), else None."""
+        if self.profit_target and pnl >= self.profit_target:
+            return "profit_target"
+        if self.loss_limit and pnl <= -self.loss_limit:
+            return "loss_limit"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Trip:
+    """A scope reached a limit: close and halt ``tokens``."""
+
+    scope: Scope
+    name: str  # the symbol, the group name, or 'daily'
+    which: str  # 'profit_target' or 'loss_limit'
+    pnl: Decimal
+    limit: Decimal
+    tokens: tuple[int, ...]
+
+    @property
+    def reason(self) -> ExitReason:
+        return _REASON[self.scope]
+
+
+@dataclass(slots=True)
+class RiskBook:
+    """Limits per scope and which scopes have tripped today."""
+
+    pnl: PnlBook
+    instrument_limits: Callable[[int], Limits]  # token -> that instrument's limits now
+    groups: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    group_limits: dict[str, Limits] = field(default_factory=dict)
+    daily: Limits = field(default_factory=Limits)
+    tripped: set[tuple[Scope, str]] = field(default_factory=set)
+
+    def check(self, all_tokens: Iterable[int]) -> list[Trip]:
+        """Scopes that reached a limit since the last check (each trips once a day)."""
+        dirty = self.pnl.dirty
+        if not dirty:
+            return []
+        trips: list[Trip] = []
+        seen_groups: set[str] = set()
+        books = self.pnl.books
+        for token in dirty:
+            book = books[token]
+            key = (Scope.INSTRUMENT, book.symbol)
+            if key not in self.tripped:
+                limits = self.instrument_limits(token)
+                which = limits.breached(book.pnl)
+                if which:
+                    trips.append(self._trip(key, which, book.pnl, limits, (token,)))
+            for g in book.groups:
+                if g in seen_groups:
+                    continue
+                seen_groups.add(g)
+                key = (Scope.GROUP, g)
+                limits = self.group_limits.get(g)
+                if limits is None or key in self.tripped:
+                    continue
+                which = limits.breached(self.pnl.group_pnl[g])
+                if which:
+                    trips.append(self._trip(key, which, self.pnl.group_pnl[g], limits,
+                                            self.groups.get(g, ())))
+        dirty.clear()
+        key = (Scope.DAILY, "daily")
+        if key not in self.tripped:
+            which = self.daily.breached(self.pnl.total)
+            if which:
+                trips.append(self._trip(key, which, self.pnl.total, self.daily,
+                                        tuple(all_tokens)))
+        return trips
+
+    def _trip(self, key: tuple[Scope, str], which: str, pnl: Decimal, limits: Limits,
+              tokens: tuple[int, ...]) -> Trip:
+        self.tripped.add(key)
+        limit = limits.profit_target if which == "profit_target" else limits.loss_limit
+        return Trip(key[0], key[1], which, pnl, limit, tokens)
+
+    def recheck_all(self) -> None:
+        """Limits changed: examine every scope at the next check."""
+        self.pnl.dirty.update(self.pnl.books)
+
+    def untrip(self, scope: Scope, name: str) -> None:
+        self.tripped.discard((scope, name))
+
+    def reset_day(self) -> None:
+        self.tripped.clear()
+
+
+def most_specific(trips: Iterable[Trip]) -> dict[int, Trip]:
+    """For each token to close: the most specific trip (instrument, then group, then daily)."""
+    order = {Scope.INSTRUMENT: 0, Scope.GROUP: 1, Scope.DAILY: 2}
+    chosen: dict[int, Trip] = {}
+    for trip in sorted(trips, key=lambda tr: order[tr.scope]):
+        for token in trip.tokens:
+            chosen.setdefault(token, trip)
+    return chosen

@@ -1,0 +1,69 @@
+"""Per-instrument runtime state held by the engine (one object per subscribed instrument).
+
+Engine thread only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from agent.candles import CandleSeries
+from agent.models import ExitReason, Instrument, Side
+from agent.settings import StrategyParams
+from agent.strategy.base import Enter, EntryGate
+
+
+@dataclass(slots=True)
+class InstrumentRuntime:
+    instrument: Instrument
+    params: StrategyParams
+    series: CandleSeries
+    state: Any  # the strategy's per-instrument state
+    gate: EntryGate
+    last_price: Decimal | None = None
+    last_time: datetime | None = None
+    trades_today: int = 0
+    halted: str = ""  # why entries are halted for the day ('' = not halted)
+    error: str = ""  # the strategy raised: no entries until the next day
+    errors: int = 0
+    squared_off: bool = False
+    # Orders in flight for this instrument.
+    entry_tag: str | None = None
+    exit_tag: str | None = None
+    exit_prior: Any = None  # the strategy state to restore if the exit is rejected
+    chained: Enter | None = None  # an entry waiting for the exit in flight to complete
+    flatten_pending: ExitReason | None = None  # exit whatever the entry in flight fills
+    pending_close: ExitReason | None = None  # a forced close to retry (its exit failed)
+    exit_retry_at: datetime | None = None
+    # Ticks ignored (STRATEGY.md 8): stale, outside the session.
+    stale: int = 0
+    outside: int = 0
+
+    @property
+    def token(self) -> int:
+        return self.instrument.token
+
+    @property
+    def symbol(self) -> str:
+        return self.instrument.symbol
+
+    @property
+    def quantity(self) -> int:
+        """Shares or contracts of one entry: lots x lot size."""
+        return self.params.lots * self.instrument.lot_size
+
+    def start_day(self) -> None:
+        self.trades_today = 0
+        self.halted = ""
+        self.error = ""
+        self.squared_off = False
+        self.chained = None
+        self.pending_close = None
+        self.exit_retry_at = None
+        self.stale = self.outside = 0
+
+    def entry_side_ok(self, side: Side) -> bool:
+        return self.params.trade_side.allows(side)

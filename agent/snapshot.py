@@ -1,0 +1,167 @@
+"""The engine's state as plain JSON data, and back: what a restart within a day restores.
+
+Sections: ``meta`` (day, tag sequence, running/paused), ``settings`` (the owner's runtime
+changes, kept across days), ``orders`` and ``trades`` (today's), ``positions``,
+``strategy`` (alerts, stops, VWAP sums per instrument), ``runtime`` (halts, trade counts,
+orders in flight) and ``risk`` (tripped scopes). Engine thread only.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from agent.engine import Engine
+from agent.models import ExitReason, Instrument, TradeSide
+from agent.risk import Scope
+from agent.serialize import order_from_dict, order_to_dict, trade_from_dict, trade_to_dict
+from agent.settings import StrategyParams
+
+log = logging.getLogger(__name__)
+
+VERSION = 1
+_PARAM_TYPES = {k: type(getattr(StrategyParams(), k)) for k in StrategyParams.__slots__}
+
+
+def encode_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, TradeSide):
+        return value.value
+    return value
+
+
+def decode_param(key: str, raw: Any) -> Any:
+    kind = _PARAM_TYPES.get(key)
+    if kind is Decimal:
+        return Decimal(str(raw))
+    if kind is TradeSide:
+        return TradeSide(str(raw).upper())
+    if kind is bool:
+        return bool(raw)
+    if kind is int:
+        return int(raw)
+    return raw
+
+
+def _instrument_to_dict(ins: Instrument) -> dict[str, Any]:
+    return {"token": ins.token, "exchange": ins.exchange, "tradingsymbol": ins.tradingsymbol,
+            "tick_size": str(ins.tick_size), "lot_size": ins.lot_size,
+            "freeze_quantity": ins.freeze_quantity, "segment": ins.segment,
+            "instrument_type": ins.instrument_type, "name": ins.name}
+
+
+def _instrument_from_dict(d: dict[str, Any]) -> Instrument:
+    return Instrument(int(d["token"]), d["exchange"], d["tradingsymbol"],
+                      Decimal(d["tick_size"]), int(d["lot_size"]), int(d["freeze_quantity"]),
+                      d.get("segment", ""), d.get("instrument_type", "EQ"), d.get("name", ""))
+
+
+def settings_section(engine: Engine) -> dict[str, Any]:
+    o = engine.overrides
+    return {
+        "defaults": {k: encode_value(v) for k, v in o["defaults"].items()},
+        "instruments": {s: {k: encode_value(v) for k, v in kv.items()}
+                        for s, kv in o["instruments"].items()},
+        "groups": {g: {k: str(v) for k, v in kv.items()} for g, kv in o["groups"].items()},
+        "daily": {k: str(v) for k, v in o["daily"].items()},
+        "added": [_instrument_to_dict(i) for i in o.get("added", {}).values()],
+        "removed": sorted(o.get("removed", set())),
+    }
+
+
+def take(engine: Engine, now: datetime) -> dict[str, Any]:
+    """The whole state as JSON-ready data."""
+    return {
+        "meta": {"version": VERSION, "day": None if engine.day is None else str(engine.day),
+                 "seq": engine.book.seq, "running": engine.running, "paused": engine.paused,
+                 "saved_at": now.isoformat()},
+        "settings": settings_section(engine),
+        "orders": [order_to_dict(o) for o in engine.book.orders.values()],
+        "trades": [trade_to_dict(t) for t in engine.trades],
+        "positions": engine.pnl.to_list(),
+        "strategy": {str(t): engine.strategy.to_dict(rt.state)
+                     for t, rt in engine.runtimes.items()},
+        "runtime": {str(t): {
+            "trades_today": rt.trades_today, "halted": rt.halted, "error": rt.error,
+            "squared_off": rt.squared_off, "entry_tag": rt.entry_tag,
+            "exit_tag": rt.exit_tag,
+            "pending_close": None if rt.pending_close is None else rt.pending_close.value,
+            "last_price": None if rt.last_price is None else str(rt.last_price),
+            "last_time": None if rt.last_time is None else rt.last_time.isoformat(),
+        } for t, rt in engine.runtimes.items()},
+        "risk": {"tripped": sorted([s.value, n] for s, n in engine.risk.tripped)},
+    }
+
+
+def restore_settings(engine: Engine, section: dict[str, Any]) -> None:
+    """The owner's runtime changes (these outlive the day)."""
+    o = engine.overrides
+    o["defaults"] = {k: decode_param(k, v) for k, v in section.get("defaults", {}).items()}
+    o["instruments"] = {s: {k: decode_param(k, v) for k, v in kv.items()}
+                        for s, kv in section.get("instruments", {}).items()}
+    o["groups"] = {g: {k: Decimal(v) for k, v in kv.items()}
+                   for g, kv in section.get("groups", {}).items()}
+    o["daily"] = {k: Decimal(v) for k, v in section.get("daily", {}).items()}
+    removed = set(section.get("removed", []))
+    o["removed"] = removed
+    o["added"] = {}
+    for d in section.get("added", []):
+        ins = _instrument_from_dict(d)
+        o["added"][ins.symbol.upper()] = ins
+        if ins.token not in engine.runtimes:
+            engine.add_instrument(ins)
+    for symbol in removed:
+        rt = engine.by_symbol.get(symbol)
+        if rt is not None:
+            engine.remove_instrument(rt)
+    for rt in engine.runtimes.values():
+        rt.params = engine.params_for(rt.symbol)
+        engine.strategy.set_params(rt.state, rt.params)
+    engine._load_limits()
+
+
+def restore(engine: Engine, snap: dict[str, Any], today: date) -> bool:
+    """Load a snapshot. Settings always; the day's state only when saved ``today``.
+    Returns whether the day's state was restored."""
+    restore_settings(engine, snap.get("settings", {}))
+    meta = snap.get("meta", {})
+    if meta.get("day") != str(today):
+        log.info("state of %s is not today's (%s): settings restored, day starts fresh",
+                 meta.get("day"), today)
+        return False
+    engine.start_day(today)
+    engine.running = bool(meta.get("running", True))
+    engine.paused = bool(meta.get("paused", False))
+    engine.book.seq = int(meta.get("seq", 0))
+    engine.book.orders = {d["tag"]: order_from_dict(d) for d in snap.get("orders", [])}
+    engine.trades = [trade_from_dict(d) for d in snap.get("trades", [])]
+    engine.pnl.restore(snap.get("positions", []))
+    for token_text, data in snap.get("strategy", {}).items():
+        rt = engine.runtimes.get(int(token_text))
+        if rt is not None:
+            engine.strategy.restore(rt.state, data)
+    for token_text, d in snap.get("runtime", {}).items():
+        rt = engine.runtimes.get(int(token_text))
+        if rt is None:
+            continue
+        rt.trades_today = int(d.get("trades_today", 0))
+        rt.halted = d.get("halted", "")
+        rt.error = d.get("error", "")
+        rt.squared_off = bool(d.get("squared_off", False))
+        rt.entry_tag = d.get("entry_tag")
+        rt.exit_tag = d.get("exit_tag")
+        pc = d.get("pending_close")
+        rt.pending_close = None if pc is None else ExitReason(pc)
+        lp = d.get("last_price")
+        rt.last_price = None if lp is None else Decimal(lp)
+        lt = d.get("last_time")
+        rt.last_time = None if lt is None else datetime.fromisoformat(lt)
+    engine.risk.tripped = {(Scope(s), n) for s, n in snap.get("risk", {}).get("tripped", [])}
+    engine.pnl.dirty.clear()
+    log.info("restored the state of %s: %d open position(s), %d trade(s), %d order(s)",
+             today, sum(1 for b in engine.pnl.books.values() if b.quantity), len(engine.trades),
+             len(engine.book.orders))
+    return True

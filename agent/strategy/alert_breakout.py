@@ -1,0 +1,328 @@
+"""``alert_breakout``: the VWAP alert-candle breakout of STRATEGY.md, rule for rule.
+
+Section numbers in comments refer to STRATEGY.md. All arithmetic is on exact Decimals.
+Every method runs on the engine thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from agent.models import Candle, EntryReason, ExitReason, Instrument, Side, TradeSide
+from agent.serialize import candle_from_dict, candle_to_dict
+from agent.settings import StrategyParams
+from agent.strategy.base import (
+    AlertChanged,
+    Enter,
+    EntryGate,
+    Exit,
+    Intent,
+    PositionView,
+    StopMoved,
+    round_down,
+    round_up,
+)
+
+_HUNDRED = Decimal(100)
+_ZERO = Decimal(0)
+
+
+@dataclass(slots=True)
+class OpenPosition:
+    """The strategy's view of its position; replaced (not mutated) except for ``stop``."""
+
+    side: Side
+    entry_price: Decimal
+    stop: Decimal
+    initial_stop: Decimal
+    alert: Candle  # X: the alert candle that gave the entry (kept through reverses)
+    entry_time: datetime
+    entry_bucket: datetime  # start of the candle that contains the entry tick
+    reason: EntryReason
+
+
+@dataclass(slots=True)
+class BreakoutState:
+    instrument: Instrument
+    params: StrategyParams
+    tick: Decimal
+    slip: Decimal
+    gate: EntryGate
+    up_factor: Decimal
+    down_factor: Decimal
+    buy_alert: Candle | None = None
+    sell_alert: Candle | None = None
+    buy_upper: Decimal | None = None  # upper(buy alert): the long trigger
+    sell_lower: Decimal | None = None  # lower(sell alert): the short trigger
+    position: OpenPosition | None = None
+    sum_hlcv: Decimal = _ZERO  # sum of (H + L + C) x V over completed candles
+    sum_v: int = 0
+    sum_hlc: Decimal = _ZERO  # sum of (H + L + C), for the zero-volume mean
+    candles: int = 0
+
+    def upper(self, c: Candle) -> Decimal:
+        return round_up(c.high * self.up_factor, self.tick)
+
+    def lower(self, c: Candle) -> Decimal:
+        return round_down(c.low * self.down_factor, self.tick)
+
+    def vwap(self) -> Decimal | None:
+        if self.candles == 0:
+            return None
+        if self.sum_v:
+            return self.sum_hlcv / (3 * self.sum_v)
+        return self.sum_hlc / (3 * self.candles)
+
+
+class AlertBreakout:
+    """The default strategy. Stateless itself; per-instrument state is a BreakoutState."""
+
+    name = "alert_breakout"
+
+    def new_state(self, instrument: Instrument, params: StrategyParams, slippage: Decimal,
+                  gate: EntryGate) -> BreakoutState:
+        state = BreakoutState(instrument, params, instrument.tick_size, slippage, gate,
+                              _ZERO, _ZERO)
+        self._apply_params(state, params)
+        return state
+
+    # ------------------------------------------------------------ section 4
+
+    def on_candle(self, state: BreakoutState, c: Candle) -> list[Intent]:
+        out: list[Intent] = []
+        hlc = c.high + c.low + c.close
+        state.sum_hlcv += hlc * c.volume
+        state.sum_v += c.volume
+        state.sum_hlc += hlc
+        state.candles += 1
+        # 4.1 exact comparison of close with VWAP: 3 x C x sum(V) against sum((H+L+C) x V).
+        if state.sum_v:
+            lhs, rhs = 3 * c.close * state.sum_v, state.sum_hlcv
+        else:
+            lhs, rhs = 3 * c.close * state.candles, state.sum_hlc
+        above, below = lhs > rhs, lhs < rhs
+        side = state.params.trade_side
+        # 4.2 sticky alerts, only for allowed sides.
+        if side is not TradeSide.SELL:
+            if state.buy_alert is None and above:
+                self._set_alert(state, Side.BUY, c, out)
+            elif state.buy_alert is not None and below:
+                self._set_alert(state, Side.BUY, None, out)
+        if side is not TradeSide.BUY:
+            if state.sell_alert is None and below:
+                self._set_alert(state, Side.SELL, c, out)
+            elif state.sell_alert is not None and above:
+                self._set_alert(state, Side.SELL, None, out)
+        # 4.3 trailing, for candles completed after the entry (the entry's own included).
+        pos = state.position
+        if pos is not None and state.params.trailing and c.start >= pos.entry_bucket:
+            if pos.side is Side.BUY:
+                new = state.lower(c)
+                if new > pos.stop:
+                    out.append(StopMoved(pos.side, pos.stop, new))
+                    pos.stop = new
+            else:
+                new = state.upper(c)
+                if new < pos.stop:
+                    out.append(StopMoved(pos.side, pos.stop, new))
+                    pos.stop = new
+        return out
+
+    def _set_alert(self, state: BreakoutState, side: Side, c: Candle | None,
+                   out: list[Intent]) -> None:
+        if side is Side.BUY:
+            state.buy_alert = c
+            state.buy_upper = None if c is None else state.upper(c)
+        else:
+            state.sell_alert = c
+            state.sell_lower = None if c is None else state.lower(c)
+        if c is None:
+            out.append(AlertChanged(side, None, vwap=state.vwap()))
+        else:
+            out.append(AlertChanged(side, c, state.upper(c), state.lower(c), state.vwap()))
+
+    # ------------------------------------------------------------ section 5, steps 2-4
+
+    def on_tick(self, state: BreakoutState, price: Decimal, t: datetime,
+                bucket_start: datetime) -> list[Intent] | None:
+        pos = state.position
+        if pos is None:
+            # Fast path: flat, no trigger.
+            up, low = state.buy_upper, state.sell_lower
+            if (up is None or price <= up) and (low is None or price >= low):
+                return None
+        out: list[Intent] = []
+        exited = False
+        params = state.params
+        # 5.2 stop (inclusive), then stop-and-reverse.
+        if pos is not None and (price <= pos.stop if pos.side is Side.BUY else price >= pos.stop):
+            reason = ExitReason.TRAILING_STOP if pos.stop != pos.initial_stop else ExitReason.STOP
+            out.append(Exit(reason, price, self._prior(state)))
+            state.position = None
+            exited = True
+            back = pos.side.opposite
+            if (params.trade_side is TradeSide.BOTH and params.reverse_on_stop
+                    and state.gate(back, t)):
+                x = pos.alert
+                stop = state.upper(x) if back is Side.SELL else state.lower(x)
+                self._open(state, back, EntryReason.REVERSE, stop, x, price, t, bucket_start,
+                           out)
+        # 5.3 target, on the position open after step 2.
+        pos = state.position
+        m = params.target_multiple
+        if pos is not None and m > 0:
+            reach = m * pos.alert.range
+            if (price >= pos.entry_price + reach if pos.side is Side.BUY
+                    else price <= pos.entry_price - reach):
+                out.append(Exit(ExitReason.TARGET, price, self._prior(state)))
+                state.position = None
+                exited = True
+                if state.buy_alert is not None:
+                    self._set_alert(state, Side.BUY, None, out)
+                if state.sell_alert is not None:
+                    self._set_alert(state, Side.SELL, None, out)
+        # 5.4 entries (strict triggers), only when nothing exited on this tick.
+        if not exited:
+            self._entries(state, price, t, bucket_start, out)
+        return out or None
+
+    def _entries(self, state: BreakoutState, price: Decimal, t: datetime,
+                 bucket_start: datetime, out: list[Intent]) -> None:
+        pos = state.position
+        a, b = state.buy_alert, state.sell_alert
+        long_trigger = a is not None and price > state.buy_upper
+        short_trigger = b is not None and price < state.sell_lower
+        if pos is None:
+            if long_trigger and state.gate(Side.BUY, t):
+                self._open(state, Side.BUY, EntryReason.SIGNAL, state.lower(a), a, price, t,
+                           bucket_start, out)
+            elif short_trigger and state.gate(Side.SELL, t):
+                self._open(state, Side.SELL, EntryReason.SIGNAL, state.upper(b), b, price, t,
+                           bucket_start, out)
+            return
+        if state.params.trade_side is not TradeSide.BOTH:
+            return
+        if pos.side is Side.BUY and short_trigger and state.gate(Side.SELL, t):
+            out.append(Exit(ExitReason.SIGNAL_REVERSE, price, self._prior(state)))
+            self._open(state, Side.SELL, EntryReason.SIGNAL, state.upper(b), b, price, t,
+                       bucket_start, out)
+        elif pos.side is Side.SELL and long_trigger and state.gate(Side.BUY, t):
+            out.append(Exit(ExitReason.SIGNAL_REVERSE, price, self._prior(state)))
+            self._open(state, Side.BUY, EntryReason.SIGNAL, state.lower(a), a, price, t,
+                       bucket_start, out)
+
+    def _open(self, state: BreakoutState, side: Side, reason: EntryReason, stop: Decimal,
+              x: Candle, price: Decimal, t: datetime, bucket_start: datetime,
+              out: list[Intent]) -> None:
+        entry = price + state.slip if side is Side.BUY else price - state.slip
+        state.position = OpenPosition(side, entry, stop, stop, x, t, bucket_start, reason)
+        out.append(Enter(side, reason, stop, price))
+
+    @staticmethod
+    def _prior(state: BreakoutState) -> tuple[Any, ...]:
+        return (state.position, state.buy_alert, state.sell_alert)
+
+    # ------------------------------------------------------------ engine feedback
+
+    def position(self, state: BreakoutState) -> PositionView | None:
+        pos = state.position
+        if pos is None:
+            return None
+        target = None
+        m = state.params.target_multiple
+        if m > 0:
+            reach = m * pos.alert.range
+            target = pos.entry_price + reach if pos.side is Side.BUY else pos.entry_price - reach
+        return PositionView(pos.side, pos.entry_price, pos.stop, pos.entry_time, pos.reason,
+                            target)
+
+    def entry_filled(self, state: BreakoutState, price: Decimal) -> None:
+        """The broker's average fill price becomes the entry (targets use it)."""
+        if state.position is not None:
+            state.position.entry_price = price
+
+    def entry_rejected(self, state: BreakoutState) -> None:
+        state.position = None
+
+    def exit_rejected(self, state: BreakoutState, prior: Any) -> None:
+        position, buy_alert, sell_alert = prior
+        state.position = position
+        self._set_alert(state, Side.BUY, buy_alert, [])
+        self._set_alert(state, Side.SELL, sell_alert, [])
+
+    def force_flat(self, state: BreakoutState) -> None:
+        state.position = None
+
+    def set_params(self, state: BreakoutState, params: StrategyParams) -> list[Intent]:
+        """New params; a trade_side change clears the alerts of sides no longer allowed."""
+        out: list[Intent] = []
+        self._apply_params(state, params)
+        if not params.trade_side.allows(Side.BUY) and state.buy_alert is not None:
+            self._set_alert(state, Side.BUY, None, out)
+        if not params.trade_side.allows(Side.SELL) and state.sell_alert is not None:
+            self._set_alert(state, Side.SELL, None, out)
+        return out
+
+    def _apply_params(self, state: BreakoutState, params: StrategyParams) -> None:
+        state.params = params
+        p = params.percentage
+        state.up_factor = (_HUNDRED + p) / _HUNDRED
+        state.down_factor = (_HUNDRED - p) / _HUNDRED
+        state.buy_upper = None if state.buy_alert is None else state.upper(state.buy_alert)
+        state.sell_lower = None if state.sell_alert is None else state.lower(state.sell_alert)
+
+    def reset_day(self, state: BreakoutState) -> None:
+        """A new day: VWAP, alerts and the strategy's position view start over."""
+        state.buy_alert = state.sell_alert = None
+        state.buy_upper = state.sell_lower = None
+        state.position = None
+        state.sum_hlcv = state.sum_hlc = _ZERO
+        state.sum_v = state.candles = 0
+
+    # ------------------------------------------------------------ persistence
+
+    def to_dict(self, state: BreakoutState) -> dict[str, Any]:
+        pos = state.position
+        return {
+            "buy_alert": None if state.buy_alert is None else candle_to_dict(state.buy_alert),
+            "sell_alert": None if state.sell_alert is None else candle_to_dict(state.sell_alert),
+            "sum_hlcv": str(state.sum_hlcv),
+            "sum_v": state.sum_v,
+            "sum_hlc": str(state.sum_hlc),
+            "candles": state.candles,
+            "position": None if pos is None else {
+                "side": pos.side.value,
+                "entry_price": str(pos.entry_price),
+                "stop": str(pos.stop),
+                "initial_stop": str(pos.initial_stop),
+                "alert": candle_to_dict(pos.alert),
+                "entry_time": pos.entry_time.isoformat(),
+                "entry_bucket": pos.entry_bucket.isoformat(),
+                "reason": pos.reason.value,
+            },
+        }
+
+    def restore(self, state: BreakoutState, data: dict[str, Any]) -> None:
+        buy = data.get("buy_alert")
+        sell = data.get("sell_alert")
+        state.buy_alert = None if buy is None else candle_from_dict(buy)
+        state.sell_alert = None if sell is None else candle_from_dict(sell)
+        state.sum_hlcv = Decimal(data.get("sum_hlcv", "0"))
+        state.sum_v = int(data.get("sum_v", 0))
+        state.sum_hlc = Decimal(data.get("sum_hlc", "0"))
+        state.candles = int(data.get("candles", 0))
+        p = data.get("position")
+        state.position = None if p is None else OpenPosition(
+            side=Side(p["side"]),
+            entry_price=Decimal(p["entry_price"]),
+            stop=Decimal(p["stop"]),
+            initial_stop=Decimal(p["initial_stop"]),
+            alert=candle_from_dict(p["alert"]),
+            entry_time=datetime.fromisoformat(p["entry_time"]),
+            entry_bucket=datetime.fromisoformat(p["entry_bucket"]),
+            reason=EntryReason(p["reason"]),
+        )
+        self._apply_params(state, state.params)

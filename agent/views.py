@@ -1,0 +1,122 @@
+"""Read-only views of the engine for queries (/status, /positions, /pnl, ...).
+
+Run on the engine thread; they return plain data (strings for Decimals) that any thread
+may format. The ``Reply`` text is a compact plain-text rendering.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from agent.events import Query, QueryKind
+from agent.serialize import order_to_dict, trade_to_dict
+
+if TYPE_CHECKING:
+    from agent.commands import Reply
+    from agent.engine import Engine
+
+
+def _s(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def instrument_rows(engine: Engine) -> list[dict[str, Any]]:
+    rows = []
+    for rt in engine.runtimes.values():
+        book = engine.pnl.books[rt.token]
+        pos = engine.strategy.position(rt.state)
+        p = rt.params
+        rows.append({
+            "symbol": rt.symbol,
+            "token": rt.token,
+            "settings": {"interval": p.interval, "percentage": str(p.percentage),
+                         "lots": p.lots, "trade_side": p.trade_side.value,
+                         "trailing": p.trailing, "reverse_on_stop": p.reverse_on_stop,
+                         "target_multiple": str(p.target_multiple),
+                         "max_trades_per_day": p.max_trades_per_day,
+                         "profit_target": str(p.profit_target),
+                         "loss_limit": str(p.loss_limit)},
+            "quantity": book.quantity,
+            "side": None if pos is None else pos.side.value,
+            "entry": _s(pos.entry_price) if pos else _s(book.average if book.quantity else None),
+            "stop": _s(pos.stop) if pos else None,
+            "target": _s(pos.target) if pos else None,
+            "last_price": _s(rt.last_price),
+            "unrealized": str(book.unrealized),
+            "realized": str(book.realized),
+            "trades_today": rt.trades_today,
+            "halted": rt.halted or rt.error,
+        })
+    return rows
+
+
+def pnl_view(engine: Engine) -> dict[str, Any]:
+    risk = engine.risk
+    groups = {}
+    for name, limits in risk.group_limits.items():
+        value = engine.pnl.group_pnl.get(name, Decimal(0))
+        groups[name] = {"pnl": str(value), **_distance(value, limits)}
+    per = {}
+    for rt in engine.runtimes.values():
+        book = engine.pnl.books[rt.token]
+        limits = engine._instrument_limits(rt.token)
+        per[rt.symbol] = {"realized": str(book.realized), "unrealized": str(book.unrealized),
+                          "pnl": str(book.pnl), **_distance(book.pnl, limits)}
+    total = engine.pnl.total
+    return {"instruments": per, "groups": groups,
+            "total": {"pnl": str(total), **_distance(total, risk.daily)}}
+
+
+def _distance(pnl: Decimal, limits: Any) -> dict[str, str | None]:
+    """How far pnl is from each limit (None where there is no limit)."""
+    return {
+        "to_profit_target": None if not limits.profit_target
+        else str(limits.profit_target - pnl),
+        "to_loss_limit": None if not limits.loss_limit else str(pnl + limits.loss_limit),
+    }
+
+
+def query(engine: Engine, cmd: Query) -> Reply:
+    from agent.commands import Reply
+
+    kind = cmd.kind
+    if kind is QueryKind.STATUS:
+        state = "running" if engine.running and not engine.paused else (
+            "paused" if engine.running else "stopped")
+        data = {"state": state, "mode": engine.settings.mode.value, "day": str(engine.day),
+                "instruments": instrument_rows(engine)}
+        return Reply(True, f"{state}, {engine.settings.mode.value}, "
+                     f"{len(engine.runtimes)} instruments", data)
+    if kind is QueryKind.POSITIONS:
+        rows = [r for r in instrument_rows(engine) if r["quantity"] or r["side"]]
+        return Reply(True, f"{len(rows)} open position(s)", rows)
+    if kind is QueryKind.ORDERS:
+        orders = [order_to_dict(o) for o in engine.book.orders.values()]
+        if cmd.limit:
+            orders = orders[-cmd.limit:]
+        return Reply(True, f"{len(orders)} order(s)", orders)
+    if kind is QueryKind.TRADES:
+        trades = [trade_to_dict(t) for t in engine.trades]
+        if cmd.limit:
+            trades = trades[-cmd.limit:]
+        return Reply(True, f"{len(trades)} trade(s) today", trades)
+    if kind is QueryKind.PNL:
+        view = pnl_view(engine)
+        return Reply(True, f"day P&L {Decimal(view['total']['pnl']):+.2f}", view)
+    if kind is QueryKind.INSTRUMENTS:
+        rows = [{"symbol": rt.symbol, "token": rt.token, "lot_size": rt.instrument.lot_size,
+                 "tick_size": str(rt.instrument.tick_size)} for rt in engine.runtimes.values()]
+        return Reply(True, f"{len(rows)} instrument(s)", rows)
+    if kind is QueryKind.LIMITS:
+        risk = engine.risk
+        data = {"daily": {"profit_target": str(risk.daily.profit_target),
+                          "loss_limit": str(risk.daily.loss_limit)},
+                "groups": {name: {"profit_target": str(lim.profit_target),
+                                  "loss_limit": str(lim.loss_limit),
+                                  "instruments": [engine.runtimes[t].symbol
+                                                  for t in risk.groups.get(name, ())
+                                                  if t in engine.runtimes]}
+                           for name, lim in risk.group_limits.items()}}
+        return Reply(True, "limits", data)
+    return Reply(False, f"unknown query {kind}")
