@@ -75,7 +75,7 @@ def make_engine(settings: Settings, instruments: Iterable[Instrument], *,
     def tick_of(token: int) -> Decimal:
         return engine.runtimes[token].instrument.tick_size
 
-    engine.attach_broker(PaperBroker(price_of, tick_of, clock.now,
+    engine.attach_broker(PaperBroker(price_of, tick_of, engine.now,
                                      settings.defaults.slippage_ticks))
     return engine
 
@@ -93,9 +93,10 @@ def run_backtest(settings: Settings, ticks_path: Path) -> BacktestResult:
     engine = make_engine(settings, instruments, notes=notes)
     source = TickFile(ticks_path, known_tokens={i.token for i in instruments})
     run_ticks(engine, source)
+    good = source.rows - source.bad_count
     return BacktestResult(sorted_trades(engine.all_trades), list(engine.book.orders.values()),
                           notes, source.bad, source.bad_count, source.rows,
-                          engine.accepted_ticks)
+                          good - engine.unknown_ticks - engine.ignored_ticks)
 
 
 def sorted_trades(trades: Iterable[Trade]) -> list[Trade]:

@@ -16,7 +16,6 @@ from agent.timeutil import IST
 
 
 class TickVerdict(Enum):
-    ACCEPTED = 0
     OUTSIDE_SESSION = 1
     STALE = 2  # older than the start of the instrument's current candle
 
@@ -67,33 +66,32 @@ class CandleSeries:
         self.floor = None
         self.last_volume = None
 
-    def check(self, t: datetime) -> TickVerdict:
-        """Whether a tick at ``t`` is accepted, without changing anything.
+    def offer(self, t: datetime, price: Decimal, last_qty: int | None,
+              volume_traded: int | None) -> Candle | TickVerdict | None:
+        """Apply a tick at ``t`` (a time on this series' day: the engine starts days first).
 
-        ``t`` must be on this series' day: the engine starts days before asking.
+        Returns a ``TickVerdict`` when the tick is ignored (outside the session, or older
+        than the current candle's start: it then changes nothing), else the candle it
+        completed, else None.
         """
-        if not (self._session_open <= t < self._session_close):
-            return TickVerdict.OUTSIDE_SESSION
-        floor = self.floor
-        if floor is not None and t < floor:
-            return TickVerdict.STALE
-        return TickVerdict.ACCEPTED
-
-    def add(self, t: datetime, price: Decimal, last_qty: int | None,
-            volume_traded: int | None) -> Candle | None:
-        """Apply an accepted tick; returns the candle it completed, if any."""
-        # Volume (section 3): the rise of volume_traded since the previous accepted tick.
-        # The first accepted tick of the day, or a feed without it: last_traded_quantity.
+        cur = self.current
+        if cur is None or not cur.start <= t < cur.end:
+            if not self._session_open <= t < self._session_close:
+                return TickVerdict.OUTSIDE_SESSION
+            floor = self.floor
+            if floor is not None and t < floor:
+                return TickVerdict.STALE
+        # Volume (section 3): the rise of volume_traded since the previous accepted tick;
+        # the first accepted tick of the day, or a feed without it: last_traded_quantity.
         prev = self.last_volume
         if volume_traded is None or prev is None:
             vol = last_qty or 0
         else:
-            rise = volume_traded - prev
-            vol = rise if rise > 0 else 0
+            vol = volume_traded - prev
+            if vol < 0:
+                vol = 0
         if volume_traded is not None:
             self.last_volume = volume_traded
-
-        cur = self.current
         if cur is not None and t < cur.end:
             if price > cur.high:
                 cur.high = price

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import threading
 import time as _time
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -30,25 +29,24 @@ class LiveClock:
 class SimClock:
     """A clock that moves only when told to; it never goes backwards.
 
-    ``advance_to`` may be called from one driving thread; ``now`` from any thread.
+    One driving thread calls ``advance_to``/``advance`` (the backtest calls it on every
+    accepted tick, so it takes no lock); ``now`` may be read from any thread (a reference
+    read is atomic).
     """
 
     def __init__(self, start: datetime) -> None:
         self._now = to_ist(start)
-        self._lock = threading.Lock()
 
     def now(self) -> datetime:
         return self._now
 
     def advance_to(self, when: datetime) -> None:
         """Move to ``when`` (IST-aware); earlier times are ignored."""
-        with self._lock:
-            if when > self._now:
-                self._now = when
+        if when > self._now:
+            self._now = when
 
     def advance(self, delta: timedelta) -> None:
-        with self._lock:
-            self._now = self._now + delta
+        self._now = self._now + delta
 
 
 class ScaledClock:

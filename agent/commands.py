@@ -105,15 +105,15 @@ def _unhalt(engine: Engine, cmd: Unhalt) -> Reply:
     if not rt.halted and not rt.error:
         return Reply(False, f"{rt.symbol}: not halted")
     book = engine.pnl.books[rt.token]
-    breached = engine._instrument_limits(rt.token).breached(book.pnl)
+    breached = engine.instrument_limits(rt.token).breached(book.pnl)
     if breached:
         return Reply(False, f"{rt.symbol}: its {breached} is still reached (P&L {book.pnl:+.2f});"
                      f" raise it with /set {breached} VALUE {rt.symbol} first")
-    if engine.risk.daily.breached(engine.pnl.total):
+    if engine.risk.daily.breached(engine.pnl.fresh_total()):
         return Reply(False, f"{rt.symbol}: the daily limit is reached; raise it with /limits")
     for name, tokens in engine.risk.groups.items():
         limits = engine.risk.group_limits[name]
-        if rt.token in tokens and limits.breached(engine.pnl.group_pnl[name]):
+        if rt.token in tokens and limits.breached(engine.pnl.fresh_group(name)):
             return Reply(False, f"{rt.symbol}: group {name}'s limit is reached")
     rt.halted, rt.error = "", ""
     engine.risk.untrip(Scope.INSTRUMENT, rt.symbol)
@@ -143,7 +143,7 @@ def _set_param(engine: Engine, cmd: SetParam) -> Reply:
     for rt in targets:
         _refresh_params(engine, rt, cmd.key)
     if cmd.key in ("profit_target", "loss_limit"):
-        engine.risk.recheck_all()
+        engine.load_limits()
     where = cmd.symbol.upper() if cmd.symbol else "all instruments"
     when = "from the next trading day" if cmd.key in NEXT_DAY_KEYS else "now"
     return Reply(True, f"{cmd.key} = {cmd.value} for {where}, effective {when}")
@@ -178,8 +178,7 @@ def _set_limit(engine: Engine, cmd: SetLimit) -> Reply:
     else:
         return Reply(False, f"{cmd.scope}: expected 'daily' or a group "
                      f"({', '.join(engine.risk.group_limits) or 'none configured'})")
-    engine._load_limits()
-    engine.risk.recheck_all()
+    engine.load_limits()
     return Reply(True, f"{cmd.scope} {cmd.key} = {cmd.value}, effective now")
 
 
@@ -188,6 +187,7 @@ def _add(engine: Engine, cmd: AddInstrument) -> Reply:
     if ins.token in engine.runtimes:
         return Reply(False, f"{ins.symbol}: already traded")
     engine.add_instrument(ins)
+    engine.load_limits()
     engine.overrides.setdefault("added", {})[ins.symbol.upper()] = ins
     engine.overrides.setdefault("removed", set()).discard(ins.symbol.upper())
     return Reply(True, f"{ins.symbol}: added, trading from its next tick")

@@ -32,7 +32,7 @@ from agent.execution import Executor
 from agent.models import Candle, ExitReason, Instrument, Side, Tick, Trade
 from agent.orders import OrderBook
 from agent.pnl import PnlBook
-from agent.risk import Limits, RiskBook, most_specific
+from agent.risk import NO_LIMITS, Limits, RiskBook, most_specific
 from agent.runtime_state import InstrumentRuntime
 from agent.settings import Settings, StrategyParams
 from agent.strategy.alert_breakout import AlertBreakout
@@ -56,10 +56,12 @@ class Engine:
                  on_candle: Callable[[Instrument, Candle], None] = _ignore,
                  carry_positions: bool = False) -> None:
         """``carry_positions``: live days keep open positions over a day roll; a backtest
-        closes them as at the end of data."""
+        closes them as at the end of data. With a clock that can be advanced (SimClock),
+        the engine's time follows the accepted ticks (the backtest)."""
         self.settings = settings
         self.clock = clock
         self._advance = getattr(clock, "advance_to", None)
+        self._watched: set[int] = set()  # the broker's tokens with resting orders
         self.strategy: Strategy = strategy or AlertBreakout()
         self.notify = notify
         self.on_candle = on_candle
@@ -70,7 +72,7 @@ class Engine:
         self.book = OrderBook()
         self.overrides: dict[str, Any] = {"defaults": {}, "instruments": {}, "groups": {},
                                           "daily": {}}
-        self.risk = RiskBook(self.pnl, self._instrument_limits)
+        self.risk = RiskBook(self.pnl)
         self.trades: list[Trade] = []  # today's closed trades
         self.all_trades: list[Trade] = []  # every trade since start (the backtest's list)
         self.exec = Executor(self.book, self.pnl, self.strategy, self.runtimes,
@@ -80,18 +82,19 @@ class Engine:
         self.day: date | None = None
         self.last_accepted: datetime | None = None
         self.unknown_ticks = 0
-        self.accepted_ticks = 0
         self.dirty = False  # state changed since the last snapshot
         self._cutoff_at = self._square_off_at = datetime.max.replace(tzinfo=IST)
+        self._day_start = self._day_end = datetime.min.replace(tzinfo=IST)
         self._configs = {c.symbol.upper(): c for c in settings.instruments}
         for ins in instruments:
             self.add_instrument(ins)
-        self._load_limits()
+        self.load_limits()
 
     # ------------------------------------------------------------ set-up
 
     def attach_broker(self, broker: Broker) -> None:
         self.exec.broker = broker
+        self._watched = broker.watched
 
     @property
     def broker(self) -> Broker:
@@ -120,14 +123,16 @@ class Engine:
         self.by_symbol[ins.symbol.upper()] = rt
         groups = tuple(g.name for g in self.settings.groups
                        if ins.symbol.upper() in (s.upper() for s in g.instruments))
-        self.pnl.add(ins.token, ins.symbol, groups)
+        rt.book = self.pnl.add(ins.token, ins.symbol, groups)
         return rt
 
     def remove_instrument(self, rt: InstrumentRuntime) -> None:
         del self.runtimes[rt.token]
         del self.by_symbol[rt.symbol.upper()]
+        self.risk.instrument_limits.pop(rt.token, None)
 
-    def _load_limits(self) -> None:
+    def load_limits(self) -> None:
+        """(Re)read every limit: instruments' params, groups, daily, with the overrides."""
         risk = self.settings.risk
         daily = self.overrides["daily"]
         self.risk.daily = Limits(daily.get("profit_target", risk.daily_profit_target),
@@ -140,10 +145,13 @@ class Engine:
                 rt.token for s in g.instruments if (rt := self.by_symbol.get(s.upper())))
             self.risk.group_limits[g.name] = Limits(over.get("profit_target", g.profit_target),
                                                     over.get("loss_limit", g.loss_limit))
+        self.risk.instrument_limits = {
+            t: Limits(rt.params.profit_target, rt.params.loss_limit)
+            for t, rt in self.runtimes.items()}
+        self.risk.recheck_all()
 
-    def _instrument_limits(self, token: int) -> Limits:
-        params = self.runtimes[token].params
-        return Limits(params.profit_target, params.loss_limit)
+    def instrument_limits(self, token: int) -> Limits:
+        return self.risk.instrument_limits.get(token, NO_LIMITS)
 
     def _gate_for(self, rt: InstrumentRuntime) -> Callable[[Side, datetime], bool]:
         def gate(side: Side, t: datetime) -> bool:
@@ -156,7 +164,16 @@ class Engine:
         return gate
 
     def now(self) -> datetime:
+        """The engine's time: the clock's, moved up to the last accepted tick when the
+        clock follows ticks."""
+        if self._advance is not None and self.last_accepted is not None:
+            self._advance(self.last_accepted)
         return self.clock.now()
+
+    @property
+    def ignored_ticks(self) -> int:
+        """Ticks of known instruments ignored as stale or outside the session."""
+        return sum(rt.stale + rt.outside for rt in self.runtimes.values())
 
     # ------------------------------------------------------------ events
 
@@ -192,37 +209,25 @@ class Engine:
             self.unknown_ticks += 1
             return
         t = tick.timestamp or tick.received_at or self.clock.now()
-        series = rt.series
-        if t.date() != self.day:
-            if self.day is not None and t.date() < self.day:
-                rt.stale += 1
-                return
-            hours = self.settings.schedule.session_for(rt.instrument.exchange)
-            if not hours.open <= t.time() < hours.close:
-                rt.outside += 1
-                return
-            self.start_day(t.date())
-        verdict = series.check(t)
-        if verdict is not TickVerdict.ACCEPTED:
-            if verdict is TickVerdict.STALE:
-                rt.stale += 1
-            else:
-                rt.outside += 1
-            return
-        self.accepted_ticks += 1
-        self.last_accepted = t
-        if self._advance is not None:
-            self._advance(t)
         price = tick.last_price
-        done = series.add(t, price, tick.last_traded_quantity, tick.volume_traded)
+        done = rt.series.offer(t, price, tick.last_traded_quantity, tick.volume_traded)
+        if done is not None and type(done) is TickVerdict:
+            # Ignored, unless it is the first tick of a new day (outside the old session).
+            if not self._enter_day(rt, t, done):
+                return
+            done = rt.series.offer(t, price, tick.last_traded_quantity, tick.volume_traded)
+            if type(done) is TickVerdict:
+                rt.outside += 1
+                return
+        self.last_accepted = t
         rt.last_price = price
-        rt.last_time = t
-        self.pnl.mark(rt.token, price)
+        book = rt.book
+        if book.quantity:
+            self.pnl.mark(book, price)
         if done is not None:
             self._candle_done(rt, done, t)
-        broker = self.exec.broker
-        if broker is not None and rt.token in broker.watched:
-            broker.on_price(rt.token, price, t)
+        if self._watched and rt.token in self._watched:
+            self.broker.on_price(rt.token, price, t)
             self.exec.pump()
         # 5.1 limits, for every scope whose P&L moved.
         if self.pnl.dirty:
@@ -231,7 +236,7 @@ class Engine:
             self.exec.close(rt, rt.pending_close, t)
         # 5.2 - 5.4 the strategy.
         try:
-            intents = self.strategy.on_tick(rt.state, price, t, series.current.start)
+            intents = self.strategy.on_tick(rt.state, price, t, rt.series.current)
         except Exception as exc:  # one instrument's bug must not stop the others
             self._strategy_failed(rt, exc, t)
             intents = None
@@ -241,6 +246,25 @@ class Engine:
         # 5.5 square-off on the first tick at or after the square-off time.
         if t >= self._square_off_at and not rt.squared_off:
             self._square_off(rt, t)
+
+    def _enter_day(self, rt: InstrumentRuntime, t: datetime, verdict: TickVerdict) -> bool:
+        """A tick the current day's candles refused: True when it starts a new day (it is
+        in its instrument's session on a later date), else it is counted and ignored."""
+        if self._day_start <= t < self._day_end:
+            if verdict is TickVerdict.STALE:
+                rt.stale += 1
+            else:
+                rt.outside += 1
+            return False
+        if t < self._day_start:
+            rt.stale += 1
+            return False
+        hours = self.settings.schedule.session_for(rt.instrument.exchange)
+        if not hours.open <= t.time() < hours.close:
+            rt.outside += 1
+            return False
+        self.start_day(t.date())
+        return True
 
     def on_clock(self, now: datetime) -> None:
         """Live timer: complete candles whose end has passed; retry failed closes."""
@@ -331,6 +355,8 @@ class Engine:
         if self.day is not None:
             self._end_day()
         self.day = day
+        self._day_start = datetime.combine(day, datetime.min.time(), tzinfo=IST)
+        self._day_end = self._day_start + timedelta(days=1)
         sched = self.settings.schedule
         self._cutoff_at = datetime.combine(day, sched.entry_cutoff, tzinfo=IST)
         self._square_off_at = datetime.combine(day, sched.square_off, tzinfo=IST)
@@ -344,6 +370,7 @@ class Engine:
             if carried:
                 log.warning("%s position %d carried into %s is not managed by the strategy; "
                             "use /squareoff", rt.symbol, carried, day)
+        self.load_limits()
         self.pnl.reset_day()
         self.risk.reset_day()
         self.book.start_day(day)

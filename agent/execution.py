@@ -187,7 +187,7 @@ class Executor:
                 self._exit_finished(rt, order, update.time)
 
     def _on_fill(self, rt: InstrumentRuntime | None, order: Order, fill: Any) -> None:
-        trade = self.pnl.apply_fill(fill, order)
+        trade = self.pnl.apply_fill(fill, order, None if rt is None else rt.last_price)
         symbol = order.symbol
         log.info("%s fill %s %d @ %s (%s) [%s]", symbol, fill.side, fill.quantity, fill.price,
                  order.reason, order.tag)

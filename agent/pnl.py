@@ -1,8 +1,10 @@
 """Positions and the day's P&L in rupees, from fills and marks.
 
 Per instrument: signed quantity, average entry price, realized and unrealized P&L.
-Group and account totals are kept incrementally, so marking one instrument costs O(its
-groups), not O(instruments): the limit check runs on every tick. Engine thread only.
+The limit check runs on every tick, so group and account totals are kept incrementally
+for the books a limit covers (``watched``): marking one costs O(its groups), not
+O(instruments). An unwatched book only records its mark; its unrealized P&L is computed
+when asked (``Book.pnl``, ``PnlBook.fresh_total``). Engine thread only.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ class Book:
     quantity: int = 0  # signed: > 0 long, < 0 short
     average: Decimal = ZERO  # average entry price of the open quantity
     realized: Decimal = ZERO  # today's closed P&L
-    unrealized: Decimal = ZERO
+    counted: Decimal = ZERO  # the unrealized P&L included in the totals (0 if unwatched)
     mark: Decimal | None = None
     # The open round trip, for the Trade record when it closes.
     entry_time: datetime | None = None
@@ -38,6 +40,13 @@ class Book:
     exit_quantity: int = 0
     exit_value: Decimal = ZERO
     closed_trades: int = 0
+    watched: bool = False  # some limit covers this instrument: report P&L changes
+
+    @property
+    def unrealized(self) -> Decimal:
+        if not self.quantity or self.mark is None:
+            return ZERO
+        return (self.mark - self.average) * self.quantity
 
     @property
     def pnl(self) -> Decimal:
@@ -59,7 +68,8 @@ class PnlBook:
     books: dict[int, Book] = field(default_factory=dict)
     group_pnl: dict[str, Decimal] = field(default_factory=dict)
     total: Decimal = ZERO
-    dirty: set[int] = field(default_factory=set)  # tokens whose P&L changed since checked
+    # Tokens of watched books whose P&L changed since the risk check last looked.
+    dirty: set[int] = field(default_factory=set)
 
     def add(self, token: int, symbol: str, groups: Iterable[str] = ()) -> Book:
         book = self.books.get(token)
@@ -69,28 +79,37 @@ class PnlBook:
                 self.group_pnl.setdefault(g, ZERO)
         return book
 
-    def mark(self, token: int, price: Decimal) -> None:
-        """A new last price for one instrument."""
-        book = self.books[token]
+    def mark(self, book: Book, price: Decimal) -> None:
+        """A new last price for an instrument with an open position (a flat book's
+        mark changes no P&L, so the engine need not call this for it)."""
         book.mark = price
-        if book.quantity:
-            self._set_unrealized(book, (price - book.average) * book.quantity)
+        if book.watched:
+            value = (price - book.average) * book.quantity
+            delta = value - book.counted
+            if delta:
+                book.counted = value
+                self._shift(book, delta)
 
-    def _set_unrealized(self, book: Book, value: Decimal) -> None:
-        delta = value - book.unrealized
+    def _recount(self, book: Book) -> None:
+        value = book.unrealized if book.watched else ZERO
+        delta = value - book.counted
         if delta:
-            book.unrealized = value
+            book.counted = value
             self._shift(book, delta)
 
     def _shift(self, book: Book, delta: Decimal) -> None:
         self.total += delta
         for g in book.groups:
             self.group_pnl[g] += delta
-        self.dirty.add(book.token)
+        if book.watched:
+            self.dirty.add(book.token)
 
-    def apply_fill(self, fill: Fill, order: Order) -> Trade | None:
-        """Book a fill; returns the Trade when it closes a round trip."""
+    def apply_fill(self, fill: Fill, order: Order, mark: Decimal | None) -> Trade | None:
+        """Book a fill (``mark``: the instrument's last price); returns the Trade when it
+        closes a round trip."""
         book = self.books[fill.instrument_token]
+        if mark is not None:
+            book.mark = mark
         signed = fill.quantity * fill.side.sign
         price = fill.price
         trade = None
@@ -120,11 +139,9 @@ class PnlBook:
                 self._open_trip(book, fill, order)
                 book.average = price
                 book.quantity = rest * fill.side.sign
-        if book.mark is not None and book.quantity:
-            self._set_unrealized(book, (book.mark - book.average) * book.quantity)
-        else:
-            self._set_unrealized(book, ZERO)
-        self.dirty.add(book.token)
+        self._recount(book)
+        if book.watched:
+            self.dirty.add(book.token)
         return trade
 
     @staticmethod
@@ -158,16 +175,31 @@ class PnlBook:
 
     def reset_day(self) -> None:
         """A new day: realized P&L starts at zero; open quantities (carried) stay."""
-        self.total = ZERO
-        for g in self.group_pnl:
-            self.group_pnl[g] = ZERO
         for book in self.books.values():
             book.realized = ZERO
             book.closed_trades = 0
-            self.total += book.unrealized
-            for g in book.groups:
-                self.group_pnl[g] += book.unrealized
+        self.recount()
         self.dirty.clear()
+
+    def recount(self) -> None:
+        """Recompute the totals from scratch (after the watched flags changed)."""
+        self.total = ZERO
+        self.group_pnl = dict.fromkeys(self.group_pnl, ZERO)
+        for b in self.books.values():
+            b.counted = b.unrealized if b.watched else ZERO
+            value = b.realized + b.counted
+            self.total += value
+            for g in b.groups:
+                self.group_pnl[g] = self.group_pnl.get(g, ZERO) + value
+        self.dirty.clear()
+        self.dirty.update(t for t, b in self.books.items() if b.watched)
+
+    def fresh_total(self) -> Decimal:
+        """Every book's realized + unrealized P&L now (for views)."""
+        return sum((b.pnl for b in self.books.values()), ZERO)
+
+    def fresh_group(self, name: str) -> Decimal:
+        return sum((b.pnl for b in self.books.values() if name in b.groups), ZERO)
 
     # ------------------------------------------------------------ persistence
 
@@ -204,15 +236,4 @@ class PnlBook:
             book.exit_quantity = int(row.get("exit_quantity", 0))
             book.exit_value = Decimal(row.get("exit_value", "0"))
             book.closed_trades = int(row.get("closed_trades", 0))
-        self._recompute()
-
-    def _recompute(self) -> None:
-        self.total = ZERO
-        self.group_pnl = {g: ZERO for g in self.group_pnl}
-        for b in self.books.values():
-            b.unrealized = ZERO if b.mark is None or not b.quantity else (
-                (b.mark - b.average) * b.quantity)
-            self.total += b.pnl
-            for g in b.groups:
-                self.group_pnl[g] = self.group_pnl.get(g, ZERO) + b.pnl
-        self.dirty = set(self.books)
+        self.recount()

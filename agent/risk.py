@@ -8,7 +8,7 @@ P&L only moves when one of its instruments is marked or filled). Engine thread o
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -47,6 +47,9 @@ class Limits:
         return None
 
 
+NO_LIMITS = Limits()
+
+
 @dataclass(frozen=True, slots=True)
 class Trip:
     """A scope reached a limit: close and halt ``tokens``."""
@@ -68,7 +71,7 @@ class RiskBook:
     """Limits per scope and which scopes have tripped today."""
 
     pnl: PnlBook
-    instrument_limits: Callable[[int], Limits]  # token -> that instrument's limits now
+    instrument_limits: dict[int, Limits] = field(default_factory=dict)  # by token
     groups: dict[str, tuple[int, ...]] = field(default_factory=dict)
     group_limits: dict[str, Limits] = field(default_factory=dict)
     daily: Limits = field(default_factory=Limits)
@@ -86,7 +89,7 @@ class RiskBook:
             book = books[token]
             key = (Scope.INSTRUMENT, book.symbol)
             if key not in self.tripped:
-                limits = self.instrument_limits(token)
+                limits = self.instrument_limits.get(token, NO_LIMITS)
                 which = limits.breached(book.pnl)
                 if which:
                     trips.append(self._trip(key, which, book.pnl, limits, (token,)))
@@ -118,8 +121,15 @@ class RiskBook:
         return Trip(key[0], key[1], which, pnl, limit, tokens)
 
     def recheck_all(self) -> None:
-        """Limits changed: examine every scope at the next check."""
-        self.pnl.dirty.update(self.pnl.books)
+        """Limits changed: say which books matter, and examine them at the next check."""
+        daily = bool(self.daily.profit_target or self.daily.loss_limit)
+        grouped = {t for g, tokens in self.groups.items()
+                   if (lim := self.group_limits.get(g)) and (lim.profit_target or lim.loss_limit)
+                   for t in tokens}
+        for token, book in self.pnl.books.items():
+            lim = self.instrument_limits.get(token, NO_LIMITS)
+            book.watched = daily or token in grouped or bool(lim.profit_target or lim.loss_limit)
+        self.pnl.recount()
 
     def untrip(self, scope: Scope, name: str) -> None:
         self.tripped.discard((scope, name))

@@ -23,8 +23,9 @@ class InstrumentRuntime:
     series: CandleSeries
     state: Any  # the strategy's per-instrument state
     gate: EntryGate
+    token: int = 0
+    book: Any = None  # the instrument's pnl.Book
     last_price: Decimal | None = None
-    last_time: datetime | None = None
     trades_today: int = 0
     halted: str = ""  # why entries are halted for the day ('' = not halted)
     error: str = ""  # the strategy raised: no entries until the next day
@@ -38,13 +39,12 @@ class InstrumentRuntime:
     flatten_pending: ExitReason | None = None  # exit whatever the entry in flight fills
     pending_close: ExitReason | None = None  # a forced close to retry (its exit failed)
     exit_retry_at: datetime | None = None
-    # Ticks ignored (STRATEGY.md 8): stale, outside the session.
+    # Ticks ignored (STRATEGY.md 8), since start: stale, outside the session.
     stale: int = 0
     outside: int = 0
 
-    @property
-    def token(self) -> int:
-        return self.instrument.token
+    def __post_init__(self) -> None:
+        self.token = self.instrument.token
 
     @property
     def symbol(self) -> str:
@@ -63,7 +63,6 @@ class InstrumentRuntime:
         self.chained = None
         self.pending_close = None
         self.exit_retry_at = None
-        self.stale = self.outside = 0
 
     def entry_side_ok(self, side: Side) -> bool:
         return self.params.trade_side.allows(side)

@@ -90,7 +90,6 @@ def take(engine: Engine, now: datetime) -> dict[str, Any]:
             "exit_tag": rt.exit_tag,
             "pending_close": None if rt.pending_close is None else rt.pending_close.value,
             "last_price": None if rt.last_price is None else str(rt.last_price),
-            "last_time": None if rt.last_time is None else rt.last_time.isoformat(),
         } for t, rt in engine.runtimes.items()},
         "risk": {"tripped": sorted([s.value, n] for s, n in engine.risk.tripped)},
     }
@@ -120,7 +119,7 @@ def restore_settings(engine: Engine, section: dict[str, Any]) -> None:
     for rt in engine.runtimes.values():
         rt.params = engine.params_for(rt.symbol)
         engine.strategy.set_params(rt.state, rt.params)
-    engine._load_limits()
+    engine.load_limits()
 
 
 def restore(engine: Engine, snap: dict[str, Any], today: date) -> bool:
@@ -157,8 +156,6 @@ def restore(engine: Engine, snap: dict[str, Any], today: date) -> bool:
         rt.pending_close = None if pc is None else ExitReason(pc)
         lp = d.get("last_price")
         rt.last_price = None if lp is None else Decimal(lp)
-        lt = d.get("last_time")
-        rt.last_time = None if lt is None else datetime.fromisoformat(lt)
     engine.risk.tripped = {(Scope(s), n) for s, n in snap.get("risk", {}).get("tripped", [])}
     engine.pnl.dirty.clear()
     log.info("restored the state of %s: %d open position(s), %d trade(s), %d order(s)",

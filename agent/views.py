@@ -55,15 +55,15 @@ def pnl_view(engine: Engine) -> dict[str, Any]:
     risk = engine.risk
     groups = {}
     for name, limits in risk.group_limits.items():
-        value = engine.pnl.group_pnl.get(name, Decimal(0))
+        value = engine.pnl.fresh_group(name)
         groups[name] = {"pnl": str(value), **_distance(value, limits)}
     per = {}
     for rt in engine.runtimes.values():
         book = engine.pnl.books[rt.token]
-        limits = engine._instrument_limits(rt.token)
+        limits = engine.instrument_limits(rt.token)
         per[rt.symbol] = {"realized": str(book.realized), "unrealized": str(book.unrealized),
                           "pnl": str(book.pnl), **_distance(book.pnl, limits)}
-    total = engine.pnl.total
+    total = engine.pnl.fresh_total()
     return {"instruments": per, "groups": groups,
             "total": {"pnl": str(total), **_distance(total, risk.daily)}}
 

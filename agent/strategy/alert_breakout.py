@@ -42,6 +42,7 @@ class OpenPosition:
     entry_time: datetime
     entry_bucket: datetime  # start of the candle that contains the entry tick
     reason: EntryReason
+    target: Decimal | None = None  # entry +- m x range(X); None when m = 0
 
 
 @dataclass(slots=True)
@@ -147,12 +148,22 @@ class AlertBreakout:
     # ------------------------------------------------------------ section 5, steps 2-4
 
     def on_tick(self, state: BreakoutState, price: Decimal, t: datetime,
-                bucket_start: datetime) -> list[Intent] | None:
+                candle: Candle) -> list[Intent] | None:
+        """``candle``: the instrument's current candle (the one holding this tick)."""
         pos = state.position
+        # Fast paths: nothing can trigger (checked on every tick, so kept lean).
         if pos is None:
-            # Fast path: flat, no trigger.
             up, low = state.buy_upper, state.sell_lower
             if (up is None or price <= up) and (low is None or price >= low):
+                return None
+        elif pos.side is Side.BUY:
+            if price > pos.stop and (pos.target is None or price < pos.target):
+                low = state.sell_lower
+                if low is None or price >= low or state.params.trade_side is not TradeSide.BOTH:
+                    return None
+        elif price < pos.stop and (pos.target is None or price > pos.target):
+            up = state.buy_upper
+            if up is None or price <= up or state.params.trade_side is not TradeSide.BOTH:
                 return None
         out: list[Intent] = []
         exited = False
@@ -168,29 +179,25 @@ class AlertBreakout:
                     and state.gate(back, t)):
                 x = pos.alert
                 stop = state.upper(x) if back is Side.SELL else state.lower(x)
-                self._open(state, back, EntryReason.REVERSE, stop, x, price, t, bucket_start,
-                           out)
+                self._open(state, back, EntryReason.REVERSE, stop, x, price, t, candle, out)
         # 5.3 target, on the position open after step 2.
         pos = state.position
-        m = params.target_multiple
-        if pos is not None and m > 0:
-            reach = m * pos.alert.range
-            if (price >= pos.entry_price + reach if pos.side is Side.BUY
-                    else price <= pos.entry_price - reach):
-                out.append(Exit(ExitReason.TARGET, price, self._prior(state)))
-                state.position = None
-                exited = True
-                if state.buy_alert is not None:
-                    self._set_alert(state, Side.BUY, None, out)
-                if state.sell_alert is not None:
-                    self._set_alert(state, Side.SELL, None, out)
+        if pos is not None and pos.target is not None and (
+                price >= pos.target if pos.side is Side.BUY else price <= pos.target):
+            out.append(Exit(ExitReason.TARGET, price, self._prior(state)))
+            state.position = None
+            exited = True
+            if state.buy_alert is not None:
+                self._set_alert(state, Side.BUY, None, out)
+            if state.sell_alert is not None:
+                self._set_alert(state, Side.SELL, None, out)
         # 5.4 entries (strict triggers), only when nothing exited on this tick.
         if not exited:
-            self._entries(state, price, t, bucket_start, out)
+            self._entries(state, price, t, candle, out)
         return out or None
 
-    def _entries(self, state: BreakoutState, price: Decimal, t: datetime,
-                 bucket_start: datetime, out: list[Intent]) -> None:
+    def _entries(self, state: BreakoutState, price: Decimal, t: datetime, candle: Candle,
+                 out: list[Intent]) -> None:
         pos = state.position
         a, b = state.buy_alert, state.sell_alert
         long_trigger = a is not None and price > state.buy_upper
@@ -198,28 +205,40 @@ class AlertBreakout:
         if pos is None:
             if long_trigger and state.gate(Side.BUY, t):
                 self._open(state, Side.BUY, EntryReason.SIGNAL, state.lower(a), a, price, t,
-                           bucket_start, out)
+                           candle, out)
             elif short_trigger and state.gate(Side.SELL, t):
                 self._open(state, Side.SELL, EntryReason.SIGNAL, state.upper(b), b, price, t,
-                           bucket_start, out)
+                           candle, out)
             return
         if state.params.trade_side is not TradeSide.BOTH:
             return
         if pos.side is Side.BUY and short_trigger and state.gate(Side.SELL, t):
             out.append(Exit(ExitReason.SIGNAL_REVERSE, price, self._prior(state)))
             self._open(state, Side.SELL, EntryReason.SIGNAL, state.upper(b), b, price, t,
-                       bucket_start, out)
+                       candle, out)
         elif pos.side is Side.SELL and long_trigger and state.gate(Side.BUY, t):
             out.append(Exit(ExitReason.SIGNAL_REVERSE, price, self._prior(state)))
             self._open(state, Side.BUY, EntryReason.SIGNAL, state.lower(a), a, price, t,
-                       bucket_start, out)
+                       candle, out)
 
     def _open(self, state: BreakoutState, side: Side, reason: EntryReason, stop: Decimal,
-              x: Candle, price: Decimal, t: datetime, bucket_start: datetime,
+              x: Candle, price: Decimal, t: datetime, candle: Candle,
               out: list[Intent]) -> None:
         entry = price + state.slip if side is Side.BUY else price - state.slip
-        state.position = OpenPosition(side, entry, stop, stop, x, t, bucket_start, reason)
+        pos = OpenPosition(side, entry, stop, stop, x, t, candle.start, reason)
+        self._set_target(state, pos)
+        state.position = pos
         out.append(Enter(side, reason, stop, price))
+
+    @staticmethod
+    def _set_target(state: BreakoutState, pos: OpenPosition) -> None:
+        m = state.params.target_multiple
+        if m > 0:
+            reach = m * pos.alert.range
+            pos.target = pos.entry_price + reach if pos.side is Side.BUY else (
+                pos.entry_price - reach)
+        else:
+            pos.target = None
 
     @staticmethod
     def _prior(state: BreakoutState) -> tuple[Any, ...]:
@@ -231,18 +250,14 @@ class AlertBreakout:
         pos = state.position
         if pos is None:
             return None
-        target = None
-        m = state.params.target_multiple
-        if m > 0:
-            reach = m * pos.alert.range
-            target = pos.entry_price + reach if pos.side is Side.BUY else pos.entry_price - reach
         return PositionView(pos.side, pos.entry_price, pos.stop, pos.entry_time, pos.reason,
-                            target)
+                            pos.target)
 
     def entry_filled(self, state: BreakoutState, price: Decimal) -> None:
         """The broker's average fill price becomes the entry (targets use it)."""
         if state.position is not None:
             state.position.entry_price = price
+            self._set_target(state, state.position)
 
     def entry_rejected(self, state: BreakoutState) -> None:
         state.position = None
@@ -273,6 +288,8 @@ class AlertBreakout:
         state.down_factor = (_HUNDRED - p) / _HUNDRED
         state.buy_upper = None if state.buy_alert is None else state.upper(state.buy_alert)
         state.sell_lower = None if state.sell_alert is None else state.lower(state.sell_alert)
+        if state.position is not None:
+            self._set_target(state, state.position)
 
     def reset_day(self, state: BreakoutState) -> None:
         """A new day: VWAP, alerts and the strategy's position view start over."""
