@@ -56,7 +56,7 @@ def test_reject_hook_rejects_with_its_message() -> None:
 
 
 def test_sl_m_sell_rests_then_fills_at_the_price_that_crosses_the_trigger() -> None:
-    broker, prices = _broker(Decimal("105"))
+    broker, _ = _broker(Decimal("105"))
     order = _order(Side.SELL, OrderType.SL_M, trigger=Decimal("100"))
     broker.submit(order)
     assert [u.status for u in broker.poll()] == [OrderStatus.TRIGGER_PENDING]

@@ -64,10 +64,10 @@ not-a-time,7,100
 
 
 def test_missing_file_and_missing_column_are_clear_errors(tmp_path) -> None:
-    with pytest.raises(TickFileError, match="tick file not found: .*nope.csv"):
+    with pytest.raises(TickFileError, match=r"tick file not found: .*nope\.csv"):
         list(TickFile(tmp_path / "nope.csv"))
     path = _write(tmp_path, "timestamp,token,last_price\n2026-11-23T09:15:00,7,1\n")
-    with pytest.raises(TickFileError, match="missing column\\(s\\) instrument_token"):
+    with pytest.raises(TickFileError, match=r"missing column\(s\) instrument_token"):
         list(TickFile(path))
     with pytest.raises(TickFileError, match="empty file"):
         list(TickFile(_write(tmp_path, "", "empty.csv")))
