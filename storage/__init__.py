@@ -1,0 +1,27 @@
+"""Storage: the only code that knows TinyDB and the data files (see DESIGN.md §5).
+
+- :class:`StateStore`: ``state.json`` as TinyDB tables, each save one atomic file write.
+- :class:`CandleLog`: ``candles/YYYY-MM-DD/<token>_<interval>m.jsonl``, read side and paths.
+- :class:`StorageWriter`: the single writer thread; the engine only enqueues to it.
+"""
+
+from storage.atomic import AtomicJSONStorage, StorageFileCorrupt, atomic_write_bytes
+from storage.candles import CandleFileRead, CandleLog
+from storage.plainjson import NotPlainJSON, check_plain_json
+from storage.state import StateFileCorrupt, StateSnapshot, StateStore
+from storage.writer import StorageWriter, WriterStats
+
+__all__ = [
+    "AtomicJSONStorage",
+    "CandleFileRead",
+    "CandleLog",
+    "NotPlainJSON",
+    "StateFileCorrupt",
+    "StateSnapshot",
+    "StateStore",
+    "StorageFileCorrupt",
+    "StorageWriter",
+    "WriterStats",
+    "atomic_write_bytes",
+    "check_plain_json",
+]
