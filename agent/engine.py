@@ -199,6 +199,8 @@ class Engine:
             from agent.commands import handle_command
 
             return handle_command(self, event)
+        elif isinstance(event, Tick):  # a subclass (the parser's full-mode ticks)
+            self.on_tick(event)
         else:
             raise TypeError(f"engine cannot handle {kind.__name__}")
         return None
