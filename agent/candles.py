@@ -32,6 +32,7 @@ class CandleSeries:
         "completed",
         "current",
         "day",
+        "edge",
         "floor",
         "interval",
         "last_volume",
@@ -50,6 +51,7 @@ class CandleSeries:
         self._session_open: datetime = datetime.min.replace(tzinfo=IST)
         self._session_close: datetime = datetime.min.replace(tzinfo=IST)
         self.current: Candle | None = None
+        self.edge = self._session_close  # the current candle takes ticks before this
         self.floor: datetime | None = None  # ticks before this are stale
         self.last_volume: int | None = None  # volume_traded of the previous accepted tick
         self.completed = 0
@@ -75,7 +77,7 @@ class CandleSeries:
         completed, else None.
         """
         cur = self.current
-        if cur is None or not cur.start <= t < cur.end:
+        if cur is None or not cur.start <= t < self.edge:
             if not self._session_open <= t < self._session_close:
                 return TickVerdict.OUTSIDE_SESSION
             floor = self.floor
@@ -92,7 +94,7 @@ class CandleSeries:
                 vol = 0
         if volume_traded is not None:
             self.last_volume = volume_traded
-        if cur is not None and t < cur.end:
+        if cur is not None and t < self.edge:
             if price > cur.high:
                 cur.high = price
             elif price < cur.low:
@@ -103,8 +105,10 @@ class CandleSeries:
             return None
         done = self._complete()
         start = self._bucket_start(t)
-        self.current = Candle(self.token, start, start + self._step, price, price, price, price,
-                              vol, 1)
+        end = start + self._step
+        self.current = Candle(self.token, start, end, price, price, price, price, vol, 1)
+        # The last candle of a day may run past the close; its ticks may not.
+        self.edge = end if end <= self._session_close else self._session_close
         self.floor = start
         return done
 

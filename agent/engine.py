@@ -164,10 +164,12 @@ class Engine:
         return gate
 
     def now(self) -> datetime:
-        """The engine's time: the clock's, moved up to the last accepted tick when the
-        clock follows ticks."""
+        """The engine's time. When the clock follows ticks (a SimClock: the backtest) it is
+        the time of the tick being handled, or of the last accepted one (out-of-order ticks
+        stamp what they cause with their own time); otherwise the clock's."""
         if self._advance is not None and self.last_accepted is not None:
             self._advance(self.last_accepted)
+            return self.last_accepted
         return self.clock.now()
 
     @property

@@ -144,7 +144,8 @@ class Executor:
                   f"{rt.symbol} exit {side} {order.quantity} ({reason}) at ~{rt.last_price}",
                   order, reason=reason.value)
         self._submit(order)
-        return True
+        # A synchronous broker may already have rejected it: then nothing may follow it.
+        return rt.exit_tag is not None or self.pnl.books[rt.token].quantity == 0
 
     def close(self, rt: InstrumentRuntime, reason: ExitReason, now: datetime) -> None:
         """A forced close (limits, square-off, owner): the strategy goes flat first."""
@@ -214,11 +215,12 @@ class Executor:
     def _entry_finished(self, rt: InstrumentRuntime, order: Order, now: datetime) -> None:
         if rt.entry_tag == order.tag:
             rt.entry_tag = None
+        # The flag covers what this entry might still fill; its fills were handled above.
+        flatten, rt.flatten_pending = rt.flatten_pending, None
         if order.status is OrderStatus.COMPLETE or order.filled_quantity:
             return
-        if rt.flatten_pending is not None:
-            rt.flatten_pending = None  # cancelled on purpose, nothing filled: done
-            return
+        if flatten is not None:
+            return  # cancelled on purpose, nothing filled: done
         self.strategy.entry_rejected(rt.state)
         rt.trades_today = max(0, rt.trades_today - 1)
         log.warning("%s entry %s %s: %s [%s]", rt.symbol, order.side, order.status.lower(),

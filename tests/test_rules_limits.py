@@ -1,0 +1,185 @@
+"""STRATEGY.md 5.1 and its fine points: instrument, group and account P&L limits, halts,
+exit reasons, and what a flat instrument or a limit of 0 does."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.events import AlertKind
+from agent.settings import GroupConfig, RiskConfig
+from tests.helpers import AAA, BBB, CCC, Feed, Sym, at, by_time, d, run, worked_long
+
+BUY_ENTRY = ("BUY", 50, "signal", d("112.65"), "COMPLETE")
+
+
+def _aaa(**overrides) -> Sym:
+    return Sym("NSE:AAA", 1, overrides={k: d(v) for k, v in overrides.items()})
+
+
+def test_5_1_instrument_loss_limit_closes_and_halts() -> None:
+    r = run((_aaa(loss_limit=500),))
+    f = Feed()
+    r.feed(worked_long(f), f.tick(at(9, 25, 20), "102.70"))  # -497.50
+    assert r.quantity() == 50 and not r.rt().halted
+    r.feed(f.tick(at(9, 25, 30), "102.65"))  # -500.00: reached (inclusive)
+    assert r.order_rows() == [BUY_ENTRY,
+                              ("SELL", 50, "instrument_limit", d("102.65"), "COMPLETE")]
+    assert r.rt().halted
+    assert any(n.kind is AlertKind.LIMIT_HIT for n in r.notes)
+    r.feed(f.tick(at(9, 25, 40), "112.70"), f.tick(at(9, 40), 120))
+    assert len(r.orders()) == 2, "halted for the rest of the day"
+
+
+def test_8_rupee_limits_are_exact_decimals() -> None:
+    r = run((_aaa(loss_limit="500.01"),))
+    f = Feed()
+    r.feed(worked_long(f), f.tick(at(9, 25, 20), "102.65"))  # -500.00 > -500.01
+    assert r.quantity() == 50 and not r.rt().halted
+    r.feed(f.tick(at(9, 25, 30), "102.60"))  # -502.50
+    assert r.trades[0].exit_reason == "instrument_limit"
+
+
+def test_5_1_instrument_profit_target_closes_and_halts() -> None:
+    r = run((_aaa(profit_target=500),))
+    f = Feed()
+    r.feed(worked_long(f), f.tick(at(9, 25, 20), "122.60"))
+    assert r.quantity() == 50
+    r.feed(f.tick(at(9, 25, 30), "122.65"))  # +500.00
+    assert r.order_rows()[-1] == ("SELL", 50, "instrument_limit", d("122.65"), "COMPLETE")
+    assert r.rt().halted
+
+
+def test_5_1_pnl_is_realized_plus_unrealized() -> None:
+    # Stop: realized -657.50 (within 700). New long at 112.65 from the same alert; at
+    # 111.80 unrealized -42.50 makes -700.00: the limit is reached.
+    r = run((_aaa(loss_limit=700),), reverse_on_stop=False)
+    f = Feed()
+    r.feed(worked_long(f), f.tick(at(9, 25, 20), "99.50"), f.tick(at(9, 25, 30), "112.65"),
+           f.tick(at(9, 25, 40), "111.85"))
+    assert r.quantity() == 50 and not r.rt().halted
+    r.feed(f.tick(at(9, 25, 50), "111.80"))
+    assert r.order_rows()[-1] == ("SELL", 50, "instrument_limit", d("111.80"), "COMPLETE")
+    assert r.rt().halted
+
+
+def test_5_1_limits_are_checked_before_the_stop() -> None:
+    # The stop tick (99.50) marks the long at -657.50 <= -600: step 1 closes it first
+    # (instrument_limit) and, halted, there is no reverse.
+    r = run((_aaa(loss_limit=600),))
+    f = Feed()
+    r.feed(worked_long(f), f.tick(at(9, 25, 20), "99.50"))
+    assert r.order_rows() == [BUY_ENTRY,
+                              ("SELL", 50, "instrument_limit", d("99.50"), "COMPLETE")]
+    assert r.position() is None and r.quantity() == 0
+
+
+def test_5_1_group_limit_closes_all_group_positions_and_halts() -> None:
+    group = GroupConfig("banks", ("NSE:AAA", "NSE:BBB"), loss_limit=d(1000))
+    r = run((AAA, BBB, CCC), groups=(group,))
+    fa, fb, fc = Feed(1), Feed(2), Feed(3)
+    r.feed(by_time(worked_long(fa), worked_long(fb), worked_long(fc)))
+    assert [r.quantity(t) for t in (1, 2, 3)] == [50, 50, 50]
+    r.feed(fa.tick(at(9, 26), 104))  # AAA -432.50
+    assert r.quantity(1) == 50
+    r.feed(fb.tick(at(9, 27), 101))  # BBB -582.50: group -1015.00
+    trades = {t.symbol: t for t in r.trades}
+    assert set(trades) == {"NSE:AAA", "NSE:BBB"}
+    # AAA closes at its own last price, stamped with the time of BBB's tick.
+    assert (trades["NSE:AAA"].exit_reason, trades["NSE:AAA"].exit_price,
+            trades["NSE:AAA"].exit_time) == ("group_limit", d(104), at(9, 27))
+    assert (trades["NSE:BBB"].exit_reason, trades["NSE:BBB"].exit_price,
+            trades["NSE:BBB"].exit_time) == ("group_limit", d(101), at(9, 27))
+    assert r.rt(1).halted and r.rt(2).halted
+    assert r.quantity(3) == 50 and not r.rt(3).halted
+
+
+def test_5_1_group_limit_halts_a_flat_member_too() -> None:
+    group = GroupConfig("banks", ("NSE:AAA", "NSE:BBB"), loss_limit=d(500))
+    r = run((AAA, BBB), groups=(group,))
+    fa, fb = Feed(1), Feed(2)
+    b_ticks = worked_long(fb)[:-1]  # BBB: alert c1, no entry yet
+    r.feed(by_time(worked_long(fa), b_ticks))
+    assert r.quantity(2) == 0 and r.state(2).buy_alert is not None
+    r.feed(fa.tick(at(9, 26), "102.65"))  # AAA -500.00
+    assert r.trades[0].exit_reason == "group_limit"
+    assert r.rt(2).halted
+    r.feed(fb.tick(at(9, 27), "112.65"))
+    assert r.orders(2) == []
+
+
+def test_5_1_daily_limit_closes_everything_and_halts_all() -> None:
+    r = run((AAA, BBB, CCC), risk=RiskConfig(daily_loss_limit=d(600)))
+    fa, fb, fc = Feed(1), Feed(2), Feed(3)
+    r.feed(by_time(worked_long(fa), worked_long(fb), worked_long(fc)[:-1]))
+    r.feed(fa.tick(at(9, 26), 104))  # -432.50
+    r.feed(fb.tick(at(9, 27), "108.85"))  # -190.00: total -622.50
+    assert sorted((t.symbol, t.exit_reason, t.exit_price) for t in r.trades) == [
+        ("NSE:AAA", "daily_limit", d(104)), ("NSE:BBB", "daily_limit", d("108.85"))]
+    assert all(r.rt(t).halted for t in (1, 2, 3))
+    r.feed(fc.tick(at(9, 28), "112.65"))
+    assert r.orders(3) == []
+
+
+def test_5_1_daily_profit_target() -> None:
+    r = run(risk=RiskConfig(daily_profit_target=d(300)))
+    f = Feed()
+    r.feed(worked_long(f), f.tick(at(9, 25, 20), "118.60"))  # +297.50
+    assert r.quantity() == 50
+    r.feed(f.tick(at(9, 25, 30), "118.65"))  # +300.00
+    assert r.trades[0].exit_reason == "daily_limit" and r.rt().halted
+
+
+def test_8_limit_exit_reason_most_specific() -> None:
+    # One tick trips AAA's own limit, the group's and the account's: AAA instrument_limit,
+    # BBB (group) group_limit, CCC (account only) daily_limit; all halted.
+    group = GroupConfig("g", ("NSE:AAA", "NSE:BBB"), loss_limit=d(400))
+    r = run((_aaa(loss_limit=400), BBB, CCC), groups=(group,),
+            risk=RiskConfig(daily_loss_limit=d(400)))
+    fa, fb, fc = Feed(1), Feed(2), Feed(3)
+    r.feed(by_time(worked_long(fa), worked_long(fb), worked_long(fc)))
+    r.feed(fa.tick(at(9, 26), 104))  # AAA -432.50; BBB and CCC at 0
+    assert sorted((t.symbol, t.exit_reason) for t in r.trades) == [
+        ("NSE:AAA", "instrument_limit"), ("NSE:BBB", "group_limit"), ("NSE:CCC", "daily_limit")]
+    assert all(r.rt(t).halted for t in (1, 2, 3))
+
+
+@pytest.mark.parametrize("where", ["instrument", "group", "daily"])
+def test_8_limit_of_zero_means_none(where: str) -> None:
+    sym = _aaa(loss_limit=0, profit_target=0) if where == "instrument" else AAA
+    groups = (GroupConfig("g", ("NSE:AAA",), d(0), d(0)),) if where == "group" else ()
+    risk = RiskConfig(d(0), d(0)) if where == "daily" else None
+    r = run((sym,), groups=groups, risk=risk, reverse_on_stop=False)
+    f = Feed()
+    r.feed(worked_long(f), f.tick(at(9, 25, 20), "99.55"), f.tick(at(9, 25, 30), "99.50"),
+           f.tick(at(9, 25, 40), "112.65"), f.tick(at(9, 25, 50), 300))
+    assert [o.reason for o in r.orders()] == ["signal", "stop", "signal"]
+    assert not r.rt().halted
+
+
+def test_5_1_flat_instrument_never_trips() -> None:
+    # Every scope has limits; AAA stays flat (P&L 0) through many ticks and is never halted;
+    # it can still enter afterwards.
+    group = GroupConfig("g", ("NSE:AAA",), profit_target=d(1), loss_limit=d(1))
+    r = run((_aaa(profit_target=1, loss_limit=1),), groups=(group,),
+            risk=RiskConfig(daily_profit_target=d(1), daily_loss_limit=d(1)))
+    f = Feed()
+    r.feed(worked_long(f)[:-1], [f.tick(at(9, 25, s), p) for s, p in
+                                 ((5, 99), (10, 112), (15, "112.60"), (20, "99.45"))])
+    assert not r.rt().halted and r.engine.risk.tripped == set()
+    r.feed(f.tick(at(9, 25, 30), "112.65"))
+    assert r.order_rows() == [BUY_ENTRY]
+
+
+def test_8_limit_close_of_other_instrument_stamped_with_current_tick_time() -> None:
+    # AAA enters at 09:26:30; then BBB's tick of 09:26:10 comes (file order; it is in BBB's
+    # current candle, so it is processed normally) and trips the account limit: both
+    # positions close stamped with the current tick's time, 09:26:10.
+    r = run((AAA, BBB), risk=RiskConfig(daily_loss_limit=d(600)))
+    fa, fb = Feed(1), Feed(2)
+    a_ticks = [*worked_long(fa)[:-1], fa.tick(at(9, 26, 30), "112.65")]
+    r.feed(by_time(a_ticks, worked_long(fb)))
+    assert r.quantity(1) == 50 and r.quantity(2) == 50
+    r.feed(fb.tick(at(9, 26, 10), "100.65"))  # BBB -600.00
+    assert sorted((t.symbol, t.exit_reason, t.exit_price, t.exit_time) for t in r.trades) == [
+        ("NSE:AAA", "daily_limit", d("112.65"), at(9, 26, 10)),
+        ("NSE:BBB", "daily_limit", d("100.65"), at(9, 26, 10))]
