@@ -22,7 +22,7 @@ from agent.clock import SimClock
 from agent.engine import Engine
 from agent.events import Notification
 from agent.instruments import BUNDLED_DUMP, InstrumentIndex, InstrumentsError, load_dump
-from agent.models import Instrument, Order, Tick, Trade
+from agent.models import Candle, Instrument, Order, Tick, Trade
 from agent.settings import Settings
 from agent.timeutil import IST
 
@@ -38,6 +38,7 @@ class BacktestResult:
     bad_count: int = 0
     rows: int = 0
     accepted: int = 0
+    candles: dict[str, list[Candle]] = field(default_factory=dict)  # only when asked
 
 
 def resolve_instruments(settings: Settings) -> list[Instrument]:
@@ -87,16 +88,20 @@ def run_ticks(engine: Engine, ticks: Iterable[Tick]) -> None:
     engine.end_of_data()
 
 
-def run_backtest(settings: Settings, ticks_path: Path) -> BacktestResult:
+def run_backtest(settings: Settings, ticks_path: Path,
+                 keep_candles: bool = False) -> BacktestResult:
     instruments = resolve_instruments(settings)
     notes: list[Notification] = []
     engine = make_engine(settings, instruments, notes=notes)
+    candles: dict[str, list[Candle]] = {}
+    if keep_candles:
+        engine.on_candle = lambda ins, c: candles.setdefault(ins.symbol, []).append(c)
     source = TickFile(ticks_path, known_tokens={i.token for i in instruments})
     run_ticks(engine, source)
     good = source.rows - source.bad_count
     return BacktestResult(sorted_trades(engine.all_trades), list(engine.book.orders.values()),
                           notes, source.bad, source.bad_count, source.rows,
-                          good - engine.unknown_ticks - engine.ignored_ticks)
+                          good - engine.unknown_ticks - engine.ignored_ticks, candles)
 
 
 def sorted_trades(trades: Iterable[Trade]) -> list[Trade]:
@@ -166,7 +171,7 @@ def backtest_command(ticks: Path, config: Path, schedules: Path, *, as_json: boo
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings(config, schedules)
-        result = run_backtest(settings, ticks)
+        result = run_backtest(settings, ticks, keep_candles=chart_dir is not None)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -187,8 +192,20 @@ def backtest_command(ticks: Path, config: Path, schedules: Path, *, as_json: boo
     else:
         print_table(result, sys.stdout)
     if chart_dir:
-        from agent.reports import write_charts
-
         for path in write_charts(result, Path(chart_dir)):
             print(f"chart: {path}", file=sys.stderr)
     return 0
+
+
+def write_charts(result: BacktestResult, out_dir: Path) -> list[Path]:
+    """One day report's charts per date of the data (P&L curve, one chart per symbol)."""
+    from agent.reports import day_report, write_report
+
+    days = sorted({c.start.date() for cs in result.candles.values() for c in cs})
+    paths: list[Path] = []
+    for day in days:
+        trades = [t for t in result.trades if t.entry_time.date() == day]
+        candles = {s: [c for c in cs if c.start.date() == day]
+                   for s, cs in result.candles.items()}
+        paths += write_report(day_report(day.isoformat(), trades, candles), out_dir)
+    return paths

@@ -1,0 +1,129 @@
+"""The day report: a text summary and PNG charts (candles with entries and exits, and the
+cumulative realized P&L). Used by ``backtest --chart DIR`` and the 15:40 day report.
+
+Pure functions on plain data; any thread (matplotlib's Agg backend, no display, and a
+figure per call, so concurrent calls do not share state).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from agent.models import Candle, Side, Trade
+
+
+@dataclass(frozen=True, slots=True)
+class DayReport:
+    text: str
+    charts: tuple[tuple[str, bytes], ...]  # (file name, PNG bytes)
+
+
+def summary_text(day_label: str, trades: Sequence[Trade]) -> str:
+    """A few lines: trades, winners, realized P&L in total and per symbol."""
+    total = sum((t.pnl for t in trades), Decimal(0))
+    wins = sum(1 for t in trades if t.pnl > 0)
+    lines = [f"Day report {day_label}: {len(trades)} trades, {wins} winners, "
+             f"realized P&L {total:+,.2f}"]
+    per: dict[str, list[Decimal]] = {}
+    for t in trades:
+        per.setdefault(t.symbol, []).append(t.pnl)
+    for symbol, pnls in sorted(per.items()):
+        lines.append(f"  {symbol}: {len(pnls)} trades, {sum(pnls, Decimal(0)):+,.2f}")
+    reasons: dict[str, int] = {}
+    for t in trades:
+        reasons[t.exit_reason] = reasons.get(t.exit_reason, 0) + 1
+    if reasons:
+        lines.append("  exits: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())))
+    return "\n".join(lines)
+
+
+def _figure(width: float = 10.0, height: float = 4.5):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=100)
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    return buf.getvalue()
+
+
+def candle_chart(symbol: str, candles: Sequence[Candle], trades: Iterable[Trade]) -> bytes:
+    """OHLC bars of one instrument's day with its entries (triangles) and exits (crosses)."""
+    fig = _figure()
+    ax = fig.add_subplot(1, 1, 1)
+    width = 0.0
+    if len(candles) > 1:
+        width = (candles[1].start - candles[0].start).total_seconds() / 86400 * 0.6
+    for c in candles:
+        colour = "tab:green" if c.close >= c.open else "tab:red"
+        ax.vlines(c.start, float(c.low), float(c.high), colors=colour, linewidth=1)
+        ax.add_patch(_body(c, width, colour))
+    for t in trades:
+        long = t.side is Side.BUY
+        ax.plot([t.entry_time], [float(t.entry_price)], marker="^" if long else "v",
+                color="tab:blue" if long else "tab:orange", markersize=8)
+        ax.plot([t.exit_time], [float(t.exit_price)], marker="x", color="black", markersize=7)
+    ax.set_title(symbol)
+    ax.grid(True, alpha=0.3)
+    if candles:
+        ax.set_xlim(candles[0].start, candles[-1].end)
+    fig.autofmt_xdate()
+    return _png(fig)
+
+
+def _body(c: Candle, width: float, colour: str):
+    from matplotlib.dates import date2num
+    from matplotlib.patches import Rectangle
+
+    low, high = sorted((float(c.open), float(c.close)))
+    return Rectangle((date2num(c.start) - width / 2, low), width, max(high - low, 1e-9),
+                     color=colour)
+
+
+def pnl_chart(trades: Sequence[Trade]) -> bytes:
+    """Cumulative realized P&L over the exits of the day."""
+    fig = _figure(height=3.5)
+    ax = fig.add_subplot(1, 1, 1)
+    ordered = sorted(trades, key=lambda t: t.exit_time)
+    running = Decimal(0)
+    xs, ys = [], []
+    for t in ordered:
+        running += t.pnl
+        xs.append(t.exit_time)
+        ys.append(float(running))
+    ax.step(xs, ys, where="post", color="tab:blue")
+    ax.axhline(0, color="grey", linewidth=0.8)
+    ax.set_title("cumulative realized P&L (rupees)")
+    ax.grid(True, alpha=0.3)
+    fig.autofmt_xdate()
+    return _png(fig)
+
+
+def day_report(day_label: str, trades: Sequence[Trade],
+               candles: Mapping[str, Sequence[Candle]]) -> DayReport:
+    """Text and charts: the P&L curve and one chart per symbol that has candles."""
+    charts: list[tuple[str, bytes]] = []
+    if trades:
+        charts.append((f"{day_label}_pnl.png", pnl_chart(trades)))
+    for symbol, series in sorted(candles.items()):
+        if series:
+            mine = [t for t in trades if t.symbol == symbol]
+            name = symbol.replace(":", "_")
+            charts.append((f"{day_label}_{name}.png", candle_chart(symbol, series, mine)))
+    return DayReport(summary_text(day_label, trades), tuple(charts))
+
+
+def write_report(report: DayReport, out_dir: Path) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, data in report.charts:
+        path = out_dir / name
+        path.write_bytes(data)
+        paths.append(path)
+    return paths
