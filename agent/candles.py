@@ -7,7 +7,7 @@ completes a candle whose end has passed. Engine thread only.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
 
@@ -24,8 +24,6 @@ class CandleSeries:
     """The current candle and volume baseline of one instrument for one day."""
 
     __slots__ = (
-        "_close_t",
-        "_open_t",
         "_session_close",
         "_session_open",
         "_step",
@@ -39,14 +37,11 @@ class CandleSeries:
         "token",
     )
 
-    def __init__(self, token: int, interval_minutes: int, session_open: time,
-                 session_close: time) -> None:
-        """``interval_minutes`` is fixed for the series: a new interval starts a new day."""
+    def __init__(self, token: int, interval_minutes: int) -> None:
+        """``interval_minutes`` is fixed for a day: a new interval starts with a new day."""
         self.token = token
         self.interval = interval_minutes
         self._step = timedelta(minutes=interval_minutes)
-        self._open_t = session_open
-        self._close_t = session_close
         self.day: date | None = None
         self._session_open: datetime = datetime.min.replace(tzinfo=IST)
         self._session_close: datetime = datetime.min.replace(tzinfo=IST)
@@ -56,14 +51,15 @@ class CandleSeries:
         self.last_volume: int | None = None  # volume_traded of the previous accepted tick
         self.completed = 0
 
-    def start_day(self, day: date, interval_minutes: int | None = None) -> None:
-        """Forget the previous day: candles, volume baseline, stale floor."""
-        if interval_minutes is not None:
-            self.interval = interval_minutes
-            self._step = timedelta(minutes=interval_minutes)
+    def start_day(self, day: date, interval_minutes: int, session_open: datetime,
+                  session_close: datetime) -> None:
+        """Forget the previous day: candles, volume baseline, stale floor. The grid of the
+        day starts at ``session_open`` (a special session's open, if it has one)."""
+        self.interval = interval_minutes
+        self._step = timedelta(minutes=interval_minutes)
         self.day = day
-        self._session_open = datetime.combine(day, self._open_t, tzinfo=IST)
-        self._session_close = datetime.combine(day, self._close_t, tzinfo=IST)
+        self._session_open = session_open
+        self._session_close = session_close
         self.current = None
         self.floor = None
         self.last_volume = None

@@ -208,11 +208,14 @@ def _remove(engine: Engine, cmd: RemoveInstrument) -> Reply:
 def _run_job(engine: Engine, cmd: RunJob) -> Reply:
     now = cmd.at or engine.now()
     if cmd.job is Job.SESSION_START:
+        resumed = engine.day == now.date()  # a restart within the day: already started
         engine.start_day(now.date())
-        engine.running = True
-        engine.notify(Notification(AlertKind.SESSION_STARTED, f"session {now.date()} started",
-                                   now))
-        return Reply(True, "session started")
+        engine.running = cmd.trading
+        state = "trading" if cmd.trading else "stopped for today by the owner"
+        if not resumed:
+            engine.notify(Notification(AlertKind.SESSION_STARTED,
+                                       f"session {now.date()} started: {state}", now))
+        return Reply(True, f"session {'resumed' if resumed else 'started'}: {state}")
     if cmd.job is Job.ENTRY_CUTOFF:
         return Reply(True, "entry cutoff: no new entries today")
     if cmd.job is Job.SQUARE_OFF:

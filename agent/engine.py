@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from agent.adapters.broker import Broker
+from agent.calendar import TradingCalendar
 from agent.candles import CandleSeries, TickVerdict
 from agent.clock import Clock
 from agent.events import (
@@ -24,6 +25,7 @@ from agent.events import (
     Command,
     EndOfData,
     FeedStatus,
+    Job,
     Notification,
     OrderUpdate,
     TickBatch,
@@ -59,6 +61,7 @@ class Engine:
         closes them as at the end of data. With a clock that can be advanced (SimClock),
         the engine's time follows the accepted ticks (the backtest)."""
         self.settings = settings
+        self.calendar = TradingCalendar(settings.schedule)
         self.clock = clock
         self._advance = getattr(clock, "advance_to", None)
         self._watched: set[int] = set()  # the broker's tokens with resting orders
@@ -111,14 +114,14 @@ class Engine:
 
     def add_instrument(self, ins: Instrument) -> InstrumentRuntime:
         params = self.params_for(ins.symbol)
-        hours = self.settings.schedule.session_for(ins.exchange)
-        series = CandleSeries(ins.token, params.interval, hours.open, hours.close)
+        series = CandleSeries(ins.token, params.interval)
         slip = ins.tick_size * self.settings.defaults.slippage_ticks
         rt = InstrumentRuntime(ins, params, series, None, _ignore)
         rt.gate = self._gate_for(rt)
         rt.state = self.strategy.new_state(ins, params, slip, rt.gate)
         if self.day is not None:
-            series.start_day(self.day, params.interval)
+            series.start_day(self.day, params.interval, *self.session_hours(self.day,
+                                                                            ins.exchange))
         self.runtimes[ins.token] = rt
         self.by_symbol[ins.symbol.upper()] = rt
         groups = tuple(g.name for g in self.settings.groups
@@ -263,8 +266,8 @@ class Engine:
         if t < self._day_start:
             rt.stale += 1
             return False
-        hours = self.settings.schedule.session_for(rt.instrument.exchange)
-        if not hours.open <= t.time() < hours.close:
+        opens, closes = self.session_hours(t.date(), rt.instrument.exchange)
+        if not opens <= t < closes:
             rt.outside += 1
             return False
         self.start_day(t.date())
@@ -352,6 +355,17 @@ class Engine:
 
     # ------------------------------------------------------------ days
 
+    def session_hours(self, day: date, exchange: str) -> tuple[datetime, datetime]:
+        """The exchange's session on ``day``: a confirmed special session's hours, else the
+        regular ones (also on days the calendar calls closed: a backtest's data says the
+        market was open)."""
+        hours = self.calendar.session(day, exchange)
+        if hours is not None:
+            return hours
+        regular = self.settings.schedule.session_for(exchange)
+        return (datetime.combine(day, regular.open, tzinfo=IST),
+                datetime.combine(day, regular.close, tzinfo=IST))
+
     def start_day(self, day: date) -> None:
         """Begin a trading day; a backtest first ends the previous one as at end of data."""
         if self.day is not None and day <= self.day:
@@ -362,13 +376,17 @@ class Engine:
         self._day_start = datetime.combine(day, datetime.min.time(), tzinfo=IST)
         self._day_end = self._day_start + timedelta(days=1)
         sched = self.settings.schedule
-        self._cutoff_at = datetime.combine(day, sched.entry_cutoff, tzinfo=IST)
-        self._square_off_at = datetime.combine(day, sched.square_off, tzinfo=IST)
+        jobs = dict(self.calendar.timetable(day))  # a special session's shifted times
+        self._cutoff_at = jobs.get(Job.ENTRY_CUTOFF.value) or datetime.combine(
+            day, sched.entry_cutoff, tzinfo=IST)
+        self._square_off_at = jobs.get(Job.SQUARE_OFF.value) or datetime.combine(
+            day, sched.square_off, tzinfo=IST)
         for rt in self.runtimes.values():
             carried = self.pnl.books[rt.token].quantity
             rt.params = self.params_for(rt.symbol)
             self.strategy.set_params(rt.state, rt.params)
-            rt.series.start_day(day, rt.params.interval)
+            rt.series.start_day(day, rt.params.interval,
+                                *self.session_hours(day, rt.instrument.exchange))
             rt.start_day()
             self.strategy.reset_day(rt.state)
             if carried:
@@ -381,7 +399,7 @@ class Engine:
         self.trades = []
         self.dirty = True
         log.info("trading day %s: %d instruments, entry cutoff %s, square-off %s", day,
-                 len(self.runtimes), sched.entry_cutoff, sched.square_off)
+                 len(self.runtimes), self._cutoff_at.time(), self._square_off_at.time())
 
     def _end_day(self) -> None:
         if not self.carry_positions:

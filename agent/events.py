@@ -166,6 +166,7 @@ class Job(StrEnum):
 class RunJob(Command):
     job: Job
     at: datetime | None = None
+    trading: bool = True  # SESSION_START: whether entries are allowed (a /stop of the day)
 
 
 # ---------------------------------------------------------------- outbound
