@@ -1,0 +1,36 @@
+"""The owner's side of the agent: commands in, alerts out, over Telegram or the console.
+
+Wiring (the composition root, main thread)::
+
+    lock = DataDirLock(settings.data_dir); lock.acquire()        # storage/lock.py
+    engine = Engine(settings, instruments, clock=clock)           # notify set below
+    runner = EngineRunner(engine, clock)
+    extra = ChatServices(login=session, feed_status=feed.status,  # all optional
+                         instruments=index, on_added=feed.subscribe)
+    if settings.secrets.telegram_bot_token:
+        chat = build_telegram(settings, runner, clock=clock, services=extra,
+                              on_conflict=lambda: log.critical("no Telegram commands"))
+    else:
+        chat = build_console(settings, runner, clock=clock, services=extra)
+    engine.notify = chat.notify        # engine thread -> bounded queue, never blocks
+    runner.start()
+    stop = asyncio.Event()             # set it from a signal handler or the scheduler
+    await chat.run_until(stop)         # on the main thread's loop; returns after stop
+
+Inside: ``commands.CommandCenter`` is the transport-agnostic command layer (auth, argument
+checks, engine calls with a timeout, HTML replies, confirmation buttons); ``trading_cmds``
+and ``info_cmds`` hold the commands, ``formatting`` the query replies, ``alerts`` the alert
+modes (persisted in ``prefs.json``), formatting and STOP_MOVED coalescing, ``inbox`` the
+thread-safe hand-off from the engine thread, ``sender`` the paced per-chat sending with
+retries, ``telegram_bot`` the python-telegram-bot transport and ``console`` its stdin/stdout
+twin. ``services`` has the shared data shapes and the ``LoginService`` protocol that
+agent/session.py implements.
+"""
+
+from handlers.build import ChatOptions, ChatServices, build_console, build_telegram
+from handlers.console import ConsoleChat
+from handlers.services import FeedInfo, LoginService
+from handlers.telegram_bot import TelegramBot
+
+__all__ = ["ChatOptions", "ChatServices", "ConsoleChat", "FeedInfo", "LoginService",
+           "TelegramBot", "build_console", "build_telegram"]

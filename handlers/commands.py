@@ -1,0 +1,156 @@
+"""The transport-agnostic command layer: text in, HTML responses out.
+
+``CommandCenter.handle_text(caller, '/set percentage 0.4 NSE:INFY')`` checks who is asking,
+parses and checks the arguments (usage help naming what was wrong), turns the command into
+engine commands through the runner (awaited with a timeout: a busy engine never freezes the
+chat), and formats the reply. ``handle_button`` runs a confirmation prompt's choice. The
+Telegram bot and the console chat both drive it. Every method runs on the asyncio loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from agent.commands import Reply
+from agent.events import Command
+from handlers import info_cmds, trading_cmds
+from handlers.alerts import AlertPrefs
+from handlers.args import COMMANDS, UsageError, split_command
+from handlers.auth import REFUSAL_TEXT, Authorizer
+from handlers.confirm import Choice, Confirmations, Refusal
+from handlers.services import ButtonOutcome, Caller, Response, Services
+from handlers.text import b, esc, reply_html
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[["CommandCenter", Caller, list[str]], Awaitable[Response]]
+
+HANDLERS: dict[str, Handler] = {**trading_cmds.HANDLERS, **info_cmds.HANDLERS}
+OPEN_TO_ALL = frozenset({"whoami"})
+
+
+class EngineBusy(Exception):
+    """The engine did not answer in time; ``withdrawn`` when the command never ran."""
+
+    def __init__(self, withdrawn: bool, seconds: float) -> None:
+        self.withdrawn = withdrawn
+        self.seconds = seconds
+        super().__init__(f"engine busy for {seconds:g} s")
+
+
+class CommandCenter:
+    def __init__(self, services: Services, auth: Authorizer, alert_prefs: AlertPrefs, *,
+                 confirm_ttl: timedelta = timedelta(seconds=60),
+                 login_ttl: timedelta = timedelta(minutes=10),
+                 engine_timeout: float = 5.0) -> None:
+        self.services = services
+        self.auth = auth
+        self.alert_prefs = alert_prefs
+        self.confirmations = Confirmations(services.clock, confirm_ttl)
+        self.login_ttl = login_ttl
+        self.engine_timeout = engine_timeout
+        self._login_until: dict[int, datetime] = {}  # chat -> the paste is awaited until
+
+    # ------------------------------------------------------------ entry points
+
+    async def handle_text(self, caller: Caller, text: str) -> list[Response]:
+        """The responses to one message (none for an ignored stranger)."""
+        word, args = split_command(text)
+        if not self.auth.allows(caller):
+            if word in OPEN_TO_ALL:
+                return [await HANDLERS[word](self, caller, args)]
+            return [Response(REFUSAL_TEXT)] if self.auth.refuse(caller, text) else []
+        if not word:
+            if text.startswith("/"):
+                return [Response(f"{esc(text.split()[0])}: not a command. /help lists them.")]
+            return [await self._plain_text(caller, text)]
+        handler = HANDLERS.get(word)
+        if handler is None:
+            return [Response(f"/{esc(word)}: unknown command. /help lists them.")]
+        try:
+            return [await handler(self, caller, args)]
+        except UsageError as exc:
+            return [usage(word, str(exc))]
+        except EngineBusy as exc:
+            return [busy_response(exc)]
+
+    async def handle_button(self, caller: Caller, data: str) -> ButtonOutcome:
+        """A pressed confirmation button: runs its choice once, or says why not."""
+        if not self.auth.allows(caller):
+            self.auth.refuse(caller, "<button>")
+            return ButtonOutcome("Not authorised: nothing done.")
+        choice = self.confirmations.take(caller.chat_id, data)
+        if isinstance(choice, Refusal):
+            return ButtonOutcome(choice.reason, esc(choice.reason) if choice.expired else None)
+        return await self._run_choice(choice)
+
+    async def _run_choice(self, choice: Choice) -> ButtonOutcome:
+        if choice.command is None:
+            return ButtonOutcome("Cancelled", "Cancelled: nothing done.")
+        try:
+            reply = await self.engine(choice.command)
+        except EngineBusy as exc:
+            return ButtonOutcome("engine busy", busy_response(exc).text)
+        text = f"{esc(choice.label)}: {reply_html(reply)}"
+        return ButtonOutcome(reply.text[:190], text)
+
+    # ------------------------------------------------------------ helpers for commands
+
+    async def engine(self, command: Command) -> Reply:
+        """Submit to the runner and await its reply; raises EngineBusy after the timeout."""
+        future = self.services.runner.submit(command)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), self.engine_timeout)
+        except TimeoutError:
+            withdrawn = future.cancelled()
+            log.warning("engine did not answer %s within %.1f s (%s)", type(command).__name__,
+                        self.engine_timeout, "withdrawn" if withdrawn else "still running")
+            raise EngineBusy(withdrawn, self.engine_timeout) from None
+
+    def expect_login(self, chat_id: int) -> None:
+        self._login_until[chat_id] = self.services.clock.now() + self.login_ttl
+
+    def cancel_pending(self, chat_id: int) -> bool:
+        return self._login_until.pop(chat_id, None) is not None
+
+    async def _plain_text(self, caller: Caller, text: str) -> Response:
+        until = self._login_until.get(caller.chat_id)
+        if until is None or self.services.clock.now() > until:
+            self._login_until.pop(caller.chat_id, None)
+            return Response("Send /help for the commands.")
+        return await self._complete_login(caller, text)
+
+    async def _complete_login(self, caller: Caller, text: str) -> Response:
+        login = self.services.login
+        if login is None:
+            self._login_until.pop(caller.chat_id, None)
+            return Response("/login is not available here.")
+        try:
+            user_id = await asyncio.to_thread(login.complete, text.strip())
+        except ValueError as exc:
+            return Response(f"❌ Login failed: {esc(exc)}\nPaste the address again, or "
+                            "/login for a new link, /cancel to stop.")
+        except Exception as exc:  # the pasted text is never logged: it holds a token
+            log.error("login failed: %s", type(exc).__name__)
+            return Response(f"❌ Login failed ({esc(type(exc).__name__)}); see /logs. "
+                            "/login to try again.")
+        self._login_until.pop(caller.chat_id, None)
+        log.info("Kite login completed for user %s", user_id)
+        return Response(f"✅ Logged in to Kite as {b(user_id)}; the session is stored.")
+
+
+def usage(word: str, problem: str) -> Response:
+    info = COMMANDS.get(word)
+    line = info.usage if info else f"/{word}"
+    return Response(f"❌ {esc(problem)}\nusage: <code>{esc(line)}</code>")
+
+
+def busy_response(exc: EngineBusy) -> Response:
+    if exc.withdrawn:
+        return Response(f"⏳ The engine did not answer within {exc.seconds:g} s; the command "
+                        "was withdrawn, nothing changed. Try again.")
+    return Response(f"⏳ The engine did not answer within {exc.seconds:g} s; the command is "
+                    "running and may still apply. Check /status.")

@@ -1,0 +1,81 @@
+"""Confirmation prompts for destructive commands: buttons that work once and expire.
+
+``offer`` stores the choices of a prompt under a random id and returns the buttons
+(``data`` is ``c:<id>:<n>``); ``take`` hands back the chosen ``Choice`` once, checking the
+chat and the age against the injected clock. An expired, reused, foreign or unknown button
+gets a ``Refusal`` that says why. Loop thread only.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from agent.clock import Clock
+from agent.events import Command
+from handlers.services import Button
+
+PREFIX = "c:"
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    label: str
+    command: Command | None  # None: cancel
+    done: str = ""  # what the prompt says once chosen (else the engine's reply)
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    reason: str
+    expired: bool = False  # the prompt timed out (its buttons should go away)
+
+
+@dataclass(slots=True)
+class _Prompt:
+    chat_id: int
+    created: datetime
+    what: str
+    choices: tuple[Choice, ...]
+
+
+class Confirmations:
+    def __init__(self, clock: Clock, ttl: timedelta = timedelta(seconds=60)) -> None:
+        self.clock = clock
+        self.ttl = ttl
+        self._prompts: dict[str, _Prompt] = {}
+
+    def offer(self, chat_id: int, what: str, choices: tuple[Choice, ...]) -> tuple[Button, ...]:
+        """Store a prompt for ``chat_id``; ``what`` names the action (for refusals)."""
+        self._forget_expired()
+        key = secrets.token_hex(4)
+        self._prompts[key] = _Prompt(chat_id, self.clock.now(), what, choices)
+        return tuple(Button(c.label, f"{PREFIX}{key}:{i}") for i, c in enumerate(choices))
+
+    def take(self, chat_id: int, data: str) -> Choice | Refusal:
+        """The choice behind a pressed button, once; else why it does nothing."""
+        parts = data.split(":")
+        if len(parts) != 3 or f"{parts[0]}:" != PREFIX or not parts[2].isdigit():
+            return Refusal("this button is not one of mine")
+        key, index = parts[1], int(parts[2])
+        prompt = self._prompts.get(key)
+        if prompt is None or prompt.chat_id != chat_id:
+            return Refusal("this button was already used or is no longer valid; nothing done")
+        if self.clock.now() - prompt.created > self.ttl:
+            del self._prompts[key]
+            seconds = int(self.ttl.total_seconds())
+            return Refusal(f"this button expired (after {seconds} s); nothing done. "
+                           f"Send the command again to {prompt.what}.", expired=True)
+        if index >= len(prompt.choices):
+            return Refusal("this button is not one of mine")
+        del self._prompts[key]
+        return prompt.choices[index]
+
+    def pending(self) -> int:
+        return len(self._prompts)
+
+    def _forget_expired(self) -> None:
+        now = self.clock.now()
+        for key in [k for k, p in self._prompts.items() if now - p.created > self.ttl * 10]:
+            del self._prompts[key]

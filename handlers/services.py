@@ -1,0 +1,99 @@
+"""The data shapes of the command layer and the services it is given.
+
+``Caller`` is who sent something, ``Response`` what goes back (HTML text, optional
+confirmation buttons, optional everyday keyboard), ``ButtonOutcome`` what a button press
+does. ``Services`` bundles what the commands need; the composition root builds it.
+Frozen values, any thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from agent.clock import Clock
+from agent.events import Command
+from agent.instruments import InstrumentIndex
+from agent.models import Instrument
+from agent.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Where a command came from: the chat to answer and the user who sent it."""
+
+    chat_id: int
+    user_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    label: str
+    data: str  # opaque to the transport; handed back to CommandCenter.handle_button
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """One reply. ``text`` is Telegram HTML (escaped); transports split it when long."""
+
+    text: str
+    buttons: tuple[Button, ...] = ()
+    keyboard: bool = False  # attach the reply keyboard of everyday commands
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonOutcome:
+    """``answer``: a short toast for the press; ``text``: replaces the prompt's text
+    (and removes its buttons) when not None."""
+
+    answer: str
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedInfo:
+    """What ``feed_status()`` reports for /status: connected or not, and the lag between
+    the exchange time of the last tick and its arrival."""
+
+    connected: bool
+    lag_seconds: float | None = None
+    detail: str = ""
+
+
+class LoginService(Protocol):
+    """The daily Kite login (agent/session.py implements it). Called off the loop thread
+    (``asyncio.to_thread``): it may do HTTP."""
+
+    def login_url(self) -> str:
+        """The Kite login link to open in a browser."""
+        ...
+
+    def complete(self, text: str) -> str:
+        """Finish the login from the pasted redirect URL or request_token; store the
+        session; return the Kite user id. Raises ValueError with a clear message."""
+        ...
+
+
+class CommandSubmitter(Protocol):
+    """What the command layer needs of ``agent.runner.EngineRunner``."""
+
+    def submit(self, command: Command) -> Future[Any]: ...
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything the command layer talks to. Only ``runner``, ``settings`` and ``clock``
+    are required; a missing optional service makes its command say it is unavailable."""
+
+    runner: CommandSubmitter
+    settings: Settings
+    clock: Clock
+    login: LoginService | None = None
+    feed_status: Callable[[], FeedInfo] | None = None
+    instruments: InstrumentIndex | None = None  # resolves /add SYMBOL
+    log_file: Path | None = None  # /logs reads its tail
+    on_added: Callable[[Instrument], None] | None = None  # e.g. subscribe the feed
+    on_removed: Callable[[str], None] | None = None

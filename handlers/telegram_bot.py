@@ -1,0 +1,273 @@
+"""The Telegram transport: python-telegram-bot ``Application`` with long polling.
+
+``TelegramBot.run_until(stop_event)`` runs on the main thread's asyncio loop: it starts the
+application (retrying while Telegram is unreachable), polls for updates, turns each into a
+``Caller`` and text (or a button press) for the ``CommandCenter``, and sends the responses
+through the paced ``ChatSender``. ``notify(notification)`` is what the engine calls, on the
+engine thread; alerts reach every allowed chat.
+
+Polling survives network errors (PTB retries with backoff). A ``Conflict`` (another process
+polling with the same token) is logged loudly, polling stops, ``conflict`` turns True and
+``on_conflict()`` is called; trading and alerts carry on. Updates that queued up while the
+agent was not running are dropped at start: a stale "/squareoff all" must not fire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from telegram import (
+    BotCommand,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+
+from agent.events import Notification
+from handlers.alerts import Alert, AlertDispatcher, pump_alerts
+from handlers.args import COMMANDS
+from handlers.commands import CommandCenter
+from handlers.inbox import AlertInbox
+from handlers.sender import ChatSender, Outgoing
+from handlers.services import Caller, Response
+from handlers.text import split_message
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """What an update asks: a text from a chat, or a button press (``button`` data)."""
+
+    caller: Caller
+    text: str = ""
+    button: str | None = None
+
+
+def incoming_from_update(update: Update) -> Incoming | None:
+    """The text message or button press of an update; None for anything else (edited
+    messages, channel posts, photos). A message without a sender has user id None."""
+    query = update.callback_query
+    if query is not None:
+        chat_id = query.message.chat.id if query.message is not None else query.from_user.id
+        return Incoming(Caller(chat_id, query.from_user.id), button=query.data or "")
+    message = update.message
+    if message is None or not message.text:
+        return None
+    user = message.from_user.id if message.from_user is not None else None
+    return Incoming(Caller(message.chat.id, user), text=message.text)
+
+
+def everyday_keyboard() -> ReplyKeyboardMarkup:
+    words = [f"/{w}" for w, info in COMMANDS.items() if info.everyday]
+    rows = [words[i:i + 4] for i in range(0, len(words), 4)]
+    return ReplyKeyboardMarkup([[KeyboardButton(w) for w in row] for row in rows],
+                               resize_keyboard=True, is_persistent=True)
+
+
+def outgoing(response: Response) -> list[Outgoing]:
+    """A response as messages under the size limit; buttons go on the last one."""
+    chunks = split_message(response.text)
+    markup = None
+    if response.buttons:
+        markup = InlineKeyboardMarkup([[InlineKeyboardButton(btn.label, callback_data=btn.data)]
+                                       for btn in response.buttons])
+    elif response.keyboard:
+        markup = everyday_keyboard()
+    return [Outgoing(chunk, markup=markup if i == len(chunks) - 1 else None)
+            for i, chunk in enumerate(chunks)]
+
+
+class TelegramBot:
+    def __init__(self, center: CommandCenter, dispatcher: AlertDispatcher, *, token: str,
+                 base_url: str, alert_chat_ids: Sequence[int], pace: float = 1.0,
+                 backoff: Sequence[float] = (1.0, 2.0, 5.0, 10.0, 30.0),
+                 poll_timeout: float = 10.0, inbox: AlertInbox | None = None,
+                 on_conflict: Callable[[], None] | None = None) -> None:
+        self.center = center
+        self.dispatcher = dispatcher
+        self.alert_chat_ids = tuple(alert_chat_ids)
+        self.poll_timeout = poll_timeout
+        self.backoff = tuple(backoff)
+        self.inbox = inbox or AlertInbox()
+        self.on_conflict = on_conflict
+        self.conflict = False  # another instance polls with this token: polling stopped
+        self.polling_stopped = asyncio.Event()  # set once polling ended after a Conflict
+        self.application: Application = (  # type: ignore[type-arg]
+            ApplicationBuilder().token(token).base_url(base_url).job_queue(None).build())
+        self.application.add_handler(TypeHandler(Update, self._on_update))
+        self.application.add_error_handler(self._on_handler_error)
+        self.sender = ChatSender(self.application.bot, pace=pace, backoff=backoff)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # ------------------------------------------------------------ any thread
+
+    def notify(self, note: Notification) -> None:
+        """The engine's notifier: any thread, never blocks."""
+        self.inbox.put(note)
+
+    # ------------------------------------------------------------ loop thread
+
+    @property
+    def polling(self) -> bool:
+        updater = self.application.updater
+        return updater is not None and updater.running
+
+    async def run_until(self, stop_event: asyncio.Event) -> None:
+        """Run until ``stop_event`` is set (main thread's loop). Never raises for Telegram
+        trouble: an unreachable Telegram is retried, a refused token disables the bot."""
+        self.inbox.bind(asyncio.get_running_loop())
+        self.center.auth.warn_if_nobody()
+        alerts: asyncio.Task[None] | None = None
+        try:
+            started = await self._retrying("start", self.application.initialize, stop_event)
+            if started:
+                # Alerts flow once Telegram answers; until then the inbox holds them.
+                alerts = asyncio.create_task(
+                    pump_alerts(self.inbox, self.dispatcher, self._alert), name="tg-alerts")
+                await self._register_commands()
+                await self.application.start()
+                started = await self._retrying("polling", self._start_polling, stop_event)
+            if started:
+                log.info("Telegram bot polling; alerts go to %d chat(s)",
+                         len(self.alert_chat_ids))
+            elif alerts is None:  # no Telegram at all: keep draining, send nothing
+                alerts = asyncio.create_task(
+                    pump_alerts(self.inbox, self.dispatcher, lambda alert: None))
+            await stop_event.wait()
+        finally:
+            if alerts is not None:
+                alerts.cancel()
+                await asyncio.gather(alerts, return_exceptions=True)
+            await self._shutdown()
+
+    async def _start_polling(self) -> None:
+        updater = self.application.updater
+        assert updater is not None
+        await updater.start_polling(timeout=self.poll_timeout, drop_pending_updates=True,
+                                    error_callback=self._on_poll_error)
+
+    async def _retrying(self, stage: str, action: Callable[[], Awaitable[None]],
+                        stop_event: asyncio.Event) -> bool:
+        """Run ``action``, retrying with backoff while Telegram is unreachable; False when
+        the token is refused or the stop came first."""
+        attempt = 0
+        while not stop_event.is_set():
+            try:
+                await action()
+                return True
+            except InvalidToken:
+                log.critical("Telegram refused the bot token (TELEGRAM_BOT_TOKEN): no commands "
+                             "or alerts over Telegram; trading carries on")
+                return False
+            except NetworkError as exc:
+                delay = self.backoff[min(attempt, len(self.backoff) - 1)]
+                attempt += 1
+                log.warning("Telegram unreachable at %s (%s); retrying in %.1f s", stage,
+                            exc.message, delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop_event.wait(), delay)
+        return False
+
+    async def _register_commands(self) -> None:
+        commands = [BotCommand(word, info.summary[:256]) for word, info in COMMANDS.items()]
+        try:
+            await self.application.bot.set_my_commands(commands)
+        except TelegramError as exc:
+            log.warning("could not register the command list with Telegram: %s", exc)
+
+    async def _shutdown(self) -> None:
+        app = self.application
+        if self._tasks:  # a Conflict's polling stop still finishing
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        try:
+            if self.polling:
+                assert app.updater is not None
+                await app.updater.stop()
+            if app.running:
+                await app.stop()
+            await self.sender.close()
+            await app.shutdown()  # a no-op when it never initialized
+        except TelegramError as exc:
+            log.warning("Telegram shutdown: %s", exc)
+
+    def _alert(self, alert: Alert) -> None:
+        for chat_id in self.alert_chat_ids:
+            for out in outgoing(Response(alert.text)):
+                self.sender.enqueue(chat_id, Outgoing(out.text, silent=alert.silent))
+
+    def send(self, chat_id: int, response: Response) -> None:
+        for out in outgoing(response):
+            self.sender.enqueue(chat_id, out)
+
+    async def process(self, update: Update) -> None:
+        """Handle one update: a command, a plain text, or a button press."""
+        incoming = incoming_from_update(update)
+        if incoming is None:
+            return
+        if incoming.button is not None:
+            assert update.callback_query is not None
+            await self._on_button(update.callback_query, incoming)
+            return
+        for response in await self.center.handle_text(incoming.caller, incoming.text):
+            self.send(incoming.caller.chat_id, response)
+
+    async def _on_button(self, query: CallbackQuery, incoming: Incoming) -> None:
+        outcome = await self.center.handle_button(incoming.caller, incoming.button or "")
+        try:
+            await query.answer(outcome.answer[:200])
+        except TelegramError as exc:
+            log.warning("answering a button press failed: %s", exc)
+        message = query.message
+        if outcome.text is None or not isinstance(message, Message):
+            return
+        try:
+            await message.edit_text(outcome.text, parse_mode=ParseMode.HTML, reply_markup=None)
+        except TelegramError as exc:
+            log.warning("editing the prompt failed (%s); sending the outcome instead", exc)
+            self.send(incoming.caller.chat_id, Response(outcome.text))
+
+    async def _on_update(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if isinstance(update, Update):
+            await self.process(update)
+
+    async def _on_handler_error(self, update: object, context: ContextTypes.DEFAULT_TYPE
+                                ) -> None:
+        log.error("handling a Telegram update failed", exc_info=context.error)
+
+    def _on_poll_error(self, exc: TelegramError) -> None:
+        """PTB's polling error callback (sync, loop thread)."""
+        if not isinstance(exc, Conflict):
+            log.warning("Telegram polling error, retrying: %s", exc.message)
+            return
+        if self.conflict:
+            return
+        self.conflict = True
+        log.critical("Telegram Conflict: another process polls with this bot token (%s). "
+                     "Polling stopped: no Telegram commands from here; trading carries on. "
+                     "Stop the other instance and restart this one.", exc.message)
+        task = asyncio.get_running_loop().create_task(self._stop_polling())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        if self.on_conflict is not None:
+            try:
+                self.on_conflict()
+            except Exception:
+                log.exception("on_conflict callback failed")
+
+    async def _stop_polling(self) -> None:
+        updater = self.application.updater
+        if updater is not None and updater.running:
+            await updater.stop()
+        self.polling_stopped.set()

@@ -1,0 +1,217 @@
+"""Trading commands: start/stop/pause/resume, queries, settings, instruments, square-off.
+
+Each is ``async (center, caller, args) -> Response``; bad arguments raise UsageError. The
+engine's reply text says when a change takes effect. Loop thread only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from agent.config import parse_param
+from agent.events import (
+    AddInstrument,
+    PauseEntries,
+    Query,
+    QueryKind,
+    RemoveInstrument,
+    ResumeEntries,
+    SetLimit,
+    SetParam,
+    SetTradeSide,
+    SquareOff,
+    StartTrading,
+    StopTrading,
+    Unhalt,
+)
+from agent.instruments import InstrumentsError
+from handlers import formatting as fmt
+from handlers.args import LIMIT_KEYS, SETTABLE, UsageError, arity, count, symbol, trade_side
+from handlers.confirm import Choice
+from handlers.services import Caller, FeedInfo, Response
+from handlers.text import b, esc, reply_html
+
+if TYPE_CHECKING:
+    from handlers.commands import CommandCenter
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[["CommandCenter", Caller, list[str]], Awaitable[Response]]
+
+
+async def _simple(center: CommandCenter, command: Any, keyboard: bool = False) -> Response:
+    return Response(reply_html(await center.engine(command)), keyboard=keyboard)
+
+
+async def _query(center: CommandCenter, kind: QueryKind, limit: int = 0) -> Any:
+    reply = await center.engine(Query(kind, limit))
+    if not reply.ok:
+        raise UsageError(reply.text)
+    return reply.data
+
+
+async def start(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
+    arity(args, 0, 0)
+    return await _simple(center, StartTrading(), keyboard=True)
+
+
+async def stop(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
+    arity(args, 0, 0)
+    open_rows = await _query(center, QueryKind.POSITIONS)
+    if not open_rows:
+        return await _simple(center, StopTrading(square_off=False))
+    buttons = center.confirmations.offer(caller.chat_id, "stop trading", (
+        Choice("Square off and stop", StopTrading(square_off=True)),
+        Choice("Stop, keep managing", StopTrading(square_off=False)),
+        Choice("Cancel", None)))
+    return Response(f"{b('Stop trading?')} {len(open_rows)} position(s) open:\n"
+                    f"{fmt.positions(open_rows)}", buttons)
+
+
+async def pause(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
+    arity(args, 0, 0)
+    return await _simple(center, PauseEntries())
+
+
+async def resume(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
+    arity(args, 0, 0)
+    return await _simple(center, ResumeEntries())
+
+
+def _feed(center: CommandCenter) -> FeedInfo | None:
+    source = center.services.feed_status
+    if source is None:
+        return None
+    try:
+        return source()
+    except Exception:
+        log.exception("feed_status() failed")
+        return None
+
+
+async def status(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
+    arity(args, 0, 0)
+    data = await _query(center, QueryKind.STATUS)
+    return Response(fmt.status(data, _feed(center)))
+
+
+async def positions(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
+    arity(args, 0, 0)
+    return Response(fmt.positions(await _query(center, QueryKind.POSITIONS)))
+
+
+async def orders(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
+    n = count(args, 10, 500)
+    return Response(fmt.orders(await _query(center, QueryKind.ORDERS, n)))
+
+
+async def trades(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
+    n = count(args, 20, 500)
+    return Response(fmt.trades(await _query(center, QueryKind.TRADES, n)))
+
+
+async def pnl(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
+    arity(args, 0, 0)
+    return Response(fmt.pnl(await _query(center, QueryKind.PNL)))
+
+
+async def instruments(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
+    arity(args, 0, 0)
+    return Response(fmt.instruments(await _query(center, QueryKind.INSTRUMENTS)))
+
+
+async def side(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
+    arity(args, 1, 2)
+    chosen = trade_side(args[0])
+    target = symbol(args[1]) if len(args) > 1 else None
+    return await _simple(center, SetTradeSide(chosen, target))
+
+
+async def set_param(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
+    arity(args, 2, 3)
+    key = args[0].lower()
+    if key not in SETTABLE:
+        hint = " (use /side for trade_side)" if key == "trade_side" else ""
+        raise UsageError(f"{args[0]!r}: not a settable key{hint}; keys: {', '.join(SETTABLE)}")
+    try:
+        value = parse_param(key, args[1])
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    target = symbol(args[2]) if len(args) > 2 else None
+    return await _simple(center, SetParam(key, value, target))
+
+
+async def limits(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
+    if not args:
+        data = await _query(center, QueryKind.LIMITS)
+        rows = (await _query(center, QueryKind.STATUS))["instruments"]
+        return Response(fmt.limits(data, rows))
+    arity(args, 3, 3)
+    scope, key = args[0], args[1].lower()
+    if scope.lower() == "daily":
+        scope = "daily"
+    if key not in LIMIT_KEYS:
+        raise UsageError(f"{args[1]!r}: expected profit_target or loss_limit")
+    try:
+        value = parse_param(key, args[2])
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return await _simple(center, SetLimit(scope, key, Decimal(value)))
+
+
+async def add(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
+    arity(args, 1, 1)
+    name = symbol(args[0])
+    index = center.services.instruments
+    if index is None:
+        return Response("❌ /add is not available: no instruments dump is loaded.")
+    try:
+        instrument = index.resolve(name)
+    except InstrumentsError as exc:
+        raise UsageError(str(exc)) from None
+    reply = await center.engine(AddInstrument(instrument))
+    if reply.ok and center.services.on_added is not None:
+        center.services.on_added(instrument)
+    return Response(reply_html(reply))
+
+
+async def remove(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
+    arity(args, 1, 1)
+    name = symbol(args[0])
+    reply = await center.engine(RemoveInstrument(name))
+    if reply.ok and center.services.on_removed is not None:
+        center.services.on_removed(name)
+    return Response(reply_html(reply))
+
+
+async def squareoff(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
+    arity(args, 1, 1)
+    target = None if args[0].lower() == "all" else symbol(args[0])
+    open_rows = await _query(center, QueryKind.POSITIONS)
+    if target is not None:
+        open_rows = [r for r in open_rows if r["symbol"].upper() == target]
+    if not open_rows:
+        where = f" in {esc(target)}" if target else "s"
+        return Response(f"Nothing to square off: no open position{where}.")
+    what = "square off " + (target or "every position")
+    buttons = center.confirmations.offer(caller.chat_id, what, (
+        Choice("Square off" if target else "Square off all", SquareOff(target)),
+        Choice("Cancel", None)))
+    return Response(f"{b(what[0].upper() + what[1:] + '?')}\n{fmt.positions(open_rows)}",
+                    buttons)
+
+
+async def unhalt(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
+    arity(args, 1, 1)
+    return await _simple(center, Unhalt(symbol(args[0])))
+
+
+HANDLERS: dict[str, Handler] = {
+    "start": start, "stop": stop, "pause": pause, "resume": resume, "status": status,
+    "positions": positions, "orders": orders, "trades": trades, "pnl": pnl,
+    "instruments": instruments, "side": side, "set": set_param, "limits": limits, "add": add,
+    "remove": remove, "squareoff": squareoff, "unhalt": unhalt,
+}

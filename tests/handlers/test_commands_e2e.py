@@ -1,0 +1,165 @@
+"""Trading commands end to end: the real PTB client polls the fake Bot API, commands go
+through the real runner to a real engine (paper broker), replies come back over HTTP."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from agent.events import SetParam, TickBatch
+from agent.instruments import InstrumentIndex
+from agent.models import Instrument, TradeSide
+from handlers.build import ChatServices
+from handlers.services import FeedInfo
+from tests.handlers.harness import Env, run, telegram_env
+from tests.helpers import AAA, BBB, Feed, worked_long
+
+
+async def _open_long(env: Env) -> None:
+    """The worked example's entry: long 50 NSE:AAA at 112.65, stop 99.50; returns once its
+    alerts went out (so they do not interleave with the replies a test waits for)."""
+    env.runner.put(TickBatch(worked_long(Feed(1))))
+    await env.fake.wait_for("sendMessage", lambda c: "entry filled" in c.params["text"])
+
+
+def test_start_pause_resume_and_status(tmp_path: Path) -> None:
+    feed = FeedInfo(connected=True, lag_seconds=0.4)
+
+    async def body() -> None:
+        services = ChatServices(feed_status=lambda: feed)
+        async with telegram_env(tmp_path, services=services) as env:
+            (start,) = await env.ask("/start")
+            assert "trading started" in start.params["text"]
+            assert "keyboard" in start.params["reply_markup"]  # the everyday keyboard
+            assert "paused" in await env.text("/pause")
+            status = await env.text("/status")
+            assert status.startswith("<b>paused</b>, paper mode, no trading day yet")
+            assert "feed: up, lag 0.4 s" in status
+            assert "<b>NSE:AAA</b>: 5m, 0.5%, lots 1, BOTH" in status
+            assert "resumed: entries allowed" in await env.text("/resume")
+            assert "usage: <code>/pause</code>" in await env.text("/pause now")
+            await _open_long(env)
+            status = await env.text("/status")
+            assert status.startswith("<b>running</b>, paper mode, day 2024-01-15")
+            assert "LONG 50 @ 112.65, stop 99.50, last 112.65, unrealized +0.00" in status
+
+    run(body())
+
+
+def test_status_without_a_feed_says_na(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with telegram_env(tmp_path) as env:
+            assert "feed: n/a" in await env.text("/status")
+
+    run(body())
+
+
+def test_positions_orders_trades_pnl_after_a_fill(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with telegram_env(tmp_path, loss_limit=Decimal(1000)) as env:
+            assert await env.text("/positions") == "no open positions"
+            assert await env.text("/orders") == "no orders today"
+            await _open_long(env)
+            assert "<b>NSE:AAA</b> LONG 50 @ 112.65, stop 99.50" in await env.text("/positions")
+            orders = await env.text("/orders 5")
+            assert "09:25:10 <b>NSE:AAA</b> BUY 50 MARKET entry (signal): COMPLETE @ 112.65" \
+                in orders
+            assert await env.text("/trades") == "no trades today"
+            pnl = await env.text("/pnl")
+            assert pnl.startswith("<b>Day P&amp;L</b> +0.00 (no limits)")
+            assert "NSE:AAA: +0.00 (realized +0.00, unrealized +0.00) (1,000.00 to loss " \
+                   "limit)" in pnl
+            assert "n: expected a whole number 1..500, got '0'" in await env.text("/orders 0")
+            assert "got 'many'" in await env.text("/trades many")
+
+    run(body())
+
+
+def test_side_and_set_change_the_engine_and_say_when(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with telegram_env(tmp_path) as env:
+            reply = await env.text("/side sell nse:aaa")
+            assert "trade_side = SELL for NSE:AAA, effective now" in reply
+            assert env.engine.runtimes[1].params.trade_side is TradeSide.SELL
+            reply = await env.text("/set percentage 0.4 NSE:AAA")
+            assert "percentage = 0.4 for NSE:AAA, effective now" in reply
+            assert env.engine.runtimes[1].params.percentage == Decimal("0.4")
+            reply = await env.text("/set interval 15")
+            assert "interval = 15 for all instruments, effective from the next trading day" \
+                in reply
+            assert SetParam("interval", 15, None) in env.runner.submitted
+            before = len(env.runner.submitted)
+            bad = await env.text("/set interval 7")
+            assert bad.startswith("❌ interval: expected one of")
+            assert "usage: <code>/set KEY VALUE [SYMBOL]</code>" in bad
+            assert "use /side for trade_side" in await env.text("/set trade_side BUY")
+            assert "missing argument" in await env.text("/set lots")
+            assert "BUY, SELL or BOTH, got 'up'" in await env.text("/side up")
+            assert "expected EXCHANGE:TRADINGSYMBOL" in await env.text("/set lots 2 AAA")
+            reply = await env.text("/set lots 2 NSE:ZZZ")  # well formed, the engine refuses
+            assert "❌ NSE:ZZZ: not one of the agent's instruments" in reply
+            assert len(env.runner.submitted) == before + 1  # only the well-formed one
+
+    run(body())
+
+
+def test_limits_show_and_set(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with telegram_env(tmp_path) as env:
+            shown = await env.text("/limits")
+            assert "<b>daily</b>: profit target none, loss limit none" in shown
+            reply = await env.text("/limits daily loss_limit 5000")
+            assert "daily loss_limit = 5000, effective now" in reply
+            assert env.engine.risk.daily.loss_limit == Decimal(5000)
+            assert "loss limit 5,000.00" in await env.text("/limits")
+            reply = await env.text("/limits banks profit_target 3000")
+            assert "❌ banks: expected 'daily' or a group (none configured)" in reply
+            assert "expected profit_target or loss_limit" in await env.text(
+                "/limits daily stop 5")
+            assert "expected a number &gt;= 0" in await env.text("/limits daily loss_limit -1")
+
+    run(body())
+
+
+def test_instruments_add_remove(tmp_path: Path) -> None:
+    added: list[Instrument] = []
+    removed: list[str] = []
+
+    async def body() -> None:
+        index = InstrumentIndex([AAA.instrument(), BBB.instrument()])
+        services = ChatServices(instruments=index, on_added=added.append,
+                                on_removed=removed.append)
+        async with telegram_env(tmp_path, services=services) as env:
+            assert "<b>NSE:AAA</b> token 1, lot 50, tick 0.05" in await env.text("/instruments")
+            assert "NSE:BBB: added, trading from its next tick" in await env.text(
+                "/add nse:bbb")
+            assert added == [BBB.instrument()] and 2 in env.engine.runtimes
+            assert "'NSE:NOPE' is not in the instruments dump" in await env.text("/add NSE:NOPE")
+            assert "NSE:BBB: removed" in await env.text("/remove NSE:BBB")
+            assert removed == ["NSE:BBB"] and 2 not in env.engine.runtimes
+            await _open_long(env)
+            reply = await env.text("/remove NSE:AAA")
+            assert "❌ NSE:AAA: a position is open; /squareoff NSE:AAA first" in reply
+            assert removed == ["NSE:BBB"]
+
+    run(body())
+
+
+def test_add_without_a_dump_and_unhalt(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with telegram_env(tmp_path) as env:
+            assert "no instruments dump is loaded" in await env.text("/add NSE:BBB")
+            assert "❌ NSE:AAA: not halted" in await env.text("/unhalt NSE:AAA")
+            assert "missing argument" in await env.text("/unhalt")
+
+    run(body())
+
+
+def test_unknown_commands_and_plain_text(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with telegram_env(tmp_path) as env:
+            assert "/frobnicate: unknown command" in await env.text("/frobnicate now")
+            assert await env.text("hello") == "Send /help for the commands."
+            assert len(env.runner.submitted) == 0
+
+    run(body())
