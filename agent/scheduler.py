@@ -40,7 +40,7 @@ from apscheduler.triggers.date import DateTrigger
 from agent.calendar import TradingCalendar
 from agent.clock import Clock, LiveClock
 from agent.daycontrol import CommandSink, DayOverride, catch_up, last_token_expiry
-from agent.events import Command, Job, RunJob, StopTrading
+from agent.events import Command, Job, RunJob
 from agent.timeutil import IST_NAME, ist
 
 log = logging.getLogger(__name__)
@@ -211,13 +211,12 @@ class DayScheduler:
         day = at.date()
         log.info("job %s (%s %s)", job, day, f"{at:%H:%M}")
         if job is Job.SESSION_START:
-            with self.override.locked():  # a /stop cannot slip between the two commands
-                say = self.override.get(day)
-                self._submit(RunJob(job, now))
-                if say is False:
+            with self.override.locked():  # a /stop cannot slip in before the command
+                trading = self.override.get(day) is not False
+                if not trading:
                     log.info("session_start: the owner stopped %s (/stop): the day starts "
                              "without entries", day)
-                    self._submit(StopTrading(square_off=False))
+                self._submit(RunJob(job, now, trading=trading))
             self._call("session_started", self.services.session_started, day)
         elif job in ENGINE_JOBS:
             self._submit(RunJob(job, now))

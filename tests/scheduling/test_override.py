@@ -44,11 +44,10 @@ def test_stop_at_11_is_not_undone_by_a_restart_and_monday_runs_by_the_schedule_a
     assert store.value == {"day": "2026-11-23", "running": False}
 
     # the process restarts at 12:00: the override is read back; the catch-up starts the day
-    # (the engine needs it) and stops it again
+    # (the engine needs it) without entries
     day, runner, _, sim = build(start=at(MON, 12, 0), override=DayOverride(store.load))
     day.run_catch_up()
-    assert runner.commands == [RunJob(Job.SESSION_START, at(MON, 12, 0)),
-                               StopTrading(square_off=False)]
+    assert runner.commands == [RunJob(Job.SESSION_START, at(MON, 12, 0), trading=False)]
 
     # the rest of Monday and the next trading day (Wednesday: Tuesday is a holiday)
     runner.commands.clear()
@@ -56,7 +55,7 @@ def test_stop_at_11_is_not_undone_by_a_restart_and_monday_runs_by_the_schedule_a
     assert runner.commands == [
         RunJob(Job.ENTRY_CUTOFF, at(MON, 15, 0)), RunJob(Job.SQUARE_OFF, at(MON, 15, 15)),
         RunJob(Job.SESSION_END, at(MON, 15, 31)),
-        RunJob(Job.SESSION_START, at(WED, 9, 14)),  # no StopTrading after it: by the schedule
+        RunJob(Job.SESSION_START, at(WED, 9, 14)),  # trading again: by the schedule
         RunJob(Job.ENTRY_CUTOFF, at(WED, 15, 0)), RunJob(Job.SQUARE_OFF, at(WED, 15, 15)),
         RunJob(Job.SESSION_END, at(WED, 15, 31))]
 
@@ -66,8 +65,7 @@ def test_stop_before_session_start_keeps_the_day_stopped(caplog) -> None:
     OverrideSubmitter(FakeRunner(), day.override, clock).submit(StopTrading(square_off=True))
     with caplog.at_level(logging.INFO, logger="agent.scheduler"):
         drive(day, clock, at(MON, 8, 0), at(MON, 12, 0))
-    assert runner.commands == [RunJob(Job.SESSION_START, at(MON, 9, 14)),
-                               StopTrading(square_off=False)]
+    assert runner.commands == [RunJob(Job.SESSION_START, at(MON, 9, 14), trading=False)]
     assert "the owner stopped 2026-11-23 (/stop)" in caplog.text
 
 
