@@ -75,11 +75,11 @@ def main(argv: list[str] | None = None) -> int:
         return demo_command(speed=args.speed, until=args.until,
                             schedules=Path(args.schedules))
     if command == "run":
-        from agent.runtime import run_command
+        from handlers.runtime import run_command
 
         return run_command(Path(args.config), Path(args.schedules))
     if command == "login":
-        from agent.session import login_command
+        from handlers.login_cli import login_command
 
         return login_command(Path(args.config), Path(args.schedules))
     if command == "schedule":

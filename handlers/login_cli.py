@@ -1,0 +1,49 @@
+"""``python bot.py login``: the daily Kite login in a terminal (Telegram has /login).
+
+Main thread only.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from agent.config import ConfigError, load_settings
+from agent.session import KiteSession
+from storage.session_file import SessionFile
+
+
+def login_command(config: Path, schedules: Path) -> int:
+    """``python bot.py login``: print the link, read the redirect URL or token, store it."""
+    try:
+        settings = load_settings(config, schedules)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    if settings.feed.value == "sim":
+        print("feed: sim needs no Kite login (the simulated exchange logs in by itself)")
+        return 0
+    api_key = settings.secrets.kite_api_key or settings.kite.api_key
+    if not api_key:
+        print("KITE_API_KEY is not set (environment, .env or kite.api_key)", file=sys.stderr)
+        return 1
+    session = KiteSession(api_key, settings.secrets.kite_api_secret,
+                          SessionFile.in_dir(settings.data_dir), root=settings.kite.root,
+                          login_base=settings.kite.login_url)
+    print("Open this link, log in to Kite, then paste the address you land on")
+    print("(or just its request_token):\n")
+    print(f"  {session.login_url()}\n")
+    try:
+        text = input("redirect URL or request_token: ")
+    except EOFError:
+        print("no input: nothing done", file=sys.stderr)
+        return 1
+    try:
+        user = session.complete(text)
+    except ValueError as exc:
+        print(f"login failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"Logged in as {user}. The token is stored in "
+          f"{SessionFile.in_dir(settings.data_dir).path} (valid until 06:00 IST).")
+    return 0

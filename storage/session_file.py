@@ -1,0 +1,60 @@
+"""``session.json``: the day's Kite access token, readable by the owner only (mode 0600).
+
+Written atomically; the file is created with 0600 before any secret is in it. Any thread
+(calls are short and rare: login, 06:00 expiry, start-up).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from storage.atomic import atomic_write_bytes
+
+log = logging.getLogger(__name__)
+
+SESSION_FILE = "session.json"
+
+
+class SessionFile:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @classmethod
+    def in_dir(cls, data_dir: Path) -> SessionFile:
+        return cls(data_dir / SESSION_FILE)
+
+    def load(self) -> dict[str, Any] | None:
+        """The saved session, or None (no file, or one that cannot be read: logged)."""
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            log.error("cannot read %s (%s): a new login is needed", self.path, exc)
+            return None
+        if not isinstance(data, dict):
+            log.error("%s does not hold a session object: a new login is needed", self.path)
+            return None
+        mode = self.path.stat().st_mode & 0o777
+        if mode & 0o077:
+            log.warning("%s is readable by others (mode %o): tightening to 0600", self.path,
+                        mode)
+            os.chmod(self.path, 0o600)
+        return data
+
+    def save(self, data: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # An atomic write keeps the target's mode: make the (empty) target 0600 first, so
+        # the token is never in a file anyone else can read, not even for a moment.
+        os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        os.chmod(self.path, 0o600)
+        atomic_write_bytes(self.path, json.dumps(data, indent=1).encode("utf-8"))
+
+    def clear(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
