@@ -1,0 +1,126 @@
+"""The simulator's state in one place, and the market driver that moves it in time.
+
+``SimCore`` holds the market, the order book, the tokens, the fault switches and the ticker
+hub. Everything in it is owned by the simulator's loop thread, except ``sessions`` and
+``faults`` (locked) and ``clock`` (any thread). ``run_market`` is the loop's clock: it
+walks the session second by second as the accelerated clock moves, matches resting orders
+and streams ticks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from agent.clock import ScaledClock
+from agent.instruments import (
+    BUNDLED_DUMP,
+    InstrumentIndex,
+    InstrumentsError,
+    dump_csv,
+    parse_dump,
+)
+from agent.models import Instrument
+from agent.sim.auth import Sessions
+from agent.sim.book import Book
+from agent.sim.faults import Faults, RateLimiter
+from agent.sim.market import Market
+from agent.sim.paths import SESSION_SECONDS
+from agent.sim.shapes import Account
+
+if TYPE_CHECKING:
+    from agent.sim.ticker_ws import TickerHub
+
+logger = logging.getLogger(__name__)
+
+MAX_CATCHUP_STEPS = 600  # tick steps sent at most per wake-up when the loop falls behind
+MAX_SLEEP = 0.2  # seconds: wake at least this often (heartbeats, stop)
+
+
+@dataclass(eq=False)
+class SimCore:
+    market: Market
+    book: Book
+    sessions: Sessions
+    faults: Faults
+    clock: ScaledClock
+    account: Account
+    instruments_csv: str
+    order_limiter: RateLimiter
+    tick_interval: float = 1.0
+    stream_stride: int = 1  # stream every n-th tick step (bounds the wall-time tick rate)
+    redirect_url: str | None = None
+    hub: TickerHub | None = None
+    matched_second: int = -1  # resting orders have seen every second up to this one
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def second_now(self) -> int:
+        return self.market.second_of(self.clock.now())
+
+    def match_until(self, second: int) -> None:
+        """Show resting orders every session second up to ``second``, in order."""
+        second = min(second, SESSION_SECONDS - 1)
+        while self.matched_second < second:
+            self.matched_second += 1
+            for token in self.book.open_tokens():
+                self.book.on_second(token, self.matched_second)
+
+
+def load_instruments(source: str | Path | Iterable[Instrument] | None
+                     ) -> tuple[list[Instrument], str]:
+    """Instruments and the CSV text ``/instruments`` serves: a Kite dump file (default: the
+    bundled sample) is served as it is; a list of Instruments is dumped in Kite's columns."""
+    if source is None or isinstance(source, str | Path):
+        path = Path(source) if source is not None else BUNDLED_DUMP
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InstrumentsError(f"cannot read instruments file {path}: {exc.strerror}") \
+                from None
+        return parse_dump(text, str(path)), text
+    items = list(source)
+    return items, dump_csv(items)
+
+
+def token_of(index: InstrumentIndex, key: int | str) -> int:
+    """The token of an instrument named by token or "EXCHANGE:SYMBOL"; raises naming it."""
+    if isinstance(key, int) or key.isdigit():
+        if index.by_token(int(key)) is None:
+            raise InstrumentsError(f"instrument token {key} is not in the simulated market")
+        return int(key)
+    return index.resolve(key).token
+
+
+async def run_market(core: SimCore) -> None:
+    """Walk the session as the clock moves: match orders every second, send one tick step
+    per ``tick_interval`` simulated seconds (every ``stream_stride``-th step when the clock
+    runs too fast to stream them all). Runs until cancelled (loop thread)."""
+    interval = core.tick_interval
+    open_time = core.market.open_time()
+    step = 0
+    last_step = math.ceil(SESSION_SECONDS / interval) - 1
+    while True:
+        elapsed = (core.clock.now() - open_time).total_seconds()
+        due = min(math.floor(elapsed / interval), last_step) if elapsed >= 0 else -1
+        if due - step >= MAX_CATCHUP_STEPS:
+            logger.debug("sim market behind by %d steps: skipping ahead", due - step)
+            step = due - MAX_CATCHUP_STEPS + 1
+        while step <= due:
+            second = int(step * interval)
+            core.match_until(second)
+            if core.hub is not None and step % core.stream_stride == 0:
+                core.hub.send_step(second)
+            step += 1
+        if elapsed >= 0:
+            core.match_until(min(int(elapsed), SESSION_SECONDS - 1))
+        next_at = open_time + timedelta(seconds=step * interval)
+        wait = core.clock.wall_seconds_until(next_at) if step <= last_step else MAX_SLEEP
+        await asyncio.sleep(min(max(wait, 0.001), MAX_SLEEP))
