@@ -22,7 +22,7 @@ from agent.clock import SimClock
 from agent.engine import Engine
 from agent.events import Notification
 from agent.instruments import BUNDLED_DUMP, InstrumentIndex, InstrumentsError, load_dump
-from agent.models import Candle, Instrument, Order, Tick, Trade
+from agent.models import Candle, Instrument, Order, StopMode, Tick, Trade
 from agent.settings import Settings
 from agent.timeutil import IST
 
@@ -64,9 +64,10 @@ def resolve_instruments(settings: Settings) -> list[Instrument]:
 
 def make_engine(settings: Settings, instruments: Iterable[Instrument], *,
                 notes: list[Notification] | None = None) -> Engine:
-    """An engine on a SimClock with the paper broker, as the backtest runs it."""
+    """An engine on a SimClock with the paper broker, as the backtest runs it. Stops are
+    synthetic: the strategy's rules (STRATEGY.md) are stated for them."""
     clock = SimClock(datetime(2000, 1, 1, tzinfo=IST))
-    engine = Engine(settings, instruments, clock=clock,
+    engine = Engine(settings, instruments, clock=clock, stop_mode=StopMode.SYNTHETIC,
                     notify=notes.append if notes is not None else (lambda n: None))
 
     def price_of(token: int) -> Decimal | None:

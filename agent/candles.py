@@ -129,6 +129,10 @@ class CandleSeries:
         self.completed += 1
         return cur
 
+    def bucket_start(self, t: datetime) -> datetime:
+        """The start of the grid bucket holding ``t`` (on this series' day)."""
+        return self._bucket_start(t)
+
     def _bucket_start(self, t: datetime) -> datetime:
         k = (t - self._session_open) // self._step
         return self._session_open + k * self._step

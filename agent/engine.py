@@ -31,12 +31,13 @@ from agent.events import (
     TickBatch,
 )
 from agent.execution import Executor
-from agent.models import Candle, ExitReason, Instrument, Side, Tick, Trade
+from agent.models import Candle, ExitReason, Instrument, Side, StopMode, Tick, Trade
 from agent.orders import OrderBook
 from agent.pnl import PnlBook
 from agent.risk import NO_LIMITS, Limits, RiskBook, most_specific
 from agent.runtime_state import InstrumentRuntime
 from agent.settings import Settings, StrategyParams
+from agent.stops import ExchangeStops
 from agent.strategy.alert_breakout import AlertBreakout
 from agent.strategy.base import Strategy
 from agent.timeutil import IST
@@ -56,10 +57,11 @@ class Engine:
                  strategy: Strategy | None = None,
                  notify: Callable[[Notification], None] = _ignore,
                  on_candle: Callable[[Instrument, Candle], None] = _ignore,
-                 carry_positions: bool = False) -> None:
+                 carry_positions: bool = False, stop_mode: StopMode | None = None) -> None:
         """``carry_positions``: live days keep open positions over a day roll; a backtest
         closes them as at the end of data. With a clock that can be advanced (SimClock),
-        the engine's time follows the accepted ticks (the backtest)."""
+        the engine's time follows the accepted ticks (the backtest). ``stop_mode``
+        overrides the config's (a backtest uses synthetic stops: STRATEGY.md's rules)."""
         self.settings = settings
         self.calendar = TradingCalendar(settings.schedule)
         self.clock = clock
@@ -80,6 +82,10 @@ class Engine:
         self.all_trades: list[Trade] = []  # every trade since start (the backtest's list)
         self.exec = Executor(self.book, self.pnl, self.strategy, self.runtimes,
                              settings.defaults.product, self._notify, self._on_trade)
+        mode = stop_mode or settings.defaults.stop_mode
+        self.exec.stops = ExchangeStops(self.exec, enabled=mode is StopMode.EXCHANGE,
+                                        buffer_ticks=settings.defaults.stop_limit_buffer_ticks,
+                                        on_stopped_out=self._stopped_out)
         self.running = True
         self.paused = False
         self.day: date | None = None
@@ -241,6 +247,8 @@ class Engine:
             self._check_limits(t)
         if rt.pending_close is not None:
             self.exec.close(rt, rt.pending_close, t)
+        if rt.stop_wait_until is not None and t >= rt.stop_wait_until:
+            self.exec.stops.timeout(rt, t)  # type: ignore[union-attr]
         # 5.2 - 5.4 the strategy.
         try:
             intents = self.strategy.on_tick(rt.state, price, t, rt.series.current)
@@ -282,6 +290,8 @@ class Engine:
                 self._candle_done(rt, done, now)
             if rt.pending_close is not None and rt.last_price is not None:
                 self.exec.close(rt, rt.pending_close, now)
+            if rt.stop_wait_until is not None and now >= rt.stop_wait_until:
+                self.exec.stops.timeout(rt, now)  # type: ignore[union-attr]
 
     def _candle_done(self, rt: InstrumentRuntime, candle: Candle, now: datetime) -> None:
         candle_log.debug("%s candle %s O %s H %s L %s C %s V %d", rt.symbol,
@@ -296,6 +306,19 @@ class Engine:
         if intents:
             self.exec.apply(rt, intents, now)
             self.dirty = True
+
+    def _stopped_out(self, rt: InstrumentRuntime, price: Decimal, now: datetime) -> None:
+        """The exchange stop filled on its own: the strategy's 5.2 (and its reverse)."""
+        cur = rt.series.current
+        bucket = cur.start if cur is not None else rt.series.bucket_start(now)
+        try:
+            intents = self.strategy.stopped_out(rt.state, price, now, bucket)
+        except Exception as exc:
+            self._strategy_failed(rt, exc, now)
+            return
+        if intents:
+            self.exec.apply(rt, intents, now)
+        self.dirty = True
 
     def _strategy_failed(self, rt: InstrumentRuntime, exc: Exception, now: datetime) -> None:
         rt.errors += 1

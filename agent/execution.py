@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.adapters.broker import Broker
 from agent.events import AlertKind, Notification, OrderUpdate
@@ -34,6 +34,9 @@ from agent.orders import OrderBook
 from agent.pnl import PnlBook
 from agent.runtime_state import InstrumentRuntime
 from agent.strategy.base import AlertChanged, Enter, Exit, Intent, StopMoved, Strategy
+
+if TYPE_CHECKING:
+    from agent.stops import ExchangeStops
 
 log = logging.getLogger("agent.orders")
 
@@ -65,6 +68,7 @@ class Executor:
         self.notify = notify
         self.on_trade = on_trade
         self.broker: Broker | None = None
+        self.stops: ExchangeStops | None = None  # set by the engine
 
     # ------------------------------------------------------------ intents
 
@@ -80,9 +84,11 @@ class Executor:
                 self.enter(rt, intent, now)
             elif kind is StopMoved:
                 log.info("%s stop moved %s -> %s", rt.symbol, intent.old, intent.new)
-                self._say(AlertKind.STOP_MOVED, rt, now,
-                          f"{rt.symbol} stop moved {intent.old} -> {intent.new}",
-                          stop=str(intent.new), old=str(intent.old))
+                self.say(AlertKind.STOP_MOVED, rt, now,
+                         f"{rt.symbol} stop moved {intent.old} -> {intent.new}",
+                         stop=str(intent.new), old=str(intent.old))
+                if self.stops is not None:
+                    self.stops.move(rt, intent.new)
             elif kind is AlertChanged:
                 self._log_alert(rt, intent)
 
@@ -102,11 +108,11 @@ class Executor:
         verb = "reverse" if intent.reason is EntryReason.REVERSE else "signal"
         log.info("%s %s entry %s %d @ market (last %s), stop %s [%s]", rt.symbol, verb,
                  intent.side, order.quantity, intent.price, intent.stop, order.tag)
-        self._say(AlertKind.REVERSAL if intent.reason is EntryReason.REVERSE
+        self.say(AlertKind.REVERSAL if intent.reason is EntryReason.REVERSE
                   else AlertKind.ENTRY_PLACED, rt, now,
                   f"{rt.symbol} {intent.side} {order.quantity} ({intent.reason}) at ~"
                   f"{intent.price}, stop {intent.stop}", order, stop=str(intent.stop))
-        self._submit(order)
+        self.submit(order)
 
     def exit(self, rt: InstrumentRuntime, reason: ExitReason, now: datetime,
              prior: Any = None) -> bool:
@@ -124,12 +130,22 @@ class Executor:
         held = self.pnl.books[rt.token].quantity
         if held == 0:
             return True
+        if rt.stop_tag is not None and self.stops is not None:
+            return self.stops.exit(rt, reason, now, prior)
         if rt.exit_retry_at is not None and now < rt.exit_retry_at:
             if prior is not None:
                 self.strategy.exit_rejected(rt.state, prior)
             else:
                 rt.pending_close = reason
             return False
+        self.place_exit(rt, reason, now, prior)
+        # A synchronous broker may already have rejected it: then nothing may follow it.
+        return rt.exit_tag is not None or self.pnl.books[rt.token].quantity == 0
+
+    def place_exit(self, rt: InstrumentRuntime, reason: ExitReason, now: datetime,
+                   prior: Any) -> None:
+        """A market order for the whole open quantity (an entry chained behind stays)."""
+        held = self.pnl.books[rt.token].quantity
         side = self.pnl.books[rt.token].side.opposite  # type: ignore[union-attr]
         order = self.book.new(token=rt.token, symbol=rt.symbol, side=side,
                               quantity=abs(held), order_type=OrderType.MARKET,
@@ -140,12 +156,10 @@ class Executor:
         rt.pending_close = None
         log.info("%s exit %s %d @ market (%s) [%s]", rt.symbol, side, order.quantity,
                  reason, order.tag)
-        self._say(_EXIT_ALERT.get(reason, AlertKind.EXIT_PLACED), rt, now,
-                  f"{rt.symbol} exit {side} {order.quantity} ({reason}) at ~{rt.last_price}",
-                  order, reason=reason.value)
-        self._submit(order)
-        # A synchronous broker may already have rejected it: then nothing may follow it.
-        return rt.exit_tag is not None or self.pnl.books[rt.token].quantity == 0
+        self.say(_EXIT_ALERT.get(reason, AlertKind.EXIT_PLACED), rt, now,
+                 f"{rt.symbol} exit {side} {order.quantity} ({reason}) at ~{rt.last_price}",
+                 order, reason=reason.value)
+        self.submit(order)
 
     def close(self, rt: InstrumentRuntime, reason: ExitReason, now: datetime) -> None:
         """A forced close (limits, square-off, owner): the strategy goes flat first."""
@@ -156,7 +170,7 @@ class Executor:
 
     # ------------------------------------------------------------ broker side
 
-    def _submit(self, order: Order) -> None:
+    def submit(self, order: Order) -> None:
         assert self.broker is not None, "no broker attached"
         self.broker.submit(order)
         self.pump()
@@ -185,7 +199,9 @@ class Executor:
             if order.purpose is OrderPurpose.ENTRY:
                 self._entry_finished(rt, order, update.time)
             elif order.purpose is OrderPurpose.EXIT:
-                self._exit_finished(rt, order, update.time)
+                self.exit_finished(rt, order, update.time)
+            elif self.stops is not None:
+                self.stops.finished(rt, order, update.time)
 
     def _on_fill(self, rt: InstrumentRuntime | None, order: Order, fill: Any) -> None:
         trade = self.pnl.apply_fill(fill, order, None if rt is None else rt.last_price)
@@ -195,14 +211,14 @@ class Executor:
         if order.purpose is OrderPurpose.ENTRY:
             if rt is not None and rt.flatten_pending is None:
                 self.strategy.entry_filled(rt.state, order.average_price)
-            self._say(AlertKind.ENTRY_FILLED, rt, fill.time,
+            self.say(AlertKind.ENTRY_FILLED, rt, fill.time,
                       f"{symbol} {fill.side} {fill.quantity} filled @ {fill.price}", order,
                       price=str(fill.price))
         else:
             text = f"{symbol} {fill.side} {fill.quantity} filled @ {fill.price}"
             if trade is not None:
                 text += f", P&L {trade.pnl:+.2f}"
-            self._say(AlertKind.EXIT_FILLED, rt, fill.time, text, order, price=str(fill.price),
+            self.say(AlertKind.EXIT_FILLED, rt, fill.time, text, order, price=str(fill.price),
                       pnl=None if trade is None else str(trade.pnl))
         if trade is not None:
             self.on_trade(trade)
@@ -218,6 +234,8 @@ class Executor:
         # The flag covers what this entry might still fill; its fills were handled above.
         flatten, rt.flatten_pending = rt.flatten_pending, None
         if order.status is OrderStatus.COMPLETE or order.filled_quantity:
+            if self.stops is not None and flatten is None:
+                self.stops.place(rt, now)
             return
         if flatten is not None:
             return  # cancelled on purpose, nothing filled: done
@@ -225,11 +243,11 @@ class Executor:
         rt.trades_today = max(0, rt.trades_today - 1)
         log.warning("%s entry %s %s: %s [%s]", rt.symbol, order.side, order.status.lower(),
                     order.message or "no reason given", order.tag)
-        self._say(AlertKind.ORDER_REJECTED, rt, now,
+        self.say(AlertKind.ORDER_REJECTED, rt, now,
                   f"{rt.symbol} entry {order.side} {order.quantity} {order.status.lower()}: "
                   f"{order.message or 'no reason given'}", order, message=order.message)
 
-    def _exit_finished(self, rt: InstrumentRuntime, order: Order, now: datetime) -> None:
+    def exit_finished(self, rt: InstrumentRuntime, order: Order, now: datetime) -> None:
         if rt.exit_tag == order.tag:
             rt.exit_tag = None
         prior, rt.exit_prior = rt.exit_prior, None
@@ -254,7 +272,7 @@ class Executor:
         log.error("%s exit %s %s: %s; position %d still open and managed [%s]", rt.symbol,
                   order.side, order.status.lower(), order.message or "no reason given",
                   self.pnl.books[rt.token].quantity, order.tag)
-        self._say(AlertKind.ORDER_REJECTED, rt, now,
+        self.say(AlertKind.ORDER_REJECTED, rt, now,
                   f"{rt.symbol} EXIT {order.status.lower()}: {order.message or 'no reason'}; "
                   f"position still open and managed", order, message=order.message)
 
@@ -269,7 +287,7 @@ class Executor:
                      a.side.lower(), "set", a.candle.start.strftime("%H:%M"), a.lower, a.upper,
                      _fmt(a.vwap))
 
-    def _say(self, kind: AlertKind, rt: InstrumentRuntime | None, now: datetime, text: str,
+    def say(self, kind: AlertKind, rt: InstrumentRuntime | None, now: datetime, text: str,
              order: Order | None = None, **data: Any) -> None:
         self.notify(Notification(kind, text, now, rt.symbol if rt else "",
                                  order.tag if order else "", data))

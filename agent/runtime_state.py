@@ -39,6 +39,10 @@ class InstrumentRuntime:
     flatten_pending: ExitReason | None = None  # exit whatever the entry in flight fills
     pending_close: ExitReason | None = None  # a forced close to retry (its exit failed)
     exit_retry_at: datetime | None = None
+    # Exchange-side stops (agent/stops.py).
+    stop_tag: str | None = None  # the SL order resting at the broker
+    stop_wait_until: datetime | None = None  # the stop was crossed: its fill is due by then
+    exit_after_cancel: ExitReason | None = None  # exit at market once the SL is cancelled
     # Ticks ignored (STRATEGY.md 8), since start: stale, outside the session.
     stale: int = 0
     outside: int = 0
@@ -63,6 +67,7 @@ class InstrumentRuntime:
         self.chained = None
         self.pending_close = None
         self.exit_retry_at = None
+        self.stop_wait_until = None
 
     def entry_side_ok(self, side: Side) -> bool:
         return self.params.trade_side.allows(side)

@@ -89,6 +89,9 @@ def take(engine: Engine, now: datetime) -> dict[str, Any]:
             "squared_off": rt.squared_off, "entry_tag": rt.entry_tag,
             "exit_tag": rt.exit_tag,
             "pending_close": None if rt.pending_close is None else rt.pending_close.value,
+            "stop_tag": rt.stop_tag,
+            "exit_after_cancel": None if rt.exit_after_cancel is None
+            else rt.exit_after_cancel.value,
             "last_price": None if rt.last_price is None else str(rt.last_price),
         } for t, rt in engine.runtimes.items()},
         "risk": {"tripped": sorted([s.value, n] for s, n in engine.risk.tripped)},
@@ -154,6 +157,9 @@ def restore(engine: Engine, snap: dict[str, Any], today: date) -> bool:
         rt.exit_tag = d.get("exit_tag")
         pc = d.get("pending_close")
         rt.pending_close = None if pc is None else ExitReason(pc)
+        rt.stop_tag = d.get("stop_tag")
+        eac = d.get("exit_after_cancel")
+        rt.exit_after_cancel = None if eac is None else ExitReason(eac)
         lp = d.get("last_price")
         rt.last_price = None if lp is None else Decimal(lp)
     engine.risk.tripped = {(Scope(s), n) for s, n in snap.get("risk", {}).get("tripped", [])}

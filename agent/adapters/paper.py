@@ -2,7 +2,9 @@
 
 MARKET orders fill in full at the instrument's last price when sent, moved against the
 trader by ``slippage_ticks``. LIMIT, SL and SL-M orders rest and are checked on every
-price of their instrument, so exchange-side stops can be simulated. Engine thread only.
+price of their instrument, so exchange-side stops can be simulated. Modifications are not
+capped: Kite's 25-modification cap is the live adapter's to work around (it re-places the
+order), invisibly to the engine. Engine thread only.
 """
 
 from __future__ import annotations
@@ -16,9 +18,6 @@ from agent.events import OrderUpdate
 from agent.models import Order, OrderStatus, OrderType, Side
 
 log = logging.getLogger(__name__)
-
-MAX_MODIFICATIONS = 25  # Kite's cap per order
-
 
 class PaperBroker:
     """A synchronous broker. ``price_of(token)`` gives the last price; ``tick_of`` its tick."""
@@ -78,10 +77,6 @@ class PaperBroker:
                trigger_price: Decimal | None = None, quantity: int | None = None) -> None:
         resting = self._resting.get(order.tag)
         if resting is None:
-            return
-        if order.modifications >= MAX_MODIFICATIONS:
-            log.warning("paper: %s %s modify refused: maximum allowed order modifications "
-                        "exceeded", order.symbol, order.tag)
             return
         order.modifications += 1
         if price is not None:

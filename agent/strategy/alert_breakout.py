@@ -167,19 +167,11 @@ class AlertBreakout:
                 return None
         out: list[Intent] = []
         exited = False
-        params = state.params
         # 5.2 stop (inclusive), then stop-and-reverse.
         if pos is not None and (price <= pos.stop if pos.side is Side.BUY else price >= pos.stop):
-            reason = ExitReason.TRAILING_STOP if pos.stop != pos.initial_stop else ExitReason.STOP
-            out.append(Exit(reason, price, self._prior(state)))
-            state.position = None
+            out.append(Exit(self._stop_reason(pos), price, self._prior(state)))
+            self._stop_and_reverse(state, pos, price, t, candle.start, out)
             exited = True
-            back = pos.side.opposite
-            if (params.trade_side is TradeSide.BOTH and params.reverse_on_stop
-                    and state.gate(back, t)):
-                x = pos.alert
-                stop = state.upper(x) if back is Side.SELL else state.lower(x)
-                self._open(state, back, EntryReason.REVERSE, stop, x, price, t, candle, out)
         # 5.3 target, on the position open after step 2.
         pos = state.position
         if pos is not None and pos.target is not None and (
@@ -196,6 +188,38 @@ class AlertBreakout:
             self._entries(state, price, t, candle, out)
         return out or None
 
+    @staticmethod
+    def _stop_reason(pos: OpenPosition) -> ExitReason:
+        return ExitReason.TRAILING_STOP if pos.stop != pos.initial_stop else ExitReason.STOP
+
+    def _stop_and_reverse(self, state: BreakoutState, pos: OpenPosition, price: Decimal,
+                          t: datetime, bucket: datetime, out: list[Intent]) -> None:
+        state.position = None
+        back = pos.side.opposite
+        params = state.params
+        if (params.trade_side is TradeSide.BOTH and params.reverse_on_stop
+                and state.gate(back, t)):
+            x = pos.alert
+            stop = state.upper(x) if back is Side.SELL else state.lower(x)
+            self._open(state, back, EntryReason.REVERSE, stop, x, price, t, bucket, out)
+
+    def stopped_out(self, state: BreakoutState, price: Decimal, t: datetime,
+                    bucket: datetime) -> list[Intent]:
+        """The exchange-side stop order filled before the engine saw the stop crossed:
+        5.2 without the exit itself (it happened); the reverse, if due. ``bucket``: the
+        start of the current candle."""
+        pos = state.position
+        if pos is None:
+            return []
+        out: list[Intent] = []
+        self._stop_and_reverse(state, pos, price, t, bucket, out)
+        return out
+
+    def stop_reason(self, state: BreakoutState) -> ExitReason:
+        """The reason an exit at the current stop would carry (stop or trailing_stop)."""
+        pos = state.position
+        return ExitReason.STOP if pos is None else self._stop_reason(pos)
+
     def _entries(self, state: BreakoutState, price: Decimal, t: datetime, candle: Candle,
                  out: list[Intent]) -> None:
         pos = state.position
@@ -205,27 +229,27 @@ class AlertBreakout:
         if pos is None:
             if long_trigger and state.gate(Side.BUY, t):
                 self._open(state, Side.BUY, EntryReason.SIGNAL, state.lower(a), a, price, t,
-                           candle, out)
+                           candle.start, out)
             elif short_trigger and state.gate(Side.SELL, t):
                 self._open(state, Side.SELL, EntryReason.SIGNAL, state.upper(b), b, price, t,
-                           candle, out)
+                           candle.start, out)
             return
         if state.params.trade_side is not TradeSide.BOTH:
             return
         if pos.side is Side.BUY and short_trigger and state.gate(Side.SELL, t):
             out.append(Exit(ExitReason.SIGNAL_REVERSE, price, self._prior(state)))
             self._open(state, Side.SELL, EntryReason.SIGNAL, state.upper(b), b, price, t,
-                       candle, out)
+                       candle.start, out)
         elif pos.side is Side.SELL and long_trigger and state.gate(Side.BUY, t):
             out.append(Exit(ExitReason.SIGNAL_REVERSE, price, self._prior(state)))
             self._open(state, Side.BUY, EntryReason.SIGNAL, state.lower(a), a, price, t,
-                       candle, out)
+                       candle.start, out)
 
     def _open(self, state: BreakoutState, side: Side, reason: EntryReason, stop: Decimal,
-              x: Candle, price: Decimal, t: datetime, candle: Candle,
+              x: Candle, price: Decimal, t: datetime, bucket: datetime,
               out: list[Intent]) -> None:
         entry = price + state.slip if side is Side.BUY else price - state.slip
-        pos = OpenPosition(side, entry, stop, stop, x, t, candle.start, reason)
+        pos = OpenPosition(side, entry, stop, stop, x, t, bucket, reason)
         self._set_target(state, pos)
         state.position = pos
         out.append(Enter(side, reason, stop, price))

@@ -1,0 +1,119 @@
+"""stop_mode: exchange: an SL order protects every position; never two exits.
+
+The worked example's long (50 at 112.65, stop 99.50) through the engine with the paper
+broker, whose SL orders trigger on ticks like an exchange's.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from agent.events import AlertKind, SquareOff
+from agent.models import OrderPurpose, OrderStatus, OrderType, Side
+from tests.helpers import Feed, at, d, run, worked_long
+
+
+def _exchange_run(**kw):
+    r = run(**kw)
+    r.engine.exec.stops.enabled = True
+    return r
+
+
+def _stops(r):
+    return [o for o in r.orders() if o.purpose is OrderPurpose.STOP]
+
+
+def _exits(r):
+    return [o for o in r.orders() if o.purpose is OrderPurpose.EXIT]
+
+
+def test_entry_fill_places_an_sl_order_with_a_buffered_limit() -> None:
+    r = _exchange_run()
+    r.feed(worked_long(Feed()))
+    (stop,) = _stops(r)
+    assert (stop.side, stop.quantity, stop.order_type) == (Side.SELL, 50, OrderType.SL)
+    assert (stop.trigger_price, stop.price) == (d("99.50"), d("99.00"))  # 10 ticks below
+    assert stop.status is OrderStatus.TRIGGER_PENDING
+    assert r.rt().stop_tag == stop.tag
+    assert AlertKind.STOP_PLACED in [n.kind for n in r.notes]
+
+
+def test_the_sl_is_the_stop_exit_and_the_reverse_follows_it() -> None:
+    r = _exchange_run()
+    f = Feed()
+    r.feed(worked_long(f), f.tick(at(9, 26), "99.50"))
+    assert _exits(r) == []  # no market order: the exchange stop did it
+    first, second = _stops(r)
+    assert (first.status, first.average_price, first.reason) == (
+        OrderStatus.COMPLETE, d("99.50"), "stop")
+    assert r.quantity() == -50  # the reverse entry filled
+    assert (second.side, second.trigger_price, second.status) == (
+        Side.BUY, d("112.60"), OrderStatus.TRIGGER_PENDING)
+    (trade,) = r.trades
+    assert (trade.exit_reason, trade.pnl) == ("stop", d("-657.50"))
+    assert r.position().side is Side.SELL and r.position().stop == d("112.60")
+
+
+def test_a_trailing_move_modifies_the_sl_order() -> None:
+    r = _exchange_run()
+    f = Feed()
+    r.feed(worked_long(f), f.tick(at(9, 27), "115"), f.tick(at(9, 29), "114"),
+           f.tick(at(9, 30), "116"))  # completes 09:25 (L 112.60): stop -> down(112.037)
+    (stop,) = _stops(r)
+    assert r.position().stop == d("112.00")
+    assert (stop.trigger_price, stop.price, stop.reason) == (d("112.00"), d("111.50"),
+                                                             "trailing_stop")
+    r.feed(f.tick(at(9, 31), "111.95"))
+    assert stop.status is OrderStatus.COMPLETE
+    assert r.trades[0].exit_reason == "trailing_stop"
+
+
+def test_a_gap_past_the_limit_cancels_the_sl_and_exits_at_market_once() -> None:
+    r = _exchange_run(reverse_on_stop=False)
+    f = Feed()
+    r.feed(worked_long(f), f.tick(at(9, 26), "98.00"))  # below the limit 99.00
+    (stop,) = _stops(r)
+    assert stop.status is OrderStatus.OPEN and r.quantity() == 50
+    assert r.rt().exit_tag == stop.tag  # the SL is the exit in flight: no second order
+    r.feed(f.tick(at(9, 26, 2), "97.90"))
+    assert _exits(r) == [] and r.quantity() == 50
+    r.feed(f.tick(at(9, 26) + timedelta(seconds=3), "97.80"))  # STOP_FILL_WAIT passed
+    assert stop.status is OrderStatus.CANCELLED
+    (market,) = _exits(r)
+    assert (market.status, market.average_price, market.reason) == (
+        OrderStatus.COMPLETE, d("97.80"), "stop")
+    assert r.quantity() == 0 and len(r.trades) == 1
+
+
+def test_other_exits_cancel_the_sl_first() -> None:
+    r = _exchange_run(target_multiple=d(1))  # target 112.65 + 12 = 124.65
+    f = Feed()
+    r.feed(worked_long(f), f.tick(at(9, 27), "124.65"))
+    (stop,) = _stops(r)
+    (market,) = _exits(r)
+    assert stop.status is OrderStatus.CANCELLED
+    assert (market.reason, market.average_price) == ("target", d("124.65"))
+    assert r.quantity() == 0
+
+
+def test_square_off_by_the_owner_cancels_the_sl_and_closes_once() -> None:
+    r = _exchange_run()
+    r.feed(worked_long(Feed()))
+    assert r.engine.handle(SquareOff("NSE:AAA")).ok
+    assert [o.status for o in _stops(r)] == [OrderStatus.CANCELLED]
+    assert [(o.reason, o.status) for o in _exits(r)] == [("manual", OrderStatus.COMPLETE)]
+    assert r.quantity() == 0
+
+
+def test_a_rejected_sl_leaves_the_stop_to_the_engine() -> None:
+    r = _exchange_run()
+    r.engine.broker._reject = lambda o: "RMS: trigger too far" if o.purpose is \
+        OrderPurpose.STOP else None
+    f = Feed()
+    r.feed(worked_long(f))
+    assert r.rt().stop_tag is None
+    assert any(n.kind is AlertKind.ORDER_REJECTED and "stop order rejected" in n.text
+               for n in r.notes)
+    r.feed(f.tick(at(9, 26), "99.50"))
+    assert [(o.reason, o.status) for o in _exits(r)] == [("stop", OrderStatus.COMPLETE)]
+    assert r.quantity() == -50  # reversed: synthetic stop-and-reverse
