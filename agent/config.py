@@ -65,6 +65,15 @@ __all__ = ["SETTABLE_KEYS", "ConfigError", "check_config_command", "known_key_pa
 SETTABLE_KEYS: tuple[str, ...] = tuple(f.name for f in fields(StrategyParams))
 
 
+def market_protection(value: Any) -> int:
+    """-1 (automatic) or 1..100 percent: Kite refuses MARKET and SL-M orders with 0."""
+    want = "expected -1 (automatic) or a whole number 1..100 (Kite refuses 0)"
+    result = whole(-1, 100, want)(value)
+    if result == 0:
+        raise ValueError(f"{want}, got 0")
+    return result
+
+
 # ---------------------------------------------------------------- the key tables
 
 PARAM_SPEC: Mapping[str, Convert] = {
@@ -94,7 +103,7 @@ SECTIONS: Mapping[str, Mapping[str, Convert]] = {
         "root": url("http", "https"),
         "ws_root": url("ws", "wss"),
         "login_url": url("http", "https"),
-        "market_protection": whole(-1, 100, "expected -1 (automatic) or a whole number 0..100"),
+        "market_protection": market_protection,
         "instruments_file": text,
     },
     "telegram": {

@@ -125,9 +125,14 @@ def test_groups_are_built_from_listed_symbols() -> None:
     (config(defaults={"loss_limit": -100}),
      "defaults.loss_limit: expected a number >= 0, got -100"),
     (config(kite={"market_protection": 150}),
-     "kite.market_protection: expected -1 (automatic) or a whole number 0..100, got 150"),
+     "kite.market_protection: expected -1 (automatic) or a whole number 1..100 (Kite refuses "
+     "0), got 150"),
     (config(kite={"market_protection": -2}),
-     "kite.market_protection: expected -1 (automatic) or a whole number 0..100, got -2"),
+     "kite.market_protection: expected -1 (automatic) or a whole number 1..100 (Kite refuses "
+     "0), got -2"),
+    (config(kite={"market_protection": 0}),
+     "kite.market_protection: expected -1 (automatic) or a whole number 1..100 (Kite refuses "
+     "0), got 0"),
     (config(kite={"root": "ftp://x"}),
      "kite.root: expected a http:// or https:// URL, got 'ftp://x'"),
     (config(telegram={"allowed_chat_ids": 12}),

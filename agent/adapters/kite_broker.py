@@ -1,0 +1,280 @@
+"""The live broker: the engine's orders through the real kiteconnect client.
+
+``KiteBroker`` implements the port of ``agent.adapters.broker``. The engine thread's calls
+(``submit``, ``cancel``, ``modify``) only queue work; the adapter's own worker thread does
+every REST call, and every change at the broker reaches the engine as an ``OrderUpdate``
+through ``post`` (the engine's inbox), keyed by the engine's tag. The feed adapter hands
+the ticker's order messages to ``on_order_message`` (any thread); the worker also polls the
+order book. The worker's parts are mixins sharing this object's state: what is due next
+(``kite_schedule``), the writes with their retry and dedupe rules (``kite_actions``), and
+the order book's rows and reads (``kite_book``); the pure rules are in ``kite_orders``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from agent.adapters.kite_actions import KiteActions
+from agent.adapters.kite_book import BrokerError, KiteBook, ReadJob
+from agent.adapters.kite_orders import Child, Tracked
+from agent.adapters.kite_reconcile import Reconciliation
+from agent.adapters.kite_rest import (
+    ORDER_LIMITS,
+    OTHER_LIMITS,
+    RateWindows,
+    RetryPolicy,
+    Timer,
+    WallTimer,
+)
+from agent.adapters.kite_schedule import CancelRequest, KiteSchedule, ModifyRequest, PlaceRequest
+from agent.clock import Clock, LiveClock
+from agent.events import OrderUpdate
+from agent.models import Instrument, Order, OrderStatus
+
+log = logging.getLogger(__name__)
+
+KITE_MAX_MODIFICATIONS = 25
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Fence:
+    done: threading.Event
+
+
+class _Stop:
+    pass
+
+
+class KiteBroker(KiteSchedule, KiteActions, KiteBook):
+    """Kite Connect behind the broker port. See the module docstring for the threads.
+
+    ``instruments(token)`` gives the Instrument (tick, lot, freeze quantity) of an order;
+    ``post(update)`` delivers updates to the engine; ``on_token_error()`` is called once
+    when Kite answers TokenException (the session is dead: halt entries, ask for a login),
+    again only after a call has worked since. ``timer`` measures the waits (rate windows,
+    backoff, throttle, polls; default wall time); ``clock`` stamps the updates.
+    """
+
+    watched: set[int]
+
+    def __init__(self, kite: Any, instruments: Callable[[int], Instrument | None],
+                 post: Callable[[OrderUpdate], None], *, market_protection: int = -1,
+                 clock: Clock | None = None, timer: Timer | None = None,
+                 on_token_error: Callable[[], None] | None = None,
+                 poll_interval: float = 3.0, poll_after_write: float = 1.0,
+                 modify_interval: float = 2.0, replace_after: int = 20,
+                 retry: RetryPolicy | None = None,
+                 order_limits: tuple[tuple[int, float], ...] = ORDER_LIMITS,
+                 other_limits: tuple[tuple[int, float], ...] = OTHER_LIMITS) -> None:
+        if market_protection != -1 and not 0 < market_protection <= 100:
+            raise ValueError(f"kite.market_protection must be -1 (automatic) or 1..100 (Kite "
+                             f"refuses MARKET and SL-M orders without it), got "
+                             f"{market_protection}")
+        if not 0 < replace_after < KITE_MAX_MODIFICATIONS:
+            raise ValueError(f"replace_after must be 1..{KITE_MAX_MODIFICATIONS - 1}, got "
+                             f"{replace_after}")
+        self.watched = set()
+        self.kite = kite
+        self.market_protection = market_protection
+        self.poll_interval, self.poll_after_write = poll_interval, poll_after_write
+        self.modify_interval, self.replace_after = modify_interval, replace_after
+        self.retry = retry or RetryPolicy()
+        self.order_rate, self.other_rate = RateWindows(order_limits), RateWindows(other_limits)
+        self._instruments, self._post = instruments, post
+        self._on_token_error = on_token_error
+        self._clock: Clock = clock or LiveClock()
+        self.timer: Timer = timer or WallTimer()
+        # worker-thread state
+        self.orders: dict[str, Tracked] = {}
+        self.by_id: dict[str, tuple[Tracked, Child]] = {}
+        self.reads: list[ReadJob] = []
+        self.next_poll = self.timer.monotonic() + poll_interval
+        self.poll_failures = 0
+        self.token_dead = False
+        self.closing = False
+        self._logged: set[str] = set()
+        self._fences: list[threading.Event] = []
+        # cross-thread
+        self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._wake = threading.Event()
+        self._abort = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="kite-broker", daemon=True)
+        self._thread.start()
+
+    # ------------------------------------------------------------ the port (engine thread)
+
+    def submit(self, order: Order) -> None:
+        """Queue a placement (never blocks). Engine thread."""
+        self._put(PlaceRequest(order.tag, order.instrument_token, order.side, order.quantity,
+                               order.order_type, order.price, order.trigger_price,
+                               order.product))
+
+    def cancel(self, order: Order) -> None:
+        """Queue a cancellation of every Kite order under the tag. Engine thread."""
+        self._put(CancelRequest(order.tag))
+
+    def modify(self, order: Order, *, price: Decimal | None = None,
+               trigger_price: Decimal | None = None, quantity: int | None = None) -> None:
+        """Queue a modification; repeated ones coalesce (the latest values win). Engine."""
+        self._put(ModifyRequest(order.tag, price, trigger_price, quantity))
+
+    def poll(self) -> list[OrderUpdate]:
+        return []  # updates arrive through ``post``
+
+    def on_price(self, token: int, price: Decimal, t: datetime) -> None:
+        pass  # the exchange matches; nothing to watch
+
+    # ------------------------------------------------------------ other threads
+
+    def on_order_message(self, data: dict[str, Any]) -> None:
+        """The ``data`` of a ticker ``{"type": "order"}`` message. Any thread; never blocks."""
+        if isinstance(data, dict):
+            self._put(_Row(dict(data)))
+
+    def reconcile(self, timeout: float = 30.0) -> Reconciliation:
+        """Our open orders and the positions at the broker (start-up). The open orders are
+        tracked from now on (their updates flow, cancel/modify work by tag). Blocks up to
+        ``timeout`` s (start-up code, never the engine thread). Raises ``BrokerError`` if
+        Kite cannot answer (TokenException included), ``TimeoutError`` after ``timeout``."""
+        future: Future[Reconciliation] = Future()
+        self._put(ReadJob(self.do_reconcile, future, calls=2))
+        return future.result(timeout)
+
+    def wait_idle(self, timeout: float = 5.0) -> bool:
+        """Wait until everything queued so far is handled and nothing is due now (what is
+        left waits for time: a throttle, a backoff, the next poll). Any thread."""
+        fence = _Fence(threading.Event())
+        self._put(fence)
+        return fence.done.wait(timeout)
+
+    def close(self, timeout: float = 10.0) -> bool:
+        """Stop the worker after it has sent what is queued (pending modifications go out
+        at once); give up after ``timeout`` s. True if it drained. Any thread but the
+        worker."""
+        if not self._thread.is_alive():
+            return True
+        self._put(_Stop())
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.error("kite broker: work still pending after %.1fs at close; abandoned",
+                      timeout)
+            self._abort.set()
+            self._wake.set()
+            self._thread.join(1.0)
+            return False
+        return True
+
+    def _put(self, item: object) -> None:
+        if not self._thread.is_alive():
+            log.warning("kite broker: closed; %s dropped", type(item).__name__)
+            if isinstance(item, ReadJob):
+                item.future.set_exception(BrokerError("the broker is closed"))
+            return
+        self._inbox.put(item)
+        self._wake.set()
+
+    # ------------------------------------------------------------ the worker
+
+    def _run(self) -> None:
+        while not self._abort.is_set():
+            self._wake.clear()
+            self._drain()
+            try:
+                did, due, pending = self.step()
+            except Exception:
+                log.exception("kite broker: worker step failed")
+                self._abort.wait(1.0)  # a bug, not Kite: do not spin
+                continue
+            if did:
+                continue
+            if self.closing and not pending:
+                break
+            for fence in self._fences:
+                fence.set()
+            self._fences.clear()
+            self.timer.wait(self._wake, None if math.isinf(due) else due)
+        for fence in self._fences:
+            fence.set()
+        self._drop_left()
+        log.info("kite broker worker stopped")
+
+    def _drop_left(self) -> None:
+        """After the loop: what arrived too late is not done; say so."""
+        while True:
+            try:
+                item = self._inbox.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, _Fence):
+                item.done.set()
+            elif isinstance(item, ReadJob):
+                item.future.set_exception(BrokerError("the broker is closed"))
+            elif not isinstance(item, _Row | _Stop):
+                log.warning("kite broker: closed; %s dropped", item)
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                item = self._inbox.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                self._handle(item)
+            except Exception:
+                log.exception("kite broker: could not handle %r", item)
+
+    def _handle(self, item: object) -> None:
+        if isinstance(item, _Row):
+            self.on_row(item.data)
+        elif isinstance(item, PlaceRequest):
+            self.queue_place(item)
+        elif isinstance(item, CancelRequest):
+            self.queue_cancel(item.tag)
+        elif isinstance(item, ModifyRequest):
+            self.queue_modify(item)
+        elif isinstance(item, ReadJob):
+            self.reads.append(item)
+        elif isinstance(item, _Fence):
+            self._fences.append(item.done)
+        elif isinstance(item, _Stop):
+            self.closing = True
+
+    # ------------------------------------------------------------ output
+
+    def emit(self, tag: str, status: OrderStatus, filled: int, average: Decimal | None,
+             order_id: str | None, message: str) -> None:
+        update = OrderUpdate(tag, status, filled, average, self._clock.now(), order_id, message)
+        try:
+            self._post(update)
+        except Exception:
+            log.exception("kite broker: posting %s failed", update)
+
+    def token_lost(self, detail: str) -> None:
+        if self.token_dead:
+            return
+        self.token_dead = True
+        log.error("kite broker: Kite session expired (%s): login needed", detail)
+        if self._on_token_error is not None:
+            try:
+                self._on_token_error()
+            except Exception:
+                log.exception("kite broker: on_token_error failed")
+
+    def log_once(self, key: str, text: str, *args: object) -> None:
+        if key not in self._logged:
+            self._logged.add(key)
+            log.info(text, *args)

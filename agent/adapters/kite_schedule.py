@@ -1,0 +1,192 @@
+"""The Kite broker's schedule: engine requests become pending work on the worker, and
+``step`` does the most urgent action that is due and fits Kite's rate windows.
+
+Urgency: cancellations, then placements (one Kite order of a tag at a time, none while a
+placement of that tag is unresolved), then modifications (throttled per Kite order),
+then order-book lookups for unresolved placements, waiting reads, and the periodic poll.
+Worker thread only (a mixin of ``KiteBroker``, whose attributes hold the state).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import partial
+from typing import TYPE_CHECKING
+
+from agent.adapters.kite_orders import (
+    CancelState,
+    Child,
+    ChildState,
+    Tracked,
+    lot_problem,
+    round_limit,
+    round_trigger,
+    slices,
+)
+from agent.adapters.kite_rest import RateWindows
+from agent.models import OrderStatus, OrderType, Side
+
+if TYPE_CHECKING:
+    from agent.adapters.kite_broker import KiteBroker
+
+log = logging.getLogger("agent.adapters.kite_broker")
+
+MAX_TRACKED = 10_000  # engine orders remembered (Kite allows 5,000 orders a day)
+Candidate = tuple[float, RateWindows, int, Callable[[], None], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceRequest:
+    tag: str
+    token: int
+    side: Side
+    quantity: int
+    order_type: OrderType
+    price: Decimal | None
+    trigger: Decimal | None
+    product: str
+
+
+@dataclass(frozen=True, slots=True)
+class CancelRequest:
+    tag: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModifyRequest:
+    tag: str
+    price: Decimal | None
+    trigger: Decimal | None
+    quantity: int | None
+
+
+class KiteSchedule:
+    """Intake and scheduling of ``KiteBroker``'s worker (a mixin)."""
+
+    def step(self: KiteBroker) -> tuple[bool, float, bool]:
+        """Do the first due action: (done one, when the next is due, writes pending)."""
+        now, due, pending = self.timer.monotonic(), math.inf, False
+        for at, rate, calls, action, write in self._candidates():
+            pending = pending or write
+            if at > now:
+                due = min(due, at)
+                continue
+            wait = rate.wait(now, calls)
+            if wait > 0:
+                due = min(due, now + wait)
+                continue
+            action()
+            return True, now, True
+        return False, due, pending
+
+    def _candidates(self: KiteBroker) -> Iterator[Candidate]:
+        """(due at, rate windows, calls, action, is a write) of every possible action, most
+        urgent kind first."""
+        live = [t for t in self.orders.values() if not t.done]
+        for t in live:
+            for c in t.children:
+                if c.live and c.cancel is CancelState.WANTED:
+                    yield c.cancel_not_before, self.order_rate, 1, partial(
+                        self.cancel_child, t, c), True
+        for t in live:
+            if t.cancel_requested or any(c.state is ChildState.UNRESOLVED for c in t.children):
+                continue
+            c = next((c for c in t.children if c.state is ChildState.QUEUED), None)
+            if c is not None:
+                yield c.not_before, self.order_rate, 1, partial(self.place_child, t, c), True
+        for t in live:
+            for c in t.children:
+                if c.needs_modify:
+                    at = c.modify_not_before if self.closing else max(c.modify_not_before,
+                                                                      c.next_modify_at)
+                    yield at, self.order_rate, 1, partial(self.modify_child, t, c), True
+        lookups = [c.not_before for t in live for c in t.children
+                   if c.state is ChildState.UNRESOLVED]
+        if lookups:
+            yield min(lookups), self.other_rate, 1, self.poll_orders, True
+        for job in self.reads:
+            yield job.not_before, self.other_rate, job.calls, partial(self.run_read, job), True
+        if live and not self.closing:
+            yield self.next_poll, self.other_rate, 1, self.poll_orders, False
+
+    def queue_place(self: KiteBroker, p: PlaceRequest) -> None:
+        if len(self.orders) >= MAX_TRACKED:
+            self._forget_done()
+        if p.tag in self.orders:
+            log.error("kite broker: %s submitted twice; the second is ignored", p.tag)
+            return
+        try:
+            ins = self._instruments(p.token)
+        except Exception:  # a lookup that raises is the same as one that finds nothing
+            ins = None
+        why = None if ins is not None else f"unknown instrument token {p.token}"
+        if ins is not None:
+            why = lot_problem(p.quantity, ins) or _price_problem(p)
+        if why is not None or ins is None:
+            log.warning("kite broker: %s refused before sending: %s", p.tag, why)
+            self.emit(p.tag, OrderStatus.REJECTED, 0, None, None, why or "")
+            return
+        tick = ins.tick_size
+        price = None if p.price is None else round_limit(p.price, p.side, tick)
+        trigger = None if p.trigger is None else round_trigger(p.trigger, p.side, tick)
+        t = Tracked(p.tag, ins, p.side, p.quantity, p.order_type, p.product, price, trigger)
+        t.children = [Child(q, want_price=price, want_trigger=trigger)
+                      for q in slices(p.quantity, ins)]
+        t.posted = self.update_key(t)
+        self.orders[p.tag] = t
+        log.info("kite broker: %s %s %d %s %s%s queued (%d order%s)", p.tag, p.side,
+                 p.quantity, ins.symbol, p.order_type, "" if price is None else f" @ {price}",
+                 len(t.children), "s" if len(t.children) > 1 else "")
+
+    def _forget_done(self: KiteBroker) -> None:
+        """Drop the oldest finished orders (a process that runs for days)."""
+        for tag in [tag for tag, t in self.orders.items() if t.done][:MAX_TRACKED // 2]:
+            for c in self.orders.pop(tag).children:
+                self.by_id.pop(c.order_id or "", None)
+
+    def queue_cancel(self: KiteBroker, tag: str) -> None:
+        t = self.orders.get(tag)
+        if t is None:
+            log.warning("kite broker: cancel for unknown order %s ignored", tag)
+            return
+        if t.done:
+            return
+        t.cancel_requested = True
+        for c in t.children:
+            if c.state is ChildState.QUEUED:
+                c.state, c.message = ChildState.FAILED, "cancelled before it was sent"
+            elif c.live and c.cancel is CancelState.NONE:
+                c.cancel, c.cancel_attempts = CancelState.WANTED, 0
+        self.publish(t)
+
+    def queue_modify(self: KiteBroker, m: ModifyRequest) -> None:
+        t = self.orders.get(m.tag)
+        if t is None or t.done:
+            log.info("kite broker: modify for %s ignored (%s)", m.tag,
+                     "unknown order" if t is None else "already final")
+            return
+        if m.quantity is not None and m.quantity != t.quantity:
+            log.warning("kite broker: %s quantity change to %d refused: cancel and place a "
+                        "new order instead", m.tag, m.quantity)
+            t.note = "quantity changes are not supported: cancel and place a new order"
+            self.publish(t)
+        tick = t.instrument.tick_size
+        if m.price is not None:
+            t.price = round_limit(m.price, t.side, tick)
+        if m.trigger is not None:
+            t.trigger = round_trigger(m.trigger, t.side, tick)
+        for c in t.children:
+            if not c.final:
+                c.want_price, c.want_trigger = t.price, t.trigger
+
+
+def _price_problem(p: PlaceRequest) -> str | None:
+    if p.order_type in (OrderType.LIMIT, OrderType.SL) and p.price is None:
+        return f"{p.order_type} order needs a price"
+    if p.order_type in (OrderType.SL, OrderType.SL_M) and p.trigger is None:
+        return f"{p.order_type} order needs a trigger price"
+    return None
