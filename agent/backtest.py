@@ -21,7 +21,13 @@ from agent.adapters.replay import BadRow, TickFile, TickFileError
 from agent.clock import SimClock
 from agent.engine import Engine
 from agent.events import Notification
-from agent.instruments import BUNDLED_DUMP, InstrumentIndex, InstrumentsError, load_dump
+from agent.instruments import (
+    BUNDLED_DUMP,
+    InstrumentIndex,
+    InstrumentsError,
+    load_dump,
+    resolve_configured,
+)
 from agent.models import Candle, Instrument, Order, StopMode, Tick, Trade
 from agent.settings import Settings
 from agent.timeutil import IST
@@ -43,23 +49,9 @@ class BacktestResult:
 
 def resolve_instruments(settings: Settings) -> list[Instrument]:
     """Inline instruments as given; the others through the configured or bundled dump."""
-    out: list[Instrument] = []
-    index: InstrumentIndex | None = None
-    for cfg in settings.instruments:
-        inline = cfg.inline_instrument()
-        if inline is not None:
-            out.append(inline)
-            continue
-        if index is None:
-            path = Path(settings.kite.instruments_file) if settings.kite.instruments_file \
-                else BUNDLED_DUMP
-            index = InstrumentIndex(load_dump(path))
-        found = index.resolve(cfg.symbol)
-        if cfg.token is not None and cfg.token != found.token:
-            raise InstrumentsError(f"{cfg.symbol}: token {cfg.token} given, but the dump says "
-                                   f"{found.token}")
-        out.append(found)
-    return out
+    path = Path(settings.kite.instruments_file) if settings.kite.instruments_file \
+        else BUNDLED_DUMP
+    return resolve_configured(settings.instruments, lambda: InstrumentIndex(load_dump(path)))
 
 
 def make_engine(settings: Settings, instruments: Iterable[Instrument], *,

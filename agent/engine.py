@@ -26,6 +26,8 @@ from agent.events import (
     EndOfData,
     FeedStatus,
     Job,
+    LoggedIn,
+    LoginNeeded,
     Notification,
     OrderUpdate,
     TickBatch,
@@ -88,6 +90,7 @@ class Engine:
                                         on_stopped_out=self._stopped_out)
         self.running = True
         self.paused = False
+        self.login_needed = False  # Kite refused the token: no entries until a login
         self.day: date | None = None
         self.last_accepted: datetime | None = None
         self.unknown_ticks = 0
@@ -165,7 +168,8 @@ class Engine:
     def _gate_for(self, rt: InstrumentRuntime) -> Callable[[Side, datetime], bool]:
         def gate(side: Side, t: datetime) -> bool:
             params = rt.params
-            return (self.running and not self.paused and not rt.halted and not rt.error
+            return (self.running and not self.paused and not self.login_needed
+                    and not rt.halted and not rt.error
                     and t < self._cutoff_at and t < self._square_off_at
                     and params.trade_side.allows(side)
                     and (not params.max_trades_per_day
@@ -206,6 +210,8 @@ class Engine:
             self.end_of_data()
         elif kind is FeedStatus:
             self._feed_status(event)
+        elif kind is LoginNeeded or kind is LoggedIn:
+            self._login_state(event)
         elif isinstance(event, Command):
             from agent.commands import handle_command
 
@@ -450,6 +456,24 @@ class Engine:
     def _on_trade(self, trade: Trade) -> None:
         self.trades.append(trade)
         self.all_trades.append(trade)
+        self.dirty = True
+
+    def _login_state(self, event: LoginNeeded | LoggedIn) -> None:
+        now = self.clock.now()
+        if isinstance(event, LoginNeeded):
+            if not self.login_needed:
+                self.login_needed = True
+                log.error("login needed (%s): no new entries; open positions still managed",
+                          event.detail or "the access token was refused")
+                self._notify(Notification(AlertKind.LOGIN_NEEDED, "Kite login needed: no new "
+                                          "entries until /login; open positions are still "
+                                          "managed", now, data={"detail": event.detail}))
+        elif self.login_needed:
+            self.login_needed = False
+            log.info("logged in again (%s): entries allowed", event.user_id or "user")
+            self._notify(Notification(AlertKind.SESSION_STARTED,
+                                      f"Kite login as {event.user_id}: entries allowed again",
+                                      now))
         self.dirty = True
 
     def _feed_status(self, event: FeedStatus) -> None:

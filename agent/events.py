@@ -57,6 +57,20 @@ class FeedStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class LoginNeeded:
+    """Kite refused the access token (403 / TokenException): no new entries until a login."""
+
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedIn:
+    """A new access token is in use: entries are allowed again."""
+
+    user_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class EndOfData:
     """Backtest: the tick file ended; close what is open (reason end_of_data)."""
 
@@ -192,6 +206,7 @@ class AlertKind(StrEnum):
     SESSION_STARTED = "session_started"
     SESSION_ENDED = "session_ended"
     ERROR = "error"
+    DAY_REPORT = "day_report"
 
 
 @dataclass(frozen=True, slots=True)

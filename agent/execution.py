@@ -94,10 +94,26 @@ class Executor:
 
     def enter(self, rt: InstrumentRuntime, intent: Enter, now: datetime) -> None:
         rt.trades_today += 1
-        if rt.exit_tag is not None:
-            rt.chained = intent  # placed when the exit in flight completes
+        if rt.exit_tag is not None or rt.flatten_pending is not None:
+            # An exit, or an entry being cancelled, is in flight: this entry waits until the
+            # instrument is flat with nothing in flight (``_resume``).
+            rt.chained = intent
             return
         self._place_entry(rt, intent, now)
+
+    def _resume(self, rt: InstrumentRuntime, now: datetime) -> None:
+        """Place the chained entry once the instrument is flat with nothing in flight."""
+        if (rt.exit_tag is not None or rt.entry_tag is not None
+                or rt.flatten_pending is not None or self.pnl.books[rt.token].quantity):
+            return
+        chained, rt.chained = rt.chained, None
+        if chained is None:
+            return
+        if rt.gate(chained.side, now):
+            self._place_entry(rt, chained, now)
+        else:
+            rt.trades_today = max(0, rt.trades_today - 1)
+            self.strategy.entry_rejected(rt.state)
 
     def _place_entry(self, rt: InstrumentRuntime, intent: Enter, now: datetime) -> None:
         order = self.book.new(token=rt.token, symbol=rt.symbol, side=intent.side,
@@ -222,23 +238,27 @@ class Executor:
                       pnl=None if trade is None else str(trade.pnl))
         if trade is not None:
             self.on_trade(trade)
-        if rt is not None and order.purpose is OrderPurpose.ENTRY and rt.flatten_pending:
-            reason, rt.flatten_pending = rt.flatten_pending, None
-            if order.status.is_terminal:
-                rt.entry_tag = None
-            self.exit(rt, reason, fill.time)
+        if (rt is not None and order.purpose is OrderPurpose.ENTRY
+                and rt.flatten_pending is not None and rt.exit_tag is None
+                and self.pnl.books[rt.token].quantity):
+            # An exit came while this entry was in flight: close what it filled. The flag
+            # stays until the entry is final (more may fill before the cancel lands).
+            self.place_exit(rt, rt.flatten_pending, fill.time, None)
 
     def _entry_finished(self, rt: InstrumentRuntime, order: Order, now: datetime) -> None:
         if rt.entry_tag == order.tag:
             rt.entry_tag = None
-        # The flag covers what this entry might still fill; its fills were handled above.
-        flatten, rt.flatten_pending = rt.flatten_pending, None
+        # The flag covers what this entry filled or might still fill: it ends when that is
+        # all closed (here, or when the last flattening exit completes).
+        if rt.flatten_pending is not None:
+            if rt.exit_tag is None and not self.pnl.books[rt.token].quantity:
+                rt.flatten_pending = None
+            self._resume(rt, now)
+            return
         if order.status is OrderStatus.COMPLETE or order.filled_quantity:
-            if self.stops is not None and flatten is None:
+            if self.stops is not None:
                 self.stops.place(rt, now)
             return
-        if flatten is not None:
-            return  # cancelled on purpose, nothing filled: done
         self.strategy.entry_rejected(rt.state)
         rt.trades_today = max(0, rt.trades_today - 1)
         log.warning("%s entry %s %s: %s [%s]", rt.symbol, order.side, order.status.lower(),
@@ -251,17 +271,18 @@ class Executor:
         if rt.exit_tag == order.tag:
             rt.exit_tag = None
         prior, rt.exit_prior = rt.exit_prior, None
-        chained, rt.chained = rt.chained, None
         if self.pnl.books[rt.token].quantity == 0:
             rt.exit_retry_at = None
-            if chained is not None:
-                if rt.gate(chained.side, now):
-                    self._place_entry(rt, chained, now)
-                else:
-                    rt.trades_today = max(0, rt.trades_today - 1)
-                    self.strategy.entry_rejected(rt.state)
+            if rt.entry_tag is None:
+                rt.flatten_pending = None  # everything the cancelled entry filled is closed
+            self._resume(rt, now)
+            return
+        if order.status is OrderStatus.COMPLETE and rt.flatten_pending is not None:
+            # The entry being cancelled filled more meanwhile: close that too.
+            self.place_exit(rt, rt.flatten_pending, now, prior)
             return
         # Rejected or cancelled (or partly filled): the position is still there.
+        chained, rt.chained = rt.chained, None
         if chained is not None:
             rt.trades_today = max(0, rt.trades_today - 1)
         if prior is not None:

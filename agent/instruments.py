@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from agent.models import Instrument
+from agent.settings import InstrumentConfig
 
 DUMP_COLUMNS = (
     "instrument_token",
@@ -125,3 +126,45 @@ class InstrumentIndex:
 
     def __len__(self) -> int:
         return len(self._by_token)
+
+
+def resolve_configured(configs: Iterable[InstrumentConfig],
+                       index: Callable[[], InstrumentIndex]) -> list[Instrument]:
+    """The configured instruments: inline ones as given, the others through ``index()``
+    (called once, only when needed). Every unknown symbol is named in one error."""
+    out: list[Instrument] = []
+    problems: list[str] = []
+    found_index: InstrumentIndex | None = None
+    for cfg in configs:
+        inline = cfg.inline_instrument()
+        if inline is not None:
+            out.append(inline)
+            continue
+        if found_index is None:
+            found_index = index()
+        try:
+            found = found_index.resolve(cfg.symbol)
+        except InstrumentsError as exc:
+            problems.append(str(exc))
+            continue
+        if cfg.token is not None and cfg.token != found.token:
+            problems.append(f"{cfg.symbol}: token {cfg.token} given, but the dump says "
+                            f"{found.token}")
+            continue
+        out.append(found)
+    if problems:
+        raise InstrumentsError("; ".join(problems))
+    return out
+
+
+def from_kite_rows(rows: Iterable[dict]) -> list[Instrument]:
+    """Instruments from ``KiteConnect.instruments()`` rows (already parsed by the client)."""
+    out = []
+    for row in rows:
+        out.append(Instrument(
+            token=int(row["instrument_token"]), exchange=row["exchange"],
+            tradingsymbol=row["tradingsymbol"], tick_size=Decimal(str(row["tick_size"])),
+            lot_size=max(int(row.get("lot_size") or 1), 1),
+            segment=row.get("segment") or row["exchange"],
+            instrument_type=row.get("instrument_type") or "EQ", name=row.get("name") or ""))
+    return out

@@ -81,6 +81,9 @@ def setup_logging(data_dir: Path | None, level: str = "INFO", secrets: Iterable[
     for noisy in ("httpx", "httpcore", "urllib3", "apscheduler.executors.default",
                   "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # KiteTicker logs every close, a normal one included, at ERROR; the feed adapter logs
+    # connects and drops itself, with the reason.
+    logging.getLogger("kiteconnect.ticker").setLevel(logging.CRITICAL)
     return redactor
 
 

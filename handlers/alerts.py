@@ -51,6 +51,7 @@ LABELS: dict[AlertKind, str] = {
     AlertKind.SESSION_STARTED: "session started",
     AlertKind.SESSION_ENDED: "session ended",
     AlertKind.ERROR: "ERROR",
+    AlertKind.DAY_REPORT: "day report",
 }
 _LOGIN_HINT = frozenset({AlertKind.LOGIN_NEEDED, AlertKind.TOKEN_EXPIRED})
 
