@@ -70,12 +70,12 @@ def main(argv: list[str] | None = None) -> int:
         return backtest_command(Path(args.ticks), Path(args.config), Path(args.schedules),
                                 as_json=args.json, chart_dir=args.chart)
     if command == "demo":
-        from agent.demo import demo_command
+        from handlers.run_cli import demo_command
 
         return demo_command(speed=args.speed, until=args.until,
                             schedules=Path(args.schedules))
     if command == "run":
-        from handlers.runtime import run_command
+        from handlers.run_cli import run_command
 
         return run_command(Path(args.config), Path(args.schedules))
     if command == "login":

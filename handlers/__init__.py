@@ -5,7 +5,7 @@ Wiring (the composition root, main thread)::
     lock = DataDirLock(settings.data_dir); lock.acquire()        # storage/lock.py
     engine = Engine(settings, instruments, clock=clock)           # notify set below
     runner = EngineRunner(engine, clock)
-    extra = ChatServices(login=session, feed_status=feed.status,  # all optional
+    extra = ChatServices(login=session, feed_status=feed.feed_info,  # all optional
                          instruments=index, on_added=feed.subscribe)
     if settings.secrets.telegram_bot_token:
         chat = build_telegram(settings, runner, clock=clock, services=extra,

@@ -162,10 +162,19 @@ def ticker(sim: SimExchange, kite: KiteConnect) -> Iterator[tuple[KiteTicker, Re
     tick = KiteTicker(sim.api_key, kite.access_token, root=sim.ws_root)
     rec = Recorder()
     rec.attach(tick)
-    tick.connect(threaded=True)
+    connect_ticker(tick)
     assert rec.wait_for(lambda: rec.connects >= 1), "the shared ticker did not connect"
     yield tick, rec
     close_ticker(tick, rec)
+
+
+def connect_ticker(tick: KiteTicker) -> None:
+    """Connect in the reactor's thread (starting the reactor once if nothing has): a
+    connect from another thread while the reactor idles is never picked up."""
+    from agent.adapters.kite_reactor import ensure_reactor_running
+
+    ensure_reactor_running()
+    in_reactor(tick.connect, True)
 
 
 def in_reactor(fn: Callable[..., Any], *args: Any) -> None:

@@ -1,0 +1,315 @@
+"""The live agent's composition root: everything ``bot.py run`` and ``bot.py demo`` start.
+
+Threads: the main thread runs the asyncio loop of the chat (Telegram or console); the
+engine thread (``EngineRunner``) owns all trading state; the storage writer, the broker
+worker (live orders), Twisted's reactor (the feed) and APScheduler (or, on a simulated
+clock, ``ScaledJobDriver``) each have their own. ``AgentProcess.open`` wires it all on the
+main thread before anything runs; ``run`` drives it until the stop event; ``close`` takes
+it down in reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TextIO
+
+from agent.adapters.kite_broker import KiteBroker
+from agent.adapters.kite_feed import KiteFeed
+from agent.adapters.paper import PaperBroker
+from agent.calendar import TradingCalendar
+from agent.clock import Clock, LiveClock, ScaledClock
+from agent.daycontrol import DayOverride, OverrideSubmitter
+from agent.engine import Engine
+from agent.events import AlertKind, LoggedIn, LoginNeeded, Notification, Query, QueryKind
+from agent.models import Instrument
+from agent.reconcile import adopt
+from agent.reports import day_report, write_report
+from agent.runner import EngineRunner
+from agent.scheduler import DayScheduler, DayServices
+from agent.scheduler_sim import ScaledJobDriver
+from agent.serialize import candle_from_dict, trade_from_dict
+from agent.session import KiteSession
+from agent.settings import Mode, Settings
+from handlers.build import ChatServices, build_console, build_telegram
+from handlers.instruments import live_index, resolve
+from handlers.services import FeedInfo
+from storage.hookup import EnginePersistence
+from storage.lock import DataDirLock
+from storage.prefs import Prefs
+from storage.session_file import SessionFile
+
+log = logging.getLogger(__name__)
+
+
+class MemorySessionStore:
+    """The simulator's sessions are not worth a file."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, Any] | None = None
+
+    def load(self) -> dict[str, Any] | None:
+        return self._data
+
+    def save(self, data: dict[str, Any]) -> None:
+        self._data = dict(data)
+
+    def clear(self) -> None:
+        self._data = None
+
+
+@dataclass
+class RuntimeOptions:
+    stdin: TextIO | None = None  # the console chat's input (None: sys.stdin)
+    stdout: TextIO | None = None
+    on_day_over: Callable[[], None] | None = None  # the demo ends after the day report
+
+
+class AgentProcess:
+    def __init__(self, settings: Settings, *, sim: Any = None,
+                 options: RuntimeOptions | None = None) -> None:
+        """``sim``: a started ``agent.sim.SimExchange`` for ``feed: sim`` (its clock is the
+        agent's clock, its REST and ticker roots replace Kite's)."""
+        self.settings = settings
+        self.sim = sim
+        self.options = options or RuntimeOptions()
+        self.clock: Clock = sim.clock if sim is not None else LiveClock()
+        self.calendar = TradingCalendar(settings.schedule)
+        self.feed: KiteFeed | None = None
+        self.broker: Any = None
+        self.stop_event: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closers: list[Callable[[], object]] = []
+
+    # ------------------------------------------------------------ wiring (main thread)
+
+    def open(self) -> None:
+        s = self.settings
+        data_dir = s.data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.lock = DataDirLock(data_dir)
+        self.lock.acquire()
+        self._closers.append(self.lock.release)
+        self.prefs = Prefs.in_dir(data_dir)
+        self.persistence = EnginePersistence(data_dir, self._storage_error)
+        self._closers.append(self.persistence.close)
+        self.session = self._session()
+        self.index = live_index(s, self.session, self.sim)
+        instruments = resolve(s, self.index)
+        self.engine = Engine(s, instruments, clock=self.clock, on_candle=self.persistence.candle,
+                             carry_positions=True)
+        self.engine.notify = self._notify
+        today = self.clock.now().date()
+        self.persistence.restore_into(self.engine, today)
+        self.runner = EngineRunner(self.engine, self.clock, snapshot=self.persistence.snapshot)
+        self.broker = self._broker()
+        self.engine.attach_broker(self.broker)
+        self.override = DayOverride(load=lambda: self.prefs.section("day_override"),
+                                    save=lambda v: self.prefs.update("day_override", dict(v)))
+        self.submitter = OverrideSubmitter(self.runner, self.override, self.clock)
+        self.chat = self._chat()
+        self.day = DayScheduler(self.calendar, self.submitter, services=self._day_services(),
+                                override=self.override, clock=self.clock)
+        self.session.on_login = self._logged_in
+
+    def _session(self) -> KiteSession:
+        s, sim = self.settings, self.sim
+        if sim is not None:
+            session = KiteSession(sim.api_key, sim.api_secret, MemorySessionStore(),
+                                  root=sim.rest_root, login_base=sim.login_url,
+                                  clock=self.clock)
+            session.complete(sim.issue_request_token())
+            return session
+        return KiteSession(s.secrets.kite_api_key or s.kite.api_key, s.secrets.kite_api_secret,
+                           SessionFile.in_dir(s.data_dir), root=s.kite.root,
+                           login_base=s.kite.login_url, clock=self.clock,
+                           env_token=s.secrets.kite_access_token)
+
+    def _kite(self) -> Any:
+        from kiteconnect import KiteConnect
+
+        kite = KiteConnect(self.session.api_key, root=self.session_root())
+        token = self.session.access_token()
+        if token:
+            kite.set_access_token(token)
+        return kite
+
+    def session_root(self) -> str:
+        return self.sim.rest_root if self.sim is not None else self.settings.kite.root
+
+    def _broker(self) -> Any:
+        engine = self.engine
+        if self.settings.mode is Mode.LIVE:
+            broker = KiteBroker(self._kite(), self.index.by_token, self.runner.put,
+                                market_protection=self.settings.kite.market_protection,
+                                clock=self.clock, on_token_error=self._token_refused)
+            self._closers.append(broker.close)
+            if self.session.access_token():
+                self._reconcile(broker)
+            return broker
+
+        def price_of(token: int) -> Decimal | None:
+            rt = engine.runtimes.get(token)
+            return None if rt is None else rt.last_price
+
+        return PaperBroker(price_of, lambda t: engine.runtimes[t].instrument.tick_size,
+                           engine.now, self.settings.defaults.slippage_ticks)
+
+    def _reconcile(self, broker: KiteBroker) -> None:
+        try:
+            found = broker.reconcile()
+        except Exception as exc:  # the broker may be down: trading can still start
+            log.error("start-up reconciliation failed (%s): the saved state is used as is",
+                      exc)
+            return
+        for line in adopt(self.engine, found.open_orders, found.positions, self.clock.now()):
+            self._notify(Notification(AlertKind.ERROR, f"reconciliation: {line}",
+                                      self.clock.now()))
+
+    def _chat(self) -> Any:
+        s = self.settings
+        services = ChatServices(login=self.session if self.sim is None else None,
+                                feed_status=self.feed_info, instruments=self.index,
+                                on_added=self._instrument_added, prefs=self.prefs)
+        if s.secrets.telegram_bot_token:
+            return build_telegram(s, self.submitter, clock=self.clock, services=services,
+                                  on_conflict=lambda: log.critical(
+                                      "Telegram commands are off (another instance polls "
+                                      "with this token); trading continues"))
+        return build_console(s, self.submitter, clock=self.clock, services=services,
+                             stdin=self.options.stdin, stdout=self.options.stdout)
+
+    def _day_services(self) -> DayServices:
+        return DayServices(
+            drop_token=self.session.drop_token,
+            login_check=self._login_check,
+            instruments_refresh=self._refresh_instruments,
+            day_report=self.report,
+            token_issued_at=self.session.issued_at,
+            session_started=lambda _day: self.start_feed(),
+            session_ended=lambda _day: self.stop_feed(),
+        )
+
+    # ------------------------------------------------------------ running
+
+    async def run(self) -> None:
+        """Until the stop event: the engine, the day's schedule, the chat (main loop)."""
+        self.stop_event = asyncio.Event()
+        self._loop = loop = asyncio.get_running_loop()
+        self.runner.start()
+        if isinstance(self.clock, ScaledClock):
+            driver = ScaledJobDriver(self.day, self.clock,
+                                     on_done=lambda: loop.call_soon_threadsafe(self._day_over))
+            driver.start()
+            self._closers.append(driver.stop)
+        else:
+            self.day.start()
+            self._closers.append(lambda: self.day.stop(wait=True))
+        log.info("agent running: mode %s, feed %s, %d instruments, data in %s",
+                 self.settings.mode.value, self.settings.feed.value, len(self.engine.runtimes),
+                 self.settings.data_dir)
+        await self.chat.run_until(self.stop_event)
+
+    def _day_over(self) -> None:
+        if self.options.on_day_over is not None:
+            self.options.on_day_over()
+
+    def request_stop(self) -> None:
+        """Any thread: end ``run``."""
+        if self.stop_event is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(self.stop_event.set)
+
+    def close(self) -> None:
+        """Take everything down (reverse order); the engine's last state is saved."""
+        self.stop_feed()
+        if hasattr(self, "runner"):
+            self.runner.stop()
+        for closer in reversed(self._closers):
+            try:
+                closer()
+            except Exception:
+                log.exception("while shutting down")
+        self._closers.clear()
+
+    # ------------------------------------------------------------ services
+
+    def start_feed(self) -> None:
+        """session_start: connect the feed (once per session)."""
+        if self.feed is not None:
+            return
+        ws_root = self.sim.ws_root if self.sim is not None else self.settings.kite.ws_root
+        on_order = self.broker.on_order_message if isinstance(self.broker, KiteBroker) else None
+        self.feed = KiteFeed(self.session.api_key, self.session.access_token, self.runner.put,
+                             clock=self.clock, tokens=list(self.engine.runtimes),
+                             root=ws_root, on_order_message=on_order,
+                             on_login_needed=lambda: self.runner.put(
+                                 LoginNeeded("the ticker refused the access token")))
+        self.feed.start()
+
+    def stop_feed(self) -> None:
+        feed, self.feed = self.feed, None
+        if feed is not None:
+            feed.close()
+
+    def feed_info(self) -> FeedInfo:
+        feed = self.feed
+        return feed.feed_info() if feed is not None else FeedInfo(False, None, "not connected "
+                                                                  "(outside the session)")
+
+    def _instrument_added(self, ins: Instrument) -> None:
+        if self.feed is not None:
+            self.feed.subscribe([ins.token])
+
+    def _token_refused(self) -> None:
+        self.session.drop_token()
+        self.runner.put(LoginNeeded("Kite refused the access token for an order"))
+
+    def _login_check(self) -> None:
+        if self.session.check():
+            self.runner.put(LoggedIn(self.session.user_id))
+        else:
+            self.runner.put(LoginNeeded("no valid access token before the session"))
+
+    def _logged_in(self, token: str) -> None:
+        if isinstance(self.broker, KiteBroker):
+            self.broker.kite.set_access_token(token)
+        if self.feed is not None:
+            self.feed.reconnect()
+        self.runner.put(LoggedIn(self.session.user_id))
+
+    def _refresh_instruments(self) -> None:
+        fresh = live_index(self.settings, self.session, self.sim)
+        for ins in fresh:
+            self.index.add(ins)
+        log.info("instruments refreshed: %d known", len(self.index))
+
+    def report(self, day: date) -> Path | None:
+        """The day report: text as an alert, charts under data/reports/DAY (any thread but
+        the engine's: it asks the engine through its inbox)."""
+        trades = [trade_from_dict(t) for t in self.runner.call(Query(QueryKind.TRADES)).data]
+        status = self.runner.call(Query(QueryKind.STATUS)).data
+        candles = {}
+        for row in status["instruments"]:
+            records = self.persistence.candles.read_day(day, row["token"],
+                                                        row["settings"]["interval"])
+            candles[row["symbol"]] = [candle_from_dict(r) for r in records]
+        report = day_report(day.isoformat(), trades, candles)
+        out = self.settings.data_dir / "reports" / day.isoformat()
+        paths = write_report(report, out)
+        self._notify(Notification(AlertKind.DAY_REPORT, f"{report.text}\ncharts: {out}",
+                                  self.clock.now(), data={"charts": [str(p) for p in paths]}))
+        return out
+
+    def _notify(self, note: Notification) -> None:
+        chat = getattr(self, "chat", None)
+        if chat is not None:
+            chat.notify(note)
+
+    def _storage_error(self, message: str) -> None:
+        log.error("storage: %s", message)
+        self._notify(Notification(AlertKind.ERROR, f"storage: {message}", self.clock.now()))
