@@ -1,0 +1,23 @@
+"""``python bot.py demo``: the embedded default runs unattended and exits 0."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_demo_runs_a_session_through_the_simulated_exchange_and_exits_0() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bot.py"), "demo", "--speed", "3000", "--until", "12:00"],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    out = proc.stdout
+    assert "demo: simulated Kite exchange on http://127.0.0.1:" in out
+    assert "[alert] session started" in out
+    assert "entry filled" in out  # real orders went through the simulated exchange
+    assert "Day report" in out and "demo finished" in out
+    reports = Path(out.rsplit("charts are in ", 1)[1].strip())
+    assert any(p.suffix == ".png" for p in reports.iterdir())
