@@ -44,6 +44,8 @@ def mock_packet(name: str) -> bytes:
 
 
 def mock_json(name: str) -> dict:
+    if not MOCKS.is_dir():
+        pytest.skip(f"Zerodha's samples are not at {MOCKS} (shared/kite-mocks)")
     return json.loads((MOCKS / name).read_text())
 
 

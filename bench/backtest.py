@@ -1,0 +1,169 @@
+"""Benchmark: a whole session through the backtest, as ``python bot.py backtest`` runs it.
+
+``run(quick)`` writes a tick file with ``agent.synthetic.write_csv`` (100 instruments ticking
+every second of a whole session, 09:15 to 15:30: 2,250,000 rows; quick: 5 instruments for
+30 minutes) in a temporary directory, outside the timed region, then measures:
+
+- ``wall_s``: ``agent.backtest.run_backtest`` on that file (the tick file read and parsed,
+  every tick through the engine with the paper broker); best of two (quick: one);
+- ``parse_only_s``: the same file read through ``TickFile`` alone (every tick made and
+  dropped, as the backtest streams them);
+- ``engine_only_s``: the file's ticks, parsed beforehand (untimed), through a fresh engine
+  (``make_engine``, as ``run_backtest`` builds it), out of the garbage collector's sight.
+  With the previous figure, the in-run split of the wall time; ``interleave_s`` is what the
+  wall time has beyond the two (both running a tick at a time: generator hand-offs, caches);
+- ``profile``: where the time goes under cProfile on the first 30 minutes of the same
+  instruments (quick: the whole quick file): the shares of ``TickFile._rows`` (CSV parsing,
+  ``Tick`` construction) and ``Engine.on_tick``, and the top costs.
+
+The caller (``python -m bench``) prints the dict; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from agent.adapters.replay import TickFile
+from agent.backtest import BacktestResult, make_engine, resolve_instruments, run_backtest
+from agent.models import Instrument, Tick
+from agent.settings import InstrumentConfig, Settings
+from agent.synthetic import (
+    SESSION_CLOSE,
+    SESSION_OPEN,
+    session_ticks,
+    synthetic_instruments,
+    write_csv,
+)
+from bench.profiling import cumulative_share, profile, top_costs
+
+DAY = date(2024, 1, 15)  # a Monday
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    instruments: int
+    minutes: int  # of the session, from the open
+    profile_minutes: int
+    repeats: int  # best of this many runs (the machines are shared and noisy)
+
+
+FULL = Plan(100, 375, 30, 2)  # 09:15 to 15:30
+QUICK = Plan(5, 30, 30, 1)
+
+
+def settings_for(instruments: list[Instrument]) -> Settings:
+    """A backtest config with every instrument inline (token, tick size, lot size)."""
+    return Settings(instruments=tuple(
+        InstrumentConfig(i.symbol, i.token, i.tick_size, i.lot_size) for i in instruments))
+
+
+def write_session(instruments: list[Instrument], minutes: int, path: Path) -> int:
+    """A tick file of ``minutes`` from the open, every instrument every second."""
+    end = datetime.combine(DAY, SESSION_OPEN) + timedelta(minutes=minutes)
+    stop = min(end.time(), SESSION_CLOSE) if end.date() == DAY else SESSION_CLOSE
+    return write_csv(session_ticks(instruments, DAY, seed=11, every_seconds=1, end=stop,
+                                   skip_chance=0.0), path)
+
+
+def _engine_alone(settings: Settings, ticks: list[Tick]) -> tuple[float, int]:
+    """Seconds for ``ticks`` through a fresh engine (end of data included), and its trades."""
+    engine = make_engine(settings, resolve_instruments(settings))
+    on_tick = engine.on_tick
+    gc.collect()
+    gc.freeze()  # a million pre-parsed ticks are the benchmark's, not the engine's garbage
+    try:
+        start = time.perf_counter()
+        for tick in ticks:
+            on_tick(tick)
+        engine.end_of_data()
+        seconds = time.perf_counter() - start
+    finally:
+        gc.unfreeze()
+    return seconds, len(engine.all_trades)
+
+
+def _profile(settings: Settings, path: Path) -> dict[str, Any]:
+    stats = profile(lambda: run_backtest(settings, path))
+    return {
+        "parsing_share": cumulative_share(stats, "agent/adapters/replay.py", "_rows"),
+        "engine_share": cumulative_share(stats, "agent/engine.py", "on_tick"),
+        "top": top_costs(stats, 12),
+    }
+
+
+def _best(repeats: int, action: Callable[[], object]) -> tuple[float, object]:
+    best, out = math.inf, None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = action()
+        best = min(best, time.perf_counter() - start)
+    return best, out
+
+
+def _timings(settings: Settings, path: Path, rows: int, repeats: int) -> dict[str, Any]:
+    """The timed figures on one tick file of ``rows`` rows, checked for completeness."""
+    wall, result = _best(repeats, lambda: run_backtest(settings, path))
+    assert isinstance(result, BacktestResult)
+    if result.bad_count or result.accepted != rows:
+        raise RuntimeError(f"backtest accepted {result.accepted} of {rows} rows "
+                           f"({result.bad_count} bad)")
+    known = {i.token for i in resolve_instruments(settings)}
+    parse_only, parsed = _best(repeats, lambda: sum(1 for _ in TickFile(path, known)))
+    if parsed != rows:
+        raise RuntimeError(f"TickFile gave {parsed} of {rows} rows")
+    gc.disable()  # holding millions of ticks would set off full collections over them
+    try:
+        ticks = list(TickFile(path, known))
+    finally:
+        gc.enable()
+    engine_only, engine_trades = _engine_alone(settings, ticks)
+    if engine_trades != len(result.trades):
+        raise RuntimeError(f"the engine alone made {engine_trades} trades, the backtest "
+                           f"{len(result.trades)}")
+    return {
+        "wall_s": round(wall, 2),
+        "ticks_per_s": round(rows / wall),
+        "trades": len(result.trades),
+        "orders": len(result.orders),
+        "parse_only_s": round(parse_only, 2),
+        "parse_share": round(parse_only / wall, 3),
+        "parse_only_ticks_per_s": round(rows / parse_only),
+        "engine_only_s": round(engine_only, 2),
+        "engine_share": round(engine_only / wall, 3),
+        "engine_only_ticks_per_s": round(rows / engine_only),
+        "interleave_s": round(wall - parse_only - engine_only, 2),
+    }
+
+
+def run(quick: bool) -> dict[str, Any]:
+    """Wall time of a session's backtest, its split into parsing and engine, a profile."""
+    plan = QUICK if quick else FULL
+    instruments = synthetic_instruments(plan.instruments)
+    settings = settings_for(instruments)
+    with tempfile.TemporaryDirectory(prefix="bench-backtest-") as tmp:
+        path = Path(tmp) / "session.csv"
+        rows = write_session(instruments, plan.minutes, path)
+        file_mb = path.stat().st_size / 1e6
+        timings = _timings(settings, path, rows, plan.repeats)
+        if plan.profile_minutes < plan.minutes:
+            path = Path(tmp) / "profile.csv"
+            profiled_rows = write_session(instruments, plan.profile_minutes, path)
+        else:
+            profiled_rows = rows
+        profiled = {"rows": profiled_rows, **_profile(settings, path)}
+    return {
+        "instruments": plan.instruments,
+        "session_minutes": plan.minutes,
+        "rows": rows,
+        "file_mb": round(file_mb, 1),
+        **timings,
+        "profile": profiled,
+    }
