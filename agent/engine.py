@@ -80,6 +80,7 @@ class Engine:
         self.overrides: dict[str, Any] = {"defaults": {}, "instruments": {}, "groups": {},
                                           "daily": {}}
         self.risk = RiskBook(self.pnl)
+        self._dirty_pnl = self.pnl.dirty  # the same set for ever (changed in place only)
         self.trades: list[Trade] = []  # today's closed trades
         self.all_trades: list[Trade] = []  # every trade since start (the backtest's list)
         self.exec = Executor(self.book, self.pnl, self.strategy, self.runtimes,
@@ -242,14 +243,17 @@ class Engine:
         rt.last_price = price
         book = rt.book
         if book.quantity:
-            self.pnl.mark(book, price)
+            if book.watched:
+                self.pnl.mark(book, price)
+            else:
+                book.mark = price  # no limit covers it: its P&L is computed when asked
         if done is not None:
             self._candle_done(rt, done, t)
         if self._watched and rt.token in self._watched:
             self.broker.on_price(rt.token, price, t)
             self.exec.pump()
         # 5.1 limits, for every scope whose P&L moved.
-        if self.pnl.dirty:
+        if self._dirty_pnl:
             self._check_limits(t)
         if rt.pending_close is not None:
             self.exec.close(rt, rt.pending_close, t)

@@ -12,16 +12,19 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 from agent.models import Tick
 from agent.timeutil import IST
 
 REQUIRED = ("timestamp", "instrument_token", "last_price")
+_CACHE_LIMIT = 200_000  # distinct price strings kept parsed
+_BAD = object()
 OPTIONAL = ("last_traded_quantity", "volume_traded")
 
 
@@ -56,31 +59,36 @@ class TickFile:
 
     def __iter__(self) -> Iterator[Tick]:
         with self._open() as fh:
-            reader = csv.reader(fh)
-            header = next(reader, None)
-            if header is None:
+            first = fh.readline()
+            if not first:
                 raise TickFileError(f"{self.path}: empty file, expected a header line with "
                                     f"{', '.join(REQUIRED)}")
-            names = [h.strip().lower() for h in header]
+            names = [h.strip().lower() for h in next(csv.reader([first]))]
             missing = [c for c in REQUIRED if c not in names]
             if missing:
                 raise TickFileError(f"{self.path}: missing column(s) {', '.join(missing)} "
                                     f"(header: {', '.join(names)})")
-            yield from self._rows(reader, names)
+            yield from self._rows(fh, names)
 
-    def _rows(self, reader: Iterator[list[str]], names: list[str]) -> Iterator[Tick]:
+    def _rows(self, lines: Iterable[str], names: list[str]) -> Iterator[Tick]:
+        """The hot loop of a backtest (millions of rows): a line without quotes is split
+        on commas (the csv module only for quoted lines), and token and price strings,
+        which repeat endlessly, are parsed once each."""
         i_ts, i_tok, i_px = (names.index(c) for c in REQUIRED)
         i_ltq = names.index("last_traded_quantity") if "last_traded_quantity" in names else -1
         i_vol = names.index("volume_traded") if "volume_traded" in names else -1
         width = max(i_ts, i_tok, i_px, i_ltq, i_vol) + 1
-        known = self.known
+        tokens: dict[str, int] = {}
+        prices: dict[str, Decimal] = {}
         last_text, last_time = "", None
         line = 1
-        for row in reader:
+        for raw in lines:
             line += 1
             self.rows += 1
+            row = (raw.rstrip("\r\n").split(",") if '"' not in raw
+                   else next(csv.reader([raw]), []))
             if len(row) < width:
-                if not row or not any(cell.strip() for cell in row):
+                if not raw.strip(" ,\r\n\t"):
                     self.rows -= 1  # blank line
                     continue
                 self._bad(line, f"expected {width} columns, got {len(row)}")
@@ -92,31 +100,51 @@ class TickFile:
                     self._bad(line, f"bad timestamp {text!r}")
                     continue
                 last_text, last_time = text, stamp
-            try:
-                token = int(row[i_tok])
-            except ValueError:
-                self._bad(line, f"bad instrument_token {row[i_tok]!r}")
-                continue
-            if known is not None and token not in known:
-                self._bad(line, f"unknown instrument_token {token}")
-                continue
-            try:
-                price = Decimal(row[i_px])
-                if not price.is_finite() or price <= 0:
-                    raise InvalidOperation
-            except InvalidOperation:
-                self._bad(line, f"bad last_price {row[i_px]!r}")
-                continue
+            token = tokens.get(row[i_tok])
+            if token is None:
+                error = self._token(row[i_tok], tokens)
+                if error:
+                    self._bad(line, error)
+                    continue
+                token = tokens[row[i_tok]]
+            price = prices.get(row[i_px])
+            if price is None:
+                price = _price(row[i_px])
+                if price is None:
+                    self._bad(line, f"bad last_price {row[i_px]!r}")
+                    continue
+                if len(prices) > _CACHE_LIMIT:
+                    prices.clear()
+                prices[row[i_px]] = price
             ltq = vol = None
-            try:
-                if i_ltq >= 0 and row[i_ltq].strip():
-                    ltq = _quantity(row[i_ltq])
-                if i_vol >= 0 and row[i_vol].strip():
-                    vol = _quantity(row[i_vol])
-            except ValueError as exc:
-                self._bad(line, str(exc))
-                continue
+            if i_ltq >= 0:
+                q = row[i_ltq]
+                if q.isdigit():  # the common case, checked inline
+                    ltq = int(q)
+                elif q:
+                    ltq = _quantity(q, line, self)
+                    if ltq is _BAD:
+                        continue
+            if i_vol >= 0:
+                q = row[i_vol]
+                if q.isdigit():
+                    vol = int(q)
+                elif q:
+                    vol = _quantity(q, line, self)
+                    if vol is _BAD:
+                        continue
             yield Tick(token, price, last_time, None, ltq, vol)
+
+    def _token(self, text: str, tokens: dict[str, int]) -> str | None:
+        """Parse and check a token string once; an error message, or None when cached."""
+        try:
+            token = int(text)
+        except ValueError:
+            return f"bad instrument_token {text!r}"
+        if self.known is not None and token not in self.known:
+            return f"unknown instrument_token {token}"
+        tokens[text] = token
+        return None
 
     def _bad(self, line: int, message: str) -> None:
         self.bad_count += 1
@@ -134,11 +162,25 @@ def _parse_time(text: str) -> datetime | None:
     return stamp.astimezone(IST)
 
 
-def _quantity(text: str) -> int:
+def _price(text: str) -> Decimal | None:
+    try:
+        price = Decimal(text)
+    except InvalidOperation:
+        return None
+    return price if price.is_finite() and price > 0 else None
+
+
+def _quantity(text: str, line: int, source: TickFile) -> Any:
+    """A quantity cell that is not plain digits: None when blank, else a number >= 0, or
+    ``_BAD`` after reporting the row."""
     try:
         value = int(text)
     except ValueError:
-        raise ValueError(f"bad quantity {text!r}") from None
+        if not text.strip():
+            return None
+        source._bad(line, f"bad quantity {text!r}")
+        return _BAD
     if value < 0:
-        raise ValueError(f"bad quantity {text!r}: negative")
+        source._bad(line, f"bad quantity {text!r}: negative")
+        return _BAD
     return value
