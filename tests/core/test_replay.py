@@ -78,3 +78,25 @@ def test_gzip_files_are_read(tmp_path) -> None:
     with gzip.open(path, "wt", encoding="utf-8") as fh:
         fh.write(GOOD)
     assert len(list(TickFile(path))) == 3
+
+
+def test_the_child_process_parse_gives_the_same_ticks_and_bad_rows(tmp_path) -> None:
+    lines = ["timestamp,instrument_token,last_price,last_traded_quantity,volume_traded"]
+    for i in range(50_000):  # three chunks and a half
+        lines.append(f"2026-11-23T09:{15 + i // 3600:02d}:{i // 60 % 60:02d},{7 + i % 3},"
+                     f"{100 + (i % 97) * 0.05:.2f},{i % 9},{i}")
+    lines[1234] = "2026-11-23T09:15:00,7,abc,1,1"
+    lines[45678] = "2026-11-23T09:15:00,8,100,-3,1"
+    path = _write(tmp_path, "\n".join(lines) + "\n")
+    here = TickFile(path, known_tokens={7, 8, 9})
+    child = TickFile(path, known_tokens={7, 8, 9}, parallel_bytes=1)
+    assert list(child) == list(here)
+    assert (child.rows, child.bad_count, child.bad) == (here.rows, here.bad_count, here.bad)
+    assert [b.line for b in here.bad] == [1235, 45679] and here.rows == 50_000
+
+
+def test_a_child_process_error_is_raised_in_the_parent(tmp_path) -> None:
+    path = _write(tmp_path, "timestamp,instrument_token,last_price\n2026-11-23T09:15:00,7,1\n")
+    with pytest.raises(TickFileError, match="missing column"):
+        list(TickFile(_write(tmp_path, "a,b\n1,2\n", "bad.csv"), parallel_bytes=1))
+    assert len(list(TickFile(path, parallel_bytes=1))) == 1
