@@ -159,16 +159,14 @@ def print_table(result: BacktestResult, out: TextIO) -> None:
 
 def backtest_command(ticks: Path, config: Path, schedules: Path, *, as_json: bool,
                      chart_dir: str | None) -> int:
-    from agent.config import ConfigError, load_settings
+    from agent.config import settings_or_report
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        settings = load_settings(config, schedules)
-        result = run_backtest(settings, ticks, keep_candles=chart_dir is not None)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
+    settings = settings_or_report(config, schedules)
+    if settings is None:
         return 1
+    try:
+        result = run_backtest(settings, ticks, keep_candles=chart_dir is not None)
     except (TickFileError, InstrumentsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -385,14 +385,21 @@ def load_settings(config_path: Path, schedules_path: Path,
     return settings
 
 
-def check_config_command(config_path: Path, schedules_path: Path) -> int:
-    """``python bot.py check-config``: 0 and a one-line summary, or 1 and every problem."""
+def settings_or_report(config_path: Path, schedules_path: Path) -> Settings | None:
+    """For the commands: the settings, or None after printing every problem to stderr."""
     try:
-        settings = load_settings(config_path, schedules_path)
+        return load_settings(config_path, schedules_path)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
-        print(f"check-config: {len(exc.problems)} problem(s)", file=sys.stderr)
+        print(f"{len(exc.problems)} problem(s) in the configuration", file=sys.stderr)
+        return None
+
+
+def check_config_command(config_path: Path, schedules_path: Path) -> int:
+    """``python bot.py check-config``: 0 and a one-line summary, or 1 and every problem."""
+    settings = settings_or_report(config_path, schedules_path)
+    if settings is None:
         return 1
     unresolved = sum(1 for i in settings.instruments if i.inline_instrument() is None)
     schedule = settings.schedule

@@ -308,27 +308,27 @@ class Engine:
                          candle.start.strftime("%H:%M"), candle.open, candle.high, candle.low,
                          candle.close, candle.volume)
         self.on_candle(rt.instrument, candle)
+        self._ask_strategy(rt, now, self.strategy.on_candle, rt.state, candle)
+
+    def _stopped_out(self, rt: InstrumentRuntime, price: Decimal, now: datetime) -> None:
+        """The exchange stop filled on its own: the strategy's 5.2 (and its reverse)."""
+        cur = rt.series.current
+        bucket = cur.start if cur is not None else rt.series.bucket_start(now)
+        self._ask_strategy(rt, now, self.strategy.stopped_out, rt.state, price, now, bucket)
+        self.dirty = True
+
+    def _ask_strategy(self, rt: InstrumentRuntime, now: datetime, call: Callable[..., Any],
+                      *args: Any) -> None:
+        """Call the strategy (not on the per-tick path) and act on its intents; an
+        exception stops this instrument's entries, nothing else."""
         try:
-            intents = self.strategy.on_candle(rt.state, candle)
+            intents = call(*args)
         except Exception as exc:
             self._strategy_failed(rt, exc, now)
             return
         if intents:
             self.exec.apply(rt, intents, now)
             self.dirty = True
-
-    def _stopped_out(self, rt: InstrumentRuntime, price: Decimal, now: datetime) -> None:
-        """The exchange stop filled on its own: the strategy's 5.2 (and its reverse)."""
-        cur = rt.series.current
-        bucket = cur.start if cur is not None else rt.series.bucket_start(now)
-        try:
-            intents = self.strategy.stopped_out(rt.state, price, now, bucket)
-        except Exception as exc:
-            self._strategy_failed(rt, exc, now)
-            return
-        if intents:
-            self.exec.apply(rt, intents, now)
-        self.dirty = True
 
     def _strategy_failed(self, rt: InstrumentRuntime, exc: Exception, now: datetime) -> None:
         rt.errors += 1

@@ -8,18 +8,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from agent.config import ConfigError, load_settings
+from agent.config import settings_or_report
 from agent.session import KiteSession
 from storage.session_file import SessionFile
 
 
 def login_command(config: Path, schedules: Path) -> int:
     """``python bot.py login``: print the link, read the redirect URL or token, store it."""
-    try:
-        settings = load_settings(config, schedules)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
+    settings = settings_or_report(config, schedules)
+    if settings is None:
         return 1
     if settings.feed.value == "sim":
         print("feed: sim needs no Kite login (the simulated exchange logs in by itself)")

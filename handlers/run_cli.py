@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.calendar import TradingCalendar, load_schedule
-from agent.config import ConfigError, load_settings
+from agent.config import ConfigError, settings_or_report
 from agent.instruments import BUNDLED_DUMP, InstrumentsError, load_dump
 from agent.logsetup import setup_logging
 from agent.settings import (
@@ -82,11 +82,8 @@ def _open(proc: AgentProcess) -> str | None:
 
 
 def run_command(config: Path, schedules: Path) -> int:
-    try:
-        settings = load_settings(config, schedules)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
+    settings = settings_or_report(config, schedules)
+    if settings is None:
         return 1
     setup_logging(settings.data_dir, settings.log_level, settings.secrets.values())
     sim = None
