@@ -108,6 +108,16 @@ class CandleSeries:
         self.floor = start
         return done
 
+    def resume(self, candle: Candle) -> None:
+        """A restart rebuilt the day's current candle (from minute candles): continue it."""
+        self.current = candle
+        self.floor = candle.start
+        self.edge = candle.end if candle.end <= self._session_close else self._session_close
+
+    @property
+    def step(self) -> timedelta:
+        return self._step
+
     def due(self, now: datetime) -> Candle | None:
         """Timer: complete the current candle when ``now`` is at or past its end."""
         cur = self.current

@@ -208,8 +208,9 @@ def _remove(engine: Engine, cmd: RemoveInstrument) -> Reply:
 def _run_job(engine: Engine, cmd: RunJob) -> Reply:
     now = cmd.at or engine.now()
     if cmd.job is Job.SESSION_START:
-        resumed = engine.day == now.date()  # a restart within the day: already started
+        resumed = engine.session_day == now.date()  # a restart within the day
         engine.start_day(now.date())
+        engine.session_day = now.date()
         engine.running = cmd.trading
         state = "trading" if cmd.trading else "stopped for today by the owner"
         if not resumed:

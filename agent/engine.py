@@ -93,6 +93,7 @@ class Engine(EngineDays):
         self.paused = False
         self.login_needed = False  # Kite refused the token: no entries until a login
         self.day: date | None = None
+        self.session_day: date | None = None  # the day whose session_start job ran
         self.last_accepted: datetime | None = None
         self.unknown_ticks = 0
         self.dirty = False  # state changed since the last snapshot
@@ -307,6 +308,7 @@ class Engine(EngineDays):
         candle_log.debug("%s candle %s O %s H %s L %s C %s V %d", rt.symbol,
                          candle.start.strftime("%H:%M"), candle.open, candle.high, candle.low,
                          candle.close, candle.volume)
+        rt.last_candle_end = candle.end
         self.on_candle(rt.instrument, candle)
         self._ask_strategy(rt, now, self.strategy.on_candle, rt.state, candle)
 

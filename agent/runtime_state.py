@@ -26,6 +26,7 @@ class InstrumentRuntime:
     token: int = 0
     book: Any = None  # the instrument's pnl.Book
     last_price: Decimal | None = None
+    last_candle_end: datetime | None = None  # today's last completed candle (in the state)
     trades_today: int = 0
     halted: str = ""  # why entries are halted for the day ('' = not halted)
     error: str = ""  # the strategy raised: no entries until the next day
@@ -64,6 +65,7 @@ class InstrumentRuntime:
         self.halted = ""
         self.error = ""
         self.squared_off = False
+        self.last_candle_end = None
         self.chained = None
         self.pending_close = None
         self.exit_retry_at = None

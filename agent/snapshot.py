@@ -77,6 +77,7 @@ def take(engine: Engine, now: datetime) -> dict[str, Any]:
     return {
         "meta": {"version": VERSION, "day": None if engine.day is None else str(engine.day),
                  "seq": engine.book.seq, "running": engine.running, "paused": engine.paused,
+                 "session_day": None if engine.session_day is None else str(engine.session_day),
                  "saved_at": now.isoformat()},
         "settings": settings_section(engine),
         "orders": [order_to_dict(o) for o in engine.book.orders.values()],
@@ -93,6 +94,8 @@ def take(engine: Engine, now: datetime) -> dict[str, Any]:
             "exit_after_cancel": None if rt.exit_after_cancel is None
             else rt.exit_after_cancel.value,
             "last_price": None if rt.last_price is None else str(rt.last_price),
+            "last_candle_end": None if rt.last_candle_end is None
+            else rt.last_candle_end.isoformat(),
         } for t, rt in engine.runtimes.items()},
         "risk": {"tripped": sorted([s.value, n] for s, n in engine.risk.tripped)},
     }
@@ -137,6 +140,8 @@ def restore(engine: Engine, snap: dict[str, Any], today: date) -> bool:
     engine.start_day(today)
     engine.running = bool(meta.get("running", True))
     engine.paused = bool(meta.get("paused", False))
+    session_day = meta.get("session_day")
+    engine.session_day = None if session_day is None else date.fromisoformat(session_day)
     engine.book.seq = int(meta.get("seq", 0))
     engine.book.orders = {d["tag"]: order_from_dict(d) for d in snap.get("orders", [])}
     engine.trades = [trade_from_dict(d) for d in snap.get("trades", [])]
@@ -162,6 +167,8 @@ def restore(engine: Engine, snap: dict[str, Any], today: date) -> bool:
         rt.exit_after_cancel = None if eac is None else ExitReason(eac)
         lp = d.get("last_price")
         rt.last_price = None if lp is None else Decimal(lp)
+        lce = d.get("last_candle_end")
+        rt.last_candle_end = None if lce is None else datetime.fromisoformat(lce)
     engine.risk.tripped = {(Scope(s), n) for s, n in snap.get("risk", {}).get("tripped", [])}
     engine.pnl.dirty.clear()
     log.info("restored the state of %s: %d open position(s), %d trade(s), %d order(s)",

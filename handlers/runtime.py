@@ -14,7 +14,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
@@ -29,6 +29,7 @@ from agent.engine import Engine
 from agent.events import AlertKind, LoggedIn, LoginNeeded, Notification, Query, QueryKind
 from agent.models import Instrument
 from agent.reconcile import adopt
+from agent.recovery import MinuteBar, bars_from_kite, fill_gaps
 from agent.reports import day_report, write_report
 from agent.runner import EngineRunner
 from agent.scheduler import DayScheduler, DayServices
@@ -109,6 +110,7 @@ class AgentProcess:
         self.runner = EngineRunner(self.engine, self.clock, snapshot=self.persistence.snapshot)
         self.broker = self._broker()
         self.engine.attach_broker(self.broker)
+        self._recover_candles()
         self.override = DayOverride(load=lambda: self.prefs.section("day_override"),
                                     save=lambda v: self.prefs.update("day_override", dict(v)))
         self.submitter = OverrideSubmitter(self.runner, self.override, self.clock)
@@ -170,6 +172,24 @@ class AgentProcess:
         for line in adopt(self.engine, found.open_orders, found.positions, self.clock.now()):
             self._notify(Notification(AlertKind.ERROR, f"reconciliation: {line}",
                                       self.clock.now()))
+
+    def _recover_candles(self) -> None:
+        """The candles missed while the agent was down (or started late), from Kite's
+        historical minute candles (agent/recovery.py)."""
+        now = self.clock.now()
+        if not self.calendar.is_trading_day(now.date()):
+            return
+        if self.session.access_token() is None:
+            log.warning("no access token: the candles missed before this start cannot be "
+                        "fetched; the day continues from the saved state")
+            return
+        kite = self._kite()
+
+        def fetch(token: int, start: datetime, end: datetime) -> list[MinuteBar]:
+            return bars_from_kite(kite.historical_data(token, start, end, "minute"))
+
+        engine = self.engine
+        fill_gaps(engine, fetch, lambda token: engine.runtimes[token].last_candle_end, now)
 
     def _chat(self) -> Any:
         s = self.settings
