@@ -81,6 +81,7 @@ class Alert:
 
     text: str  # HTML, one line
     silent: bool = False
+    photos: tuple[str, ...] = ()  # PNG files sent after the text (the day report's charts)
 
 
 def format_alert(note: Notification) -> str:
@@ -124,7 +125,9 @@ class AlertDispatcher:
                     self.coalesced += 1
                     continue
                 merged[key] = (len(out), note, note)
-            out.append(Alert(format_alert(note), silent=mode == "silent"))
+            photos = tuple(note.data.get("charts", ())) if note.kind is AlertKind.DAY_REPORT \
+                else ()
+            out.append(Alert(format_alert(note), silent=mode == "silent", photos=photos))
         for (symbol, bucket), (index, first, last) in merged.items():
             self._sent_bucket[symbol] = max(bucket, self._sent_bucket.get(symbol, -1))
             if first is not last:

@@ -33,9 +33,10 @@ MAX_FLOOD_WAITS = 5  # RetryAfter answers for one message before it is given up
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    text: str  # HTML, at most one Telegram message long
+    text: str  # HTML, at most one Telegram message long (a photo's caption)
     silent: bool = False
     markup: Any = None  # a telegram ReplyMarkup
+    photo: bytes | None = None  # a PNG to send, with ``text`` as its caption
 
 
 @dataclass(slots=True)
@@ -129,10 +130,15 @@ class ChatSender:
         failures = floods = 0
         while True:
             try:
-                await self.bot.send_message(
-                    chat_id, out.text if html else html_to_plain(out.text),
-                    parse_mode=ParseMode.HTML if html else None,
-                    disable_notification=out.silent, reply_markup=out.markup)
+                text = out.text if html else html_to_plain(out.text)
+                mode = ParseMode.HTML if html else None
+                if out.photo is not None:
+                    await self.bot.send_photo(chat_id, out.photo, caption=text, parse_mode=mode,
+                                              disable_notification=out.silent)
+                else:
+                    await self.bot.send_message(chat_id, text, parse_mode=mode,
+                                                disable_notification=out.silent,
+                                                reply_markup=out.markup)
                 self.sent += 1
                 return
             except RetryAfter as exc:

@@ -19,6 +19,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from telegram import (
     BotCommand,
@@ -41,7 +42,7 @@ from handlers.commands import CommandCenter
 from handlers.inbox import AlertInbox
 from handlers.sender import ChatSender, Outgoing
 from handlers.services import Caller, Response
-from handlers.text import split_message
+from handlers.text import esc, split_message
 
 log = logging.getLogger(__name__)
 
@@ -203,9 +204,18 @@ class TelegramBot:
             log.warning("Telegram shutdown: %s", exc)
 
     def _alert(self, alert: Alert) -> None:
+        photos = []
+        for path in alert.photos:
+            try:
+                photos.append(Outgoing(esc(Path(path).name), silent=True,
+                                       photo=Path(path).read_bytes()))
+            except OSError as exc:
+                log.warning("cannot send %s: %s", path, exc)
         for chat_id in self.alert_chat_ids:
             for out in outgoing(Response(alert.text)):
                 self.sender.enqueue(chat_id, Outgoing(out.text, silent=alert.silent))
+            for photo in photos:
+                self.sender.enqueue(chat_id, photo)
 
     def send(self, chat_id: int, response: Response) -> None:
         for out in outgoing(response):

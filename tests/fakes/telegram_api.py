@@ -233,6 +233,14 @@ class FakeBotAPI:
     async def _m_sendMessage(self, params: dict[str, Any]) -> Any:
         return self._message(params)
 
+    async def _m_sendPhoto(self, params: dict[str, Any]) -> Any:
+        message = self._message(params)
+        message.pop("text")
+        message["caption"] = str(params.get("caption", ""))
+        message["photo"] = [{"file_id": f"photo{message['message_id']}", "file_unique_id": "u",
+                             "width": 1, "height": 1}]
+        return message
+
     async def _m_editMessageText(self, params: dict[str, Any]) -> Any:
         return self._message(params)
 
@@ -261,6 +269,9 @@ async def _params(request: web.Request) -> dict[str, Any]:
     form = await request.post()
     out: dict[str, Any] = {}
     for key, value in form.items():
+        if hasattr(value, "file"):  # an uploaded file (sendPhoto): keep its bytes
+            out[key] = value.file.read()
+            continue
         text = value if isinstance(value, str) else str(value)
         if key in JSON_PARAMS:
             try:
