@@ -86,6 +86,7 @@ class AgentProcess:
         self.stop_event: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closers: list[Callable[[], object]] = []
+        self._stop_jobs: Callable[[], object] = lambda: None
 
     # ------------------------------------------------------------ wiring (main thread)
 
@@ -226,10 +227,10 @@ class AgentProcess:
             driver = ScaledJobDriver(self.day, self.clock,
                                      on_done=lambda: loop.call_soon_threadsafe(self._day_over))
             driver.start()
-            self._closers.append(driver.stop)
+            self._stop_jobs = driver.stop
         else:
             self.day.start()
-            self._closers.append(lambda: self.day.stop(wait=True))
+            self._stop_jobs = lambda: self.day.stop(wait=True)
         log.info("agent running: mode %s, feed %s, %d instruments, data in %s",
                  self.settings.mode.value, self.settings.feed.value, len(self.engine.runtimes),
                  self.settings.data_dir)
@@ -245,7 +246,9 @@ class AgentProcess:
             self._loop.call_soon_threadsafe(self.stop_event.set)
 
     def close(self) -> None:
-        """Take everything down (reverse order); the engine's last state is saved."""
+        """Take everything down: no more jobs, no more ticks, the engine's last state saved,
+        then the rest in reverse order of opening."""
+        self._stop_jobs()
         self.stop_feed()
         if hasattr(self, "runner"):
             self.runner.stop()
