@@ -97,6 +97,7 @@ class Engine(EngineDays):
         self.last_accepted: datetime | None = None
         self.unknown_ticks = 0
         self.dirty = False  # state changed since the last snapshot
+        self.snapshot_cache: dict[int, Any] = {}  # agent/snapshot.py: per-instrument parts
         self._cutoff_at = self._square_off_at = datetime.max.replace(tzinfo=IST)
         self._day_start = self._day_end = datetime.min.replace(tzinfo=IST)
         self._configs = {c.symbol.upper(): c for c in settings.instruments}

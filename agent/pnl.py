@@ -204,19 +204,7 @@ class PnlBook:
     # ------------------------------------------------------------ persistence
 
     def to_list(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "token": b.token, "symbol": b.symbol, "quantity": b.quantity,
-                "average": str(b.average), "realized": str(b.realized),
-                "mark": None if b.mark is None else str(b.mark),
-                "entry_time": None if b.entry_time is None else b.entry_time.isoformat(),
-                "entry_reason": b.entry_reason, "entry_tag": b.entry_tag,
-                "trip_realized": str(b.trip_realized), "exit_quantity": b.exit_quantity,
-                "exit_value": str(b.exit_value), "closed_trades": b.closed_trades,
-            }
-            for b in self.books.values()
-            if b.quantity or b.realized or b.closed_trades
-        ]
+        return [book_to_dict(b) for b in self.books.values() if book_matters(b)]
 
     def restore(self, rows: Iterable[dict[str, Any]]) -> None:
         """Load saved books into books already added (unknown tokens are skipped)."""
@@ -237,3 +225,27 @@ class PnlBook:
             book.exit_value = Decimal(row.get("exit_value", "0"))
             book.closed_trades = int(row.get("closed_trades", 0))
         self.recount()
+
+
+def book_matters(b: Book) -> bool:
+    """Whether a book has anything a restart needs (a position or today's P&L)."""
+    return bool(b.quantity or b.realized or b.closed_trades)
+
+
+def book_version(b: Book) -> tuple[Any, ...]:
+    """Changes whenever ``book_to_dict(b)`` would (the mark only counts with a position)."""
+    return (b.quantity, b.average, b.realized, b.mark if b.quantity else None, b.entry_time,
+            b.entry_reason, b.entry_tag, b.trip_realized, b.exit_quantity, b.exit_value,
+            b.closed_trades)
+
+
+def book_to_dict(b: Book) -> dict[str, Any]:
+    return {
+        "token": b.token, "symbol": b.symbol, "quantity": b.quantity,
+        "average": str(b.average), "realized": str(b.realized),
+        "mark": None if b.mark is None or not b.quantity else str(b.mark),
+        "entry_time": None if b.entry_time is None else b.entry_time.isoformat(),
+        "entry_reason": b.entry_reason, "entry_tag": b.entry_tag,
+        "trip_realized": str(b.trip_realized), "exit_quantity": b.exit_quantity,
+        "exit_value": str(b.exit_value), "closed_trades": b.closed_trades,
+    }

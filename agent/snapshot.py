@@ -15,6 +15,7 @@ from typing import Any
 
 from agent.engine import Engine
 from agent.models import ExitReason, Instrument, TradeSide
+from agent.pnl import book_matters, book_to_dict, book_version
 from agent.risk import Scope
 from agent.serialize import order_from_dict, order_to_dict, trade_from_dict, trade_to_dict
 from agent.settings import StrategyParams
@@ -73,31 +74,77 @@ def settings_section(engine: Engine) -> dict[str, Any]:
 
 
 def take(engine: Engine, now: datetime) -> dict[str, Any]:
-    """The whole state as JSON-ready data."""
+    """The whole state as JSON-ready data (a new dict: the writer owns it from here).
+
+    Per instrument, the strategy's and the runtime's parts are rebuilt only when their
+    version changed since the last snapshot (``engine.snapshot_cache``): with thousands of
+    instruments most are unchanged between two snapshots, and this runs on the engine thread.
+    """
+    strategy, runtime = {}, {}
+    cache = engine.snapshot_cache
+    for token, rt in engine.runtimes.items():
+        key = (engine.strategy.version(rt.state), _runtime_version(engine, rt))
+        hit = cache.get(token)
+        if hit is None or hit[0] != key:
+            hit = cache[token] = (key, engine.strategy.to_dict(rt.state),
+                                  _runtime_dict(engine, rt))
+        strategy[str(token)], runtime[str(token)] = hit[1], hit[2]
+    for token in [t for t in cache if isinstance(t, int) and t not in engine.runtimes]:
+        del cache[token]
+    orders = [_cached(cache, ("order", o.tag), _order_version(o), order_to_dict, o)
+              for o in engine.book.orders.values()]
+    trades = [_cached(cache, ("trade", t.entry_tag, t.exit_tag), None, trade_to_dict, t)
+              for t in engine.trades]
     return {
         "meta": {"version": VERSION, "day": None if engine.day is None else str(engine.day),
                  "seq": engine.book.seq, "running": engine.running, "paused": engine.paused,
                  "session_day": None if engine.session_day is None else str(engine.session_day),
                  "saved_at": now.isoformat()},
         "settings": settings_section(engine),
-        "orders": [order_to_dict(o) for o in engine.book.orders.values()],
-        "trades": [trade_to_dict(t) for t in engine.trades],
-        "positions": engine.pnl.to_list(),
-        "strategy": {str(t): engine.strategy.to_dict(rt.state)
-                     for t, rt in engine.runtimes.items()},
-        "runtime": {str(t): {
-            "trades_today": rt.trades_today, "halted": rt.halted, "error": rt.error,
-            "squared_off": rt.squared_off, "entry_tag": rt.entry_tag,
-            "exit_tag": rt.exit_tag,
-            "pending_close": None if rt.pending_close is None else rt.pending_close.value,
-            "stop_tag": rt.stop_tag,
-            "exit_after_cancel": None if rt.exit_after_cancel is None
-            else rt.exit_after_cancel.value,
-            "last_price": None if rt.last_price is None else str(rt.last_price),
-            "last_candle_end": None if rt.last_candle_end is None
-            else rt.last_candle_end.isoformat(),
-        } for t, rt in engine.runtimes.items()},
+        "orders": orders,
+        "trades": trades,
+        "positions": [_cached(cache, ("book", b.token), book_version(b), book_to_dict, b)
+                      for b in engine.pnl.books.values() if book_matters(b)],
+        "strategy": strategy,
+        "runtime": runtime,
         "risk": {"tripped": sorted([s.value, n] for s, n in engine.risk.tripped)},
+    }
+
+
+def _cached(cache: dict[Any, Any], key: Any, version: Any, build: Any, item: Any) -> Any:
+    hit = cache.get(key)
+    if hit is None or hit[0] != version:
+        hit = cache[key] = (version, build(item))
+    return hit[1]
+
+
+def _order_version(o: Any) -> tuple[Any, ...]:
+    return (o.status, o.filled_quantity, o.average_price, o.modifications, o.price,
+            o.trigger_price, o.quantity, o.order_type, o.reason, o.broker_order_id, o.message,
+            o.updated_at)
+
+
+def _runtime_version(engine: Engine, rt: Any) -> tuple[Any, ...]:
+    held = engine.pnl.books[rt.token].quantity
+    return (rt.trades_today, rt.halted, rt.error, rt.squared_off, rt.entry_tag, rt.exit_tag,
+            rt.pending_close, rt.stop_tag, rt.exit_after_cancel, rt.last_candle_end,
+            rt.last_price if held else None)
+
+
+def _runtime_dict(engine: Engine, rt: Any) -> dict[str, Any]:
+    held = engine.pnl.books[rt.token].quantity
+    return {
+        "trades_today": rt.trades_today, "halted": rt.halted, "error": rt.error,
+        "squared_off": rt.squared_off, "entry_tag": rt.entry_tag,
+        "exit_tag": rt.exit_tag,
+        "pending_close": None if rt.pending_close is None else rt.pending_close.value,
+        "stop_tag": rt.stop_tag,
+        "exit_after_cancel": None if rt.exit_after_cancel is None
+        else rt.exit_after_cancel.value,
+        # the last price matters after a restart only to close an open position at it
+        "last_price": None if rt.last_price is None or not held else str(rt.last_price),
+        "last_candle_end": None if rt.last_candle_end is None
+        else rt.last_candle_end.isoformat(),
     }
 
 

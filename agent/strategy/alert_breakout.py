@@ -277,6 +277,15 @@ class AlertBreakout:
     def to_dict(self, state: BreakoutState) -> dict[str, Any]:
         return state_to_dict(state)
 
+    def version(self, state: BreakoutState) -> tuple[Any, ...]:
+        """What ``to_dict`` reads, in a cheap form: the VWAP sums change with the candle
+        count, alerts are replaced (never mutated), a position's stop and entry change."""
+        pos = state.position
+        return (state.candles, state.sum_v, state.buy_alert and state.buy_alert.start,
+                state.sell_alert and state.sell_alert.start,
+                pos and (pos.side, pos.entry_price, pos.stop, pos.initial_stop, pos.alert.start,
+                         pos.entry_time, pos.reason))
+
     def restore(self, state: BreakoutState, data: dict[str, Any]) -> None:
         state_restore(state, data)
         self._apply_params(state, state.params)

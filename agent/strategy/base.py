@@ -9,7 +9,7 @@ actual fill price).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -99,6 +99,10 @@ class Strategy(Protocol):
     def reset_day(self, state: Any) -> None: ...
 
     def to_dict(self, state: Any) -> dict[str, Any]: ...
+
+    def version(self, state: Any) -> Hashable:
+        """Changes whenever ``to_dict(state)`` would (cheap: called per snapshot)."""
+        ...
 
     def restore(self, state: Any, data: dict[str, Any]) -> None: ...
 

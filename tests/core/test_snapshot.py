@@ -94,3 +94,18 @@ def test_overrides_survive_a_new_day_but_the_day_state_does_not() -> None:
     assert not rt0.params.trade_side.allows(Side.BUY)
     assert not next_day.runtimes[instruments[1].token].halted
     assert next_day.book.orders == {}
+
+
+def test_cached_parts_never_change_what_a_snapshot_says() -> None:
+    instruments, settings, ticks = _setup()
+    engine = make_engine(settings, instruments)
+    stamp = datetime(2026, 11, 23, 12, 0, tzinfo=IST)
+    checked = 0
+    for i, tick in enumerate(ticks):
+        engine.on_tick(tick)
+        if i % 997 == 0:  # often, across candles, entries, trails and exits
+            cached = snapshot.take(engine, stamp)
+            engine.snapshot_cache.clear()
+            assert cached == snapshot.take(engine, stamp)
+            checked += 1
+    assert checked > 20 and engine.all_trades
