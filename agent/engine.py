@@ -96,7 +96,8 @@ class Engine(EngineDays):
         self.session_day: date | None = None  # the day whose session_start job ran
         self.last_accepted: datetime | None = None
         self.unknown_ticks = 0
-        self.dirty = False  # state changed since the last snapshot
+        self._dirty = False
+        self.changes = 0  # times ``dirty`` was set: a cheap "has anything changed?"
         self.snapshot_cache: dict[int, Any] = {}  # agent/snapshot.py: per-instrument parts
         self._cutoff_at = self._square_off_at = datetime.max.replace(tzinfo=IST)
         self._day_start = self._day_end = datetime.min.replace(tzinfo=IST)
@@ -187,6 +188,26 @@ class Engine(EngineDays):
             self._advance(self.last_accepted)
             return self.last_accepted
         return self.clock.now()
+
+    @property
+    def dirty(self) -> bool:
+        """State changed since the last snapshot (the runner clears it)."""
+        return self._dirty
+
+    @dirty.setter
+    def dirty(self, value: bool) -> None:
+        if value:
+            self.changes += 1
+        self._dirty = value
+
+    def armed_tokens(self) -> frozenset[int]:
+        """Instruments whose next tick may make an order: one in flight or a close to
+        retry, or a trigger near the last price (``Strategy.armed``). Engine thread."""
+        armed = self.strategy.armed
+        return frozenset(
+            token for token, rt in self.runtimes.items()
+            if rt.entry_tag or rt.exit_tag or rt.pending_close is not None
+            or armed(rt.state, rt.last_price))
 
     @property
     def ignored_ticks(self) -> int:

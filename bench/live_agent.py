@@ -15,6 +15,7 @@ The stamps are ``bench.live_hooks``'s.
 from __future__ import annotations
 
 import resource
+import sys
 import tempfile
 import threading
 import time
@@ -28,7 +29,7 @@ from agent.adapters.kite_feed import FeedOptions, KiteFeed
 from agent.adapters.kite_rest import ORDER_LIMITS
 from agent.clock import ScaledClock
 from agent.engine import Engine
-from agent.runner import EngineRunner
+from agent.runner import THREAD_SWITCH_SECONDS, EngineRunner
 from agent.settings import Defaults, InstrumentConfig, Settings, StrategyParams
 from bench.live_hooks import RecordingRates, StampedBroker, StampedKite, Stamps
 from bench.live_sim import SimInfo, bench_instruments
@@ -47,7 +48,8 @@ class AgentPlan:
     sample_every: float = 0.5
     connect_timeout: float = 60.0
     snapshots: bool = True  # False only to diagnose: the live agent always snapshots
-    switch_interval: float | None = None  # to diagnose: sys.setswitchinterval (None: 5 ms)
+    switch_interval: float | None = None  # sys.setswitchinterval (None: the live agent's)
+    prioritize: bool = True  # False only to diagnose: the live agent hands armed ticks first
 
 
 @dataclass(slots=True)
@@ -102,10 +104,7 @@ def agent_process(pipe: Any, plan: AgentPlan, info: SimInfo) -> None:
     from bench.live_sim import quiet_logs
 
     quiet_logs()
-    if plan.switch_interval is not None:
-        import sys
-
-        sys.setswitchinterval(plan.switch_interval)
+    sys.setswitchinterval(plan.switch_interval or THREAD_SWITCH_SECONDS)
     record = AgentRecord()
     try:
         with tempfile.TemporaryDirectory(prefix="bench-agent-") as tmp:
@@ -134,7 +133,14 @@ def _run(plan: AgentPlan, info: SimInfo, data_dir: Path, record: AgentRecord) ->
         persistence.snapshot(eng)
         record.snapshots.append((start, time.monotonic()))
 
-    runner = EngineRunner(engine, clock, snapshot=snapshot if plan.snapshots else None)
+    armed: list[KiteFeed] = []  # the feed, once made
+
+    def prioritize(tokens: frozenset[int]) -> None:
+        if armed and plan.prioritize:
+            armed[0].prioritize(tokens)
+
+    runner = EngineRunner(engine, clock, snapshot=snapshot if plan.snapshots else None,
+                          on_armed=prioritize)
     kite = StampedKite(info.api_key, root=info.rest_root)
     kite.calls = record.calls
     kite.set_access_token(info.access_token)
@@ -149,6 +155,7 @@ def _run(plan: AgentPlan, info: SimInfo, data_dir: Path, record: AgentRecord) ->
                     options=FeedOptions(max_per_connection=plan.per_connection),
                     on_order_message=broker.on_order_message)
     stamps.wrap_frame(feed)
+    armed.append(feed)
     runner.start()
     feed.start()
     try:

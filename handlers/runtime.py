@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -31,7 +32,7 @@ from agent.models import Instrument
 from agent.reconcile import adopt
 from agent.recovery import MinuteBar, bars_from_kite, fill_gaps
 from agent.reports import day_report, write_report
-from agent.runner import EngineRunner
+from agent.runner import THREAD_SWITCH_SECONDS, EngineRunner
 from agent.scheduler import DayScheduler, DayServices
 from agent.scheduler_sim import ScaledJobDriver
 from agent.serialize import candle_from_dict, trade_from_dict
@@ -46,6 +47,7 @@ from storage.prefs import Prefs
 from storage.session_file import SessionFile
 
 log = logging.getLogger(__name__)
+
 
 
 class MemorySessionStore:
@@ -87,11 +89,13 @@ class AgentProcess:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closers: list[Callable[[], object]] = []
         self._stop_jobs: Callable[[], object] = lambda: None
+        self._armed: frozenset[int] = frozenset()
 
     # ------------------------------------------------------------ wiring (main thread)
 
     def open(self) -> None:
         s = self.settings
+        sys.setswitchinterval(THREAD_SWITCH_SECONDS)
         data_dir = s.data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
         self.lock = DataDirLock(data_dir)
@@ -108,7 +112,8 @@ class AgentProcess:
         self.engine.notify = self._notify
         today = self.clock.now().date()
         self.persistence.restore_into(self.engine, today)
-        self.runner = EngineRunner(self.engine, self.clock, snapshot=self.persistence.snapshot)
+        self.runner = EngineRunner(self.engine, self.clock, snapshot=self.persistence.snapshot,
+                                   on_armed=self._prioritize)
         self.broker = self._broker()
         self.engine.attach_broker(self.broker)
         self._recover_candles()
@@ -272,7 +277,15 @@ class AgentProcess:
                              root=ws_root, on_order_message=on_order,
                              on_login_needed=lambda: self.runner.put(
                                  LoginNeeded("the ticker refused the access token")))
+        self.feed.prioritize(self._armed)
         self.feed.start()
+
+    def _prioritize(self, tokens: frozenset[int]) -> None:
+        """The engine's armed instruments changed (engine thread): their ticks go first."""
+        self._armed = tokens
+        feed = self.feed
+        if feed is not None:
+            feed.prioritize(tokens)
 
     def stop_feed(self) -> None:
         feed, self.feed = self.feed, None

@@ -117,6 +117,41 @@ def read_json_file(path: Path) -> dict[str, Any] | None:
     return data
 
 
+def dumps_in_pieces(value: Any, depth: int = 5) -> str:
+    """``json.dumps(value, ensure_ascii=False, allow_nan=False)``, the same text, built
+    from one ``json.dumps`` per item of the outer ``depth`` levels of objects and arrays.
+
+    A single ``json.dumps`` of a multi-megabyte state holds the GIL from start to end
+    (tens of milliseconds), stalling the feed, engine and broker threads; between the
+    pieces other threads get their turn. Any thread.
+    """
+    pieces: list[str] = []
+    _pieces(value, depth, pieces)
+    return "".join(pieces)
+
+
+def _pieces(value: Any, depth: int, out: list[str]) -> None:
+    if depth > 0 and type(value) is dict and len(value) > 1 and all(
+            type(key) is str for key in value):
+        out.append("{")
+        sep = ""
+        for key, item in value.items():
+            out.append(sep + json.dumps(key, ensure_ascii=False) + ": ")
+            _pieces(item, depth - 1, out)
+            sep = ", "
+        out.append("}")
+    elif depth > 0 and type(value) is list and len(value) > 1:
+        out.append("[")
+        sep = ""
+        for item in value:
+            out.append(sep)
+            _pieces(item, depth - 1, out)
+            sep = ", "
+        out.append("]")
+    else:
+        out.append(json.dumps(value, ensure_ascii=False, allow_nan=False))
+
+
 @dataclass
 class _Batch:
     data: dict[str, Any] | None
@@ -172,6 +207,9 @@ class AtomicJSONStorage(Storage):
 
     def _write_file(self, data: dict[str, Any]) -> None:
         check_plain_json(data, str(self.path))
-        text = json.dumps(data, ensure_ascii=False, indent=self._indent, allow_nan=False)
+        if self._indent is None:
+            text = dumps_in_pieces(data)
+        else:
+            text = json.dumps(data, ensure_ascii=False, indent=self._indent, allow_nan=False)
         atomic_write_bytes(self.path, text.encode("utf-8"))
         self.file_writes += 1

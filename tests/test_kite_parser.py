@@ -425,3 +425,42 @@ def test_bench_frames_parse_like_kiteticker():
         assert len(ours) == len(kite) == 500
         for t, k in zip(ours, kite, strict=True):
             assert_same_as_kite(t, k)
+
+
+def _token(packet: bytes) -> int:
+    return struct.unpack_from(">I", packet)[0]
+
+
+@pytest.mark.parametrize("length", LAYOUTS)
+def test_parse_first_splits_a_frame_without_losing_or_reordering_a_tick(length):
+    rng = random.Random(length)
+    for _ in range(50):
+        packets = [random_packet(rng, length, rng.choice((1, 2, 3, 9))) for _ in range(40)]
+        packets += rng.sample(packets, 5)  # a token twice in a frame keeps its order
+        first = {_token(p) for p in rng.sample(packets, rng.randrange(0, 8))}
+        payload = frame(*packets)
+        whole = KiteFrameParser().parse(payload)
+        parser = KiteFrameParser()
+        handed: list[list[Tick]] = []
+        rest = parser.parse_first(payload, None, first, handed.append)
+        early = handed[0] if handed else []
+        assert len(handed) == (1 if early else 0)
+        assert early == [t for t in whole if t.instrument_token in first]
+        assert rest == [t for t in whole if t.instrument_token not in first]
+        stats = parser.stats
+        assert (stats.frames, stats.packets, stats.ticks) == (1, len(packets), len(packets))
+
+
+def test_parse_first_leaves_mixed_and_broken_frames_whole():
+    rng = random.Random(5)
+    mixed = [random_packet(rng, 184, 1), random_packet(rng, 32, 9), random_packet(rng, 184, 1)]
+    payload = frame(*mixed)
+    handed: list[list[Tick]] = []
+    rest = KiteFrameParser().parse_first(payload, None, {_token(mixed[2])}, handed.append)
+    assert handed == [] and rest == KiteFrameParser().parse(payload)
+    short = frame(*mixed[:1], count=3)  # declares more packets than it holds
+    rest = KiteFrameParser().parse_first(short, None, {_token(mixed[0])}, handed.append)
+    assert handed == [] and rest == KiteFrameParser().parse(short)
+    for _ in range(2_000):  # garbage never raises
+        junk = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 400)))
+        KiteFrameParser().parse_first(junk, None, {rng.randrange(1 << 32)}, handed.append)

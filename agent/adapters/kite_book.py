@@ -50,16 +50,41 @@ class ReadJob:
     not_before: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class PollDone:
+    """An order-book read finished on the reader thread (rows, or the error)."""
+
+    started: float
+    rows: list[dict[str, Any]] | None
+    error: Exception | None
+
+
 class KiteBook:
     """Order-book rows, reads and updates of ``KiteBroker``'s worker (a mixin)."""
 
     def poll_orders(self: KiteBroker) -> None:
-        """Read Kite's order book and apply every row (also settles ambiguous placements)."""
+        """Start reading Kite's order book on the reader thread (the worker goes on placing
+        orders meanwhile: a book of a busy day is a large answer); ``poll_done`` applies it.
+        One read at a time."""
+        self.polling = True
         started = self.timer.monotonic()
+        self.reader.submit(self._read_book, started)
+
+    def _read_book(self: KiteBroker, started: float) -> None:
+        """Reader thread: the order book, handed back to the worker."""
         try:
-            rows = self.call(self.other_rate, self.kite.orders)
-        except Exception as exc:
-            failed, text = self.failure(exc)
+            done = PollDone(started, self.kite.orders(), None)
+        except Exception as exc:  # judged on the worker
+            done = PollDone(started, None, exc)
+        self.put_work(done)
+
+    def poll_done(self: KiteBroker, done: PollDone) -> None:
+        """Apply an order-book read: every row (also settles ambiguous placements)."""
+        self.polling = False
+        started = done.started
+        self.other_rate.take(self.timer.monotonic())
+        if done.error is not None:
+            failed, text = self.failure(done.error)
             self.poll_failures += 1
             later = started + max(self.poll_interval, self.retry.delay(self.poll_failures))
             if failed is not Failure.TOKEN:
@@ -71,8 +96,11 @@ class KiteBook:
                         c.not_before = max(c.not_before, started + self.retry.delay(
                             self.poll_failures))
             return
+        if self.token_dead:
+            log.info("kite broker: Kite answers again")
+            self.token_dead = False
         self.poll_failures = 0
-        for row in rows or []:
+        for row in done.rows or []:
             self.on_row(row)
         self._resolve(started)
         self.next_poll = self.timer.monotonic() + self.poll_interval

@@ -17,14 +17,14 @@ import math
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from agent.adapters.kite_actions import KiteActions
-from agent.adapters.kite_book import BrokerError, KiteBook, ReadJob
+from agent.adapters.kite_book import BrokerError, KiteBook, PollDone, ReadJob
 from agent.adapters.kite_orders import Child, Tracked
 from agent.adapters.kite_reconcile import Reconciliation
 from agent.adapters.kite_rest import (
@@ -104,6 +104,7 @@ class KiteBroker(KiteSchedule, KiteActions, KiteBook):
         self.reads: list[ReadJob] = []
         self.next_poll = self.timer.monotonic() + poll_interval
         self.poll_failures = 0
+        self.polling = False  # an order-book read is out on the reader thread
         self.token_dead = False
         self.closing = False
         self._logged: set[str] = set()
@@ -112,6 +113,7 @@ class KiteBroker(KiteSchedule, KiteActions, KiteBook):
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._wake = threading.Event()
         self._abort = threading.Event()
+        self.reader = ThreadPoolExecutor(1, thread_name_prefix="kite-reader")  # book reads
         self._thread = threading.Thread(target=self._run, name="kite-broker", daemon=True)
         self._thread.start()
 
@@ -178,6 +180,10 @@ class KiteBroker(KiteSchedule, KiteActions, KiteBook):
             return False
         return True
 
+    def put_work(self, item: object) -> None:
+        """Hand the worker something to handle (the reader thread's answers). Any thread."""
+        self._put(item)
+
     def _put(self, item: object) -> None:
         if not self._thread.is_alive():
             log.warning("kite broker: closed; %s dropped", type(item).__name__)
@@ -203,13 +209,15 @@ class KiteBroker(KiteSchedule, KiteActions, KiteBook):
                 continue
             if self.closing and not pending:
                 break
-            for fence in self._fences:
-                fence.set()
-            self._fences.clear()
+            if not self.polling:  # idle means no answer outstanding either
+                for fence in self._fences:
+                    fence.set()
+                self._fences.clear()
             self.timer.wait(self._wake, None if math.isinf(due) else due)
         for fence in self._fences:
             fence.set()
         self._drop_left()
+        self.reader.shutdown(wait=False, cancel_futures=True)
         log.info("kite broker worker stopped")
 
     def _drop_left(self) -> None:
@@ -223,7 +231,7 @@ class KiteBroker(KiteSchedule, KiteActions, KiteBook):
                 item.done.set()
             elif isinstance(item, ReadJob):
                 item.future.set_exception(BrokerError("the broker is closed"))
-            elif not isinstance(item, _Row | _Stop):
+            elif not isinstance(item, _Row | _Stop | PollDone):
                 log.warning("kite broker: closed; %s dropped", item)
 
     def _drain(self) -> None:
@@ -248,6 +256,8 @@ class KiteBroker(KiteSchedule, KiteActions, KiteBook):
             self.queue_modify(item)
         elif isinstance(item, ReadJob):
             self.reads.append(item)
+        elif isinstance(item, PollDone):
+            self.poll_done(item)
         elif isinstance(item, _Fence):
             self._fences.append(item.done)
         elif isinstance(item, _Stop):

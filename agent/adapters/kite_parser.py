@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import logging
 import struct
+from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -302,6 +304,8 @@ def _index_full_run(view: memoryview, ticks: list[Tick], segments: list[_Segment
 # packet length -> parser of a run of packets of that length (stops at another length)
 _RUNS = {184: _full_run, 44: _quote_run, 8: _ltp_run, 28: _index_quote_run,
          32: _index_full_run}
+# packet length -> (length, token) of a record of that length, the rest skipped
+_TOKEN_RECS = {length: struct.Struct(f">HI{length - 4}x") for length in _RUNS}
 
 
 @dataclass(slots=True)
@@ -346,6 +350,61 @@ class KiteFrameParser:
         if size < 2:
             stats.heartbeats += 1
             return []
+        ticks, bad = self._packets(payload, received_at)
+        stats.ticks += len(ticks)
+        stats.packets += len(ticks) + bad
+        if bad:
+            self._count_bad(bad, size)
+        return ticks
+
+    def parse_first(self, payload: bytes, received_at: datetime | None,
+                    first: AbstractSet[int], hand_over: Callable[[list[Tick]], None]
+                    ) -> list[Tick]:
+        """``parse``, in two parts: the ticks of the tokens in ``first`` (in frame order)
+        go to ``hand_over`` as soon as they are parsed (not called when there are none);
+        the others (in frame order) are parsed after that and returned. Frames whose
+        packets are not all of one length are parsed whole and returned. Reactor thread.
+        """
+        if payload.__class__ is not bytes:
+            payload = bytes(payload)
+        size = len(payload)
+        hot: list[int] = []
+        if first and size >= 4:
+            count, length = _U16.unpack_from(payload, 0)[0], _U16.unpack_from(payload, 2)[0]
+            record = length + 2
+            head = _TOKEN_RECS.get(length)
+            if head is not None and count and size >= 2 + count * record:
+                for i, (n, token) in enumerate(
+                        head.iter_unpack(memoryview(payload)[2 : 2 + count * record])):
+                    if n != length:  # mixed lengths: the offsets above are not packets
+                        hot = []
+                        break
+                    if token in first:
+                        hot.append(i)
+        if not hot:
+            return self.parse(payload, received_at)
+        early, _ = self._packets(self._subframe(payload, record, hot), received_at)
+        stats = self._stats
+        stats.frames += 1
+        stats.packets += count  # all of one known length, all inside the frame: none bad
+        stats.ticks += len(early)
+        hand_over(early)
+        is_hot = set(hot)
+        rest, _ = self._packets(self._subframe(
+            payload, record, [i for i in range(count) if i not in is_hot]), received_at)
+        stats.ticks += len(rest)
+        return rest
+
+    @staticmethod
+    def _subframe(payload: bytes, record: int, picks: list[int]) -> bytes:
+        """A frame of the packets at ``picks`` (indexes) of a frame of same-size records."""
+        return b"".join([_U16.pack(len(picks)), *(payload[2 + i * record : 2 + (i + 1) * record]
+                                                  for i in picks)])
+
+    def _packets(self, payload: bytes, received_at: datetime | None
+                 ) -> tuple[list[Tick], int]:
+        """The ticks of a frame of at least 2 bytes, and how many packets were bad."""
+        size = len(payload)
         ticks: list[Tick] = []
         view = memoryview(payload)
         count = _U16.unpack_from(payload, 0)[0]
@@ -377,11 +436,7 @@ class KiteFrameParser:
                 break
             done += parsed
             pos += parsed * record
-        stats.ticks += len(ticks)
-        stats.packets += len(ticks) + bad
-        if bad:
-            self._count_bad(bad, size)
-        return ticks
+        return ticks, bad
 
     def _count_bad(self, bad: int, size: int) -> None:
         self._stats.bad_packets += bad

@@ -106,11 +106,12 @@ class KiteSchedule:
                     yield at, self.order_rate, 1, partial(self.modify_child, t, c), True
         lookups = [c.not_before for t in live for c in t.children
                    if c.state is ChildState.UNRESOLVED]
-        if lookups:
-            yield min(lookups), self.other_rate, 1, self.poll_orders, True
+        if lookups:  # while a read is out, its answer is awaited (the worker is woken)
+            at = math.inf if self.polling else min(lookups)
+            yield at, self.other_rate, 1, self.poll_orders, True
         for job in self.reads:
             yield job.not_before, self.other_rate, job.calls, partial(self.run_read, job), True
-        if live and not self.closing:
+        if live and not self.closing and not self.polling:
             yield self.next_poll, self.other_rate, 1, self.poll_orders, False
 
     def queue_place(self: KiteBroker, p: PlaceRequest) -> None:

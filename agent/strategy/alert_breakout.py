@@ -13,6 +13,7 @@ from typing import Any
 from agent.models import Candle, EntryReason, ExitReason, Instrument, Side, TradeSide
 from agent.settings import StrategyParams
 from agent.strategy.base import (
+    ARMED_DISTANCE,
     AlertChanged,
     Enter,
     EntryGate,
@@ -276,6 +277,15 @@ class AlertBreakout:
 
     def to_dict(self, state: BreakoutState) -> dict[str, Any]:
         return state_to_dict(state)
+
+    def armed(self, state: BreakoutState, price: Decimal | None) -> bool:
+        pos = state.position
+        levels = (state.buy_upper, state.sell_lower) + (
+            () if pos is None else (pos.stop, pos.target))
+        if price is None:
+            return any(level is not None for level in levels)
+        near = price * ARMED_DISTANCE
+        return any(level is not None and abs(price - level) <= near for level in levels)
 
     def version(self, state: BreakoutState) -> tuple[Any, ...]:
         """What ``to_dict`` reads, in a cheap form: the VWAP sums change with the candle

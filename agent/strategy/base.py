@@ -96,6 +96,13 @@ class Strategy(Protocol):
 
     def force_flat(self, state: Any) -> None: ...
 
+    def armed(self, state: Any, price: Decimal | None) -> bool:
+        """True when a tick near ``price`` (the last one) may make an order: a trigger
+        level within ``ARMED_DISTANCE`` of it. A hint for handling such ticks first (the
+        live feed); never a rule: a wrong answer only costs time. Cheap: called for every
+        instrument a few times a second."""
+        ...
+
     def reset_day(self, state: Any) -> None: ...
 
     def to_dict(self, state: Any) -> dict[str, Any]: ...
@@ -105,6 +112,9 @@ class Strategy(Protocol):
         ...
 
     def restore(self, state: Any, data: dict[str, Any]) -> None: ...
+
+
+ARMED_DISTANCE = Decimal("0.01")  # a trigger within 1% of the last price arms an instrument
 
 
 def round_up(x: Decimal, tick: Decimal) -> Decimal:

@@ -234,3 +234,43 @@ def test_finished_orders_are_forgotten_when_too_many_are_remembered(
         assert len(h.broker.orders) <= 4 and resting.tag in h.broker.orders
         h.broker.cancel(resting)  # a live order is never forgotten
         assert final(h)[-1].tag == resting.tag
+
+
+def test_a_placement_does_not_wait_for_an_order_book_read_in_progress() -> None:
+    import threading
+
+    with Harness(messages=False) as h:
+        reading, release, placed = threading.Event(), threading.Event(), threading.Event()
+        read_book, place = h.kite.orders, h.kite.place_order
+
+        def slow_book():  # a busy day's order book: a slow answer
+            reading.set()
+            release.wait(10)
+            return read_book()
+
+        def placing(*args, **kwargs):
+            try:
+                return place(*args, **kwargs)
+            finally:
+                if reading.is_set():
+                    placed.set()
+
+        h.kite.orders, h.kite.place_order = slow_book, placing  # type: ignore[method-assign]
+        first = h.submit(h.order(quantity=1))
+        assert h.broker.wait_idle() and h.kite.count("order.place") == 1
+        h.timer.advance(1.0)  # the poll after a write is due
+        assert reading.wait(5)
+        second = h.submit(h.order(quantity=1))
+        assert placed.wait(5), "the placement waited for the order-book read"
+        assert not release.is_set()
+        release.set()  # the read's answer is applied: both fills reach the engine
+        complete: set[str] = set()
+
+        def both(update) -> bool:
+            if update.status is OrderStatus.COMPLETE:
+                complete.add(update.tag)
+            if complete != {first.tag, second.tag}:
+                h.timer.advance(1.0)  # polls until the second fill is read too
+            return complete == {first.tag, second.tag}
+
+        h.until(both)

@@ -89,3 +89,49 @@ def test_clock_tick_completes_a_candle_without_a_new_tick() -> None:
     engine.handle(ClockTick(datetime(2026, 11, 23, 9, 30, 0, tzinfo=IST)))
     assert len(completed) == 1
     assert engine.runtimes[7].stale == 1
+
+
+def _alert_candle() -> list[Tick]:
+    """Two 5-minute candles, the second closing above the VWAP: a buy alert at 09:25."""
+    at = datetime(2026, 11, 23, 9, 15, tzinfo=IST)
+    return [Tick(7, Decimal(price), at.replace(minute=minute, second=second), None)
+            for minute, second, price in ((15, 3, "100"), (16, 0, "102"), (17, 0, "98"),
+                                          (18, 0, "100"), (20, 1, "100"), (21, 0, "110"),
+                                          (25, 1, "110"))]
+
+
+def test_armed_tokens_name_the_instruments_with_an_alert_or_a_position() -> None:
+    engine = _engine()
+    engine.handle(StartTrading())
+    assert engine.armed_tokens() == frozenset()
+    for tick in _alert_candle():
+        engine.handle(tick)
+    up = engine.runtimes[7].state.buy_upper  # just above the alert candle's high (110)
+    assert engine.armed_tokens() == {7}  # the last price, 110, is within 1% of it
+    engine.handle(Tick(7, up * Decimal("0.98"), datetime(2026, 11, 23, 9, 26, tzinfo=IST)))
+    assert engine.armed_tokens() == frozenset()  # 2% away
+
+
+
+def test_the_runner_tells_the_armed_instruments_when_they_change() -> None:
+    engine = _engine()
+    told: list[frozenset[int]] = []
+    armed = Event()
+
+    def on_armed(tokens: frozenset[int]) -> None:
+        told.append(tokens)
+        if tokens:
+            armed.set()
+
+    runner = EngineRunner(engine, engine.clock, timer_seconds=None, on_armed=on_armed,
+                          armed_seconds=0.0)
+    runner.start()
+    try:
+        runner.call(StartTrading())
+        for tick in _alert_candle():
+            runner.put(tick)
+        assert armed.wait(5)
+        runner.call(Query(QueryKind.STATUS))  # nothing changed: nothing told again
+    finally:
+        runner.stop()
+    assert told[-1] == {7} and told.count(frozenset({7})) == 1

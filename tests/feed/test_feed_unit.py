@@ -255,3 +255,24 @@ def test_close_is_clean_and_stops_reconnecting(
     feed.reconnect()  # after close: ignored
     with pytest.raises(RuntimeError, match="already started"):
         feed.start()
+
+
+def test_prioritized_instruments_come_first_in_a_batch_of_their_own(
+        fake_feed: Callable[..., KiteFeed], fakes: FakeTickers, inbox: Inbox) -> None:
+    feed = fake_feed(tokens=range(1, 10))
+    feed.start()
+    inbox.wait_status(True)
+    (ticker,) = fakes.made
+    ltp = [struct.pack(">HII", 8, (token << 8) | 1, 10_000 + token) for token in range(1, 6)]
+    payload = struct.pack(">H", len(ltp)) + b"".join(ltp)
+    feed.prioritize(frozenset({(4 << 8) | 1, (2 << 8) | 1}))
+    mark = inbox.mark()
+    in_reactor_now(ticker.receive, payload, True)
+    first, rest = inbox.batches(mark)
+    assert [t.instrument_token >> 8 for t in first.ticks] == [2, 4]
+    assert [t.instrument_token >> 8 for t in rest.ticks] == [1, 3, 5]
+    feed.prioritize(frozenset())
+    mark = inbox.mark()
+    in_reactor_now(ticker.receive, payload, True)
+    (whole,) = inbox.batches(mark)
+    assert [t.instrument_token >> 8 for t in whole.ticks] == [1, 2, 3, 4, 5]

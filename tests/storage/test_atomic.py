@@ -194,3 +194,36 @@ def test_failed_batch_writes_nothing(tmp_path: Path) -> None:
     assert path.read_bytes() == before
     with pytest.raises(RuntimeError, match="do not nest"), storage.batch(), storage.batch():
         pass
+
+
+def test_dumps_in_pieces_writes_the_text_json_dumps_writes() -> None:
+    import json
+    import random
+
+    from storage.atomic import dumps_in_pieces
+
+    rng = random.Random(7)
+
+    def value(depth: int) -> object:
+        kind = rng.randrange(8 if depth else 5)
+        if kind == 0:
+            return rng.choice([None, True, False])
+        if kind == 1:
+            return rng.randint(-10**12, 10**12)
+        if kind == 2:
+            return rng.uniform(-1e6, 1e6)
+        if kind == 3:
+            return rng.choice(["", "NIFTY 50", "₹ \"quoted\"\n", "\u0000ctrl"])
+        if kind == 4:
+            return []
+        if kind == 5:
+            return [value(depth - 1) for _ in range(rng.randrange(4))]
+        if kind == 6:
+            return {f"k{i}é": value(depth - 1) for i in range(rng.randrange(4))}
+        return {i: value(depth - 1) for i in range(rng.randrange(3))}  # int keys
+
+    for _ in range(500):
+        data = {"t": {str(i): value(4) for i in range(rng.randrange(4))}, "x": value(5)}
+        assert dumps_in_pieces(data) == json.dumps(data, ensure_ascii=False, allow_nan=False)
+    with pytest.raises(ValueError):
+        dumps_in_pieces({"a": 1, "b": [1.0, float("nan")]})
