@@ -133,11 +133,11 @@ def _run(plan: AgentPlan, info: SimInfo, data_dir: Path, record: AgentRecord) ->
         persistence.snapshot(eng)
         record.snapshots.append((start, time.monotonic()))
 
-    armed: list[KiteFeed] = []  # the feed, once made
+    made: list[KiteFeed] = []  # the feed, once made
 
     def prioritize(tokens: frozenset[int]) -> None:
-        if armed and plan.prioritize:
-            armed[0].prioritize(tokens)
+        if made and plan.prioritize:
+            made[0].prioritize(tokens)
 
     runner = EngineRunner(engine, clock, snapshot=snapshot if plan.snapshots else None,
                           on_armed=prioritize)
@@ -155,7 +155,7 @@ def _run(plan: AgentPlan, info: SimInfo, data_dir: Path, record: AgentRecord) ->
                     options=FeedOptions(max_per_connection=plan.per_connection),
                     on_order_message=broker.on_order_message)
     stamps.wrap_frame(feed)
-    armed.append(feed)
+    made.append(feed)
     runner.start()
     feed.start()
     try:

@@ -2,12 +2,13 @@
 
 ``KiteBroker`` implements the port of ``agent.adapters.broker``. The engine thread's calls
 (``submit``, ``cancel``, ``modify``) only queue work; the adapter's own worker thread does
-every REST call, and every change at the broker reaches the engine as an ``OrderUpdate``
+every REST write, and every change at the broker reaches the engine as an ``OrderUpdate``
 through ``post`` (the engine's inbox), keyed by the engine's tag. The feed adapter hands
 the ticker's order messages to ``on_order_message`` (any thread); the worker also polls the
 order book, through a reader thread (``reader``) so that a placement never waits behind a
 large order-book answer; the rows come back to the worker, which alone changes state (the
-two threads share the client: kiteconnect's ``requests.Session`` pools connections safely). The worker's parts are mixins sharing this object's state: what is due next
+two threads share the client: kiteconnect's ``requests.Session`` pools connections
+safely). The worker's parts are mixins sharing this object's state: what is due next
 (``kite_schedule``), the writes with their retry and dedupe rules (``kite_actions``), and
 the order book's rows and reads (``kite_book``); the pure rules are in ``kite_orders``.
 """

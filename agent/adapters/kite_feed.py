@@ -12,7 +12,8 @@ Frames: ``on_ticks`` stays unset (KiteTicker's own parser is too slow for the re
 thread); ``on_message`` hands binary frames to :class:`KiteFrameParser` with the injected
 clock's time as ``received_at``, and each frame with ticks becomes ONE ``TickBatch`` on the
 inbox; or two, when ``prioritize(tokens)`` named instruments (the engine's armed ones: an
-alert or a position): their ticks are parsed and put first, the rest of the frame after
+order in flight, or a trigger within 1% of the price): their ticks are parsed and put
+first, the rest of the frame after
 (each instrument's ticks keep their order; a 3,000-instrument frame takes ~12 ms to parse,
 so a stop or a breakout no longer waits behind the whole frame). Heartbeats only feed the
 watchdog. Text frames: ``{"type": "order", "data": ...}``
