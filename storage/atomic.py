@@ -117,9 +117,16 @@ def read_json_file(path: Path) -> dict[str, Any] | None:
     return data
 
 
-def dumps_in_pieces(value: Any, depth: int = 5) -> str:
+PIECE_ITEMS = 200  # items of a large object or array encoded by one json.dumps
+_ENCODE = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+
+
+def dumps_in_pieces(value: Any, depth: int = 2) -> str:
     """``json.dumps(value, ensure_ascii=False, allow_nan=False)``, the same text, built
-    from one ``json.dumps`` per item of the outer ``depth`` levels of objects and arrays.
+    from several encoder calls: the items of objects and arrays of the outer ``depth``
+    levels (a TinyDB file: its tables, their documents) one by one, and the items of any
+    object or array of more than ``PIECE_ITEMS`` items (a section of 3,000 instruments)
+    ``PIECE_ITEMS`` at a time.
 
     A single ``json.dumps`` of a multi-megabyte state holds the GIL from start to end
     (tens of milliseconds), stalling the feed, engine and broker threads; between the
@@ -131,25 +138,32 @@ def dumps_in_pieces(value: Any, depth: int = 5) -> str:
 
 
 def _pieces(value: Any, depth: int, out: list[str]) -> None:
-    if depth > 0 and type(value) is dict and len(value) > 1 and all(
-            type(key) is str for key in value):
-        out.append("{")
-        sep = ""
-        for key, item in value.items():
-            out.append(sep + json.dumps(key, ensure_ascii=False) + ": ")
-            _pieces(item, depth - 1, out)
-            sep = ", "
-        out.append("}")
-    elif depth > 0 and type(value) is list and len(value) > 1:
-        out.append("[")
-        sep = ""
-        for item in value:
-            out.append(sep)
-            _pieces(item, depth - 1, out)
-            sep = ", "
-        out.append("]")
+    kind = type(value)
+    if kind is dict and all(type(key) is str for key in value):
+        items = list(value.items())
+    elif kind is list:
+        items = value
     else:
-        out.append(json.dumps(value, ensure_ascii=False, allow_nan=False))
+        out.append(_ENCODE(value))
+        return
+    large = len(items) > PIECE_ITEMS
+    if not large and (depth <= 0 or len(items) < 2):
+        out.append(_ENCODE(value))
+        return
+    out.append("{" if kind is dict else "[")
+    if large:  # a run of items, without its brackets
+        for i in range(0, len(items), PIECE_ITEMS):
+            run = items[i : i + PIECE_ITEMS]
+            out.append((", " if i else "") + _ENCODE(dict(run) if kind is dict else run)[1:-1])
+    else:
+        for i, item in enumerate(items):
+            if i:
+                out.append(", ")
+            if kind is dict:
+                key, item = item
+                out.append(_ENCODE(key) + ": ")
+            _pieces(item, depth - 1, out)
+    out.append("}" if kind is dict else "]")
 
 
 @dataclass

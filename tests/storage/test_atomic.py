@@ -225,5 +225,8 @@ def test_dumps_in_pieces_writes_the_text_json_dumps_writes() -> None:
     for _ in range(500):
         data = {"t": {str(i): value(4) for i in range(rng.randrange(4))}, "x": value(5)}
         assert dumps_in_pieces(data) == json.dumps(data, ensure_ascii=False, allow_nan=False)
+    large = {"t": {str(i): {"n": i, "v": [value(2) for _ in range(3)]} for i in range(450)},
+             "l": [value(3) for _ in range(401)], "k": {i: i for i in range(300)}}
+    assert dumps_in_pieces(large) == json.dumps(large, ensure_ascii=False, allow_nan=False)
     with pytest.raises(ValueError):
         dumps_in_pieces({"a": 1, "b": [1.0, float("nan")]})
