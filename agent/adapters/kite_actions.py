@@ -52,10 +52,14 @@ class KiteActions:
             result = fn(**kw)
         finally:
             rate.take(self.timer.monotonic())
+        self.answered()
+        return result
+
+    def answered(self: KiteBroker) -> None:
+        """A call worked: a session thought dead is alive again."""
         if self.token_dead:
             log.info("kite broker: Kite answers again")
             self.token_dead = False
-        return result
 
     def failure(self: KiteBroker, exc: Exception) -> tuple[Failure, str]:
         kind = classify(exc)

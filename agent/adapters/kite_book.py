@@ -96,9 +96,7 @@ class KiteBook:
                         c.not_before = max(c.not_before, started + self.retry.delay(
                             self.poll_failures))
             return
-        if self.token_dead:
-            log.info("kite broker: Kite answers again")
-            self.token_dead = False
+        self.answered()
         self.poll_failures = 0
         for row in done.rows or []:
             self.on_row(row)
