@@ -5,7 +5,7 @@
     python bot.py demo [--speed N] [--until HH:MM]
     python bot.py backtest --ticks F --config C [--json] [--chart DIR]
     python bot.py login [--config F]
-    python bot.py check-config [--config F]
+    python bot.py check-config [--config F] [--offline]
     python bot.py schedule [--date YYYY-MM-DD]
 
 Each command lives in its own module; this file only parses arguments and dispatches.
@@ -48,8 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     login = sub.add_parser("login", help="the daily Kite login in a terminal")
     config_arg(login)
 
-    check = sub.add_parser("check-config", help="validate config and schedules")
+    check = sub.add_parser("check-config", help="validate config and schedules, then ask "
+                           "Kite about access (login, market data, static IP)")
     config_arg(check)
+    check.add_argument("--offline", action="store_true",
+                       help="only the config and schedules; do not ask Kite")
 
     sched = sub.add_parser("schedule", help="a day's timetable")
     sched.add_argument("--date", default=None, metavar="YYYY-MM-DD")
@@ -61,9 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = args.command
     if command == "check-config":
-        from agent.config import check_config_command
+        from handlers.check_cli import check_command
 
-        return check_config_command(Path(args.config), Path(args.schedules))
+        return check_command(Path(args.config), Path(args.schedules), offline=args.offline)
     if command == "backtest":
         from agent.backtest import backtest_command
 

@@ -57,7 +57,7 @@ def resolve_instruments(settings: Settings) -> list[Instrument]:
 def make_engine(settings: Settings, instruments: Iterable[Instrument], *,
                 notes: list[Notification] | None = None) -> Engine:
     """An engine on a SimClock with the paper broker, as the backtest runs it. Stops are
-    synthetic: the strategy's rules (STRATEGY.md) are stated for them."""
+    synthetic: the strategy's rules (docs/strategy.md) are stated for them."""
     clock = SimClock(datetime(2000, 1, 1, tzinfo=IST))
     engine = Engine(settings, instruments, clock=clock, stop_mode=StopMode.SYNTHETIC,
                     notify=notes.append if notes is not None else (lambda n: None))

@@ -1,4 +1,4 @@
-"""Grid candle aggregation (STRATEGY.md section 3), one ``CandleSeries`` per instrument.
+"""Grid candle aggregation (docs/strategy.md section 3), one ``CandleSeries`` per instrument.
 
 Bucket k of a day covers [open + k x interval, open + (k+1) x interval) from the session
 open. A tick in a later bucket completes the current candle first; the live timer

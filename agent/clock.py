@@ -1,7 +1,8 @@
 """Injected time. Nothing in the agent calls ``datetime.now()`` directly.
 
-``LiveClock`` reads wall time in IST; ``SimClock`` is advanced by whoever drives it
-(the backtest by replayed ticks, the simulator by its accelerated market clock).
+``LiveClock`` reads wall time in IST; ``SimClock`` is advanced by whoever drives it (the
+backtest, by replayed ticks); ``ScaledClock`` runs from a start time at a speed factor (the
+simulated exchange and an agent following it).
 """
 
 from __future__ import annotations

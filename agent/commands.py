@@ -99,25 +99,39 @@ def _square_off(engine: Engine, cmd: SquareOff) -> Reply:
 
 
 def _unhalt(engine: Engine, cmd: Unhalt) -> Reply:
+    """docs/strategy.md 9.7: refused while a limit covering the instrument is reached;
+    otherwise clears the halt and re-arms those limits (instrument, groups, daily)."""
     rt = engine.by_symbol.get(cmd.symbol.upper())
     if rt is None:
         return Reply(False, f"{cmd.symbol}: not one of the agent's instruments")
     if not rt.halted and not rt.error:
         return Reply(False, f"{rt.symbol}: not halted")
-    book = engine.pnl.books[rt.token]
-    breached = engine.instrument_limits(rt.token).breached(book.pnl)
-    if breached:
-        return Reply(False, f"{rt.symbol}: its {breached} is still reached (P&L {book.pnl:+.2f});"
-                     f" raise it with /set {breached} VALUE {rt.symbol} first")
-    if engine.risk.daily.breached(engine.pnl.fresh_total()):
-        return Reply(False, f"{rt.symbol}: the daily limit is reached; raise it with /limits")
-    for name, tokens in engine.risk.groups.items():
-        limits = engine.risk.group_limits[name]
-        if rt.token in tokens and limits.breached(engine.pnl.fresh_group(name)):
-            return Reply(False, f"{rt.symbol}: group {name}'s limit is reached")
+    scopes = engine.risk.scopes_of(rt.token)
+    for scope, name in scopes:
+        which, pnl = engine.risk.reached(scope, name)
+        if which:
+            return Reply(False, f"{rt.symbol}: {_scope_text(scope, name)} {which} is still "
+                         f"reached (P&L {pnl:+.2f}); raise it with "
+                         f"{_raise_hint(scope, name, which)} first")
     rt.halted, rt.error = "", ""
-    engine.risk.untrip(Scope.INSTRUMENT, rt.symbol)
+    engine.risk.rearm(scopes)
     return Reply(True, f"{rt.symbol}: unhalted, entries allowed again")
+
+
+def _scope_text(scope: Scope, name: str) -> str:
+    return {Scope.INSTRUMENT: "its", Scope.GROUP: f"group {name}'s"}.get(scope, "the daily")
+
+
+def _raise_hint(scope: Scope, name: str, which: str) -> str:
+    if scope is Scope.INSTRUMENT:
+        return f"/set {which} VALUE {name}"
+    return f"/limits {name} {which} VALUE"
+
+
+def _limits_changed(engine: Engine) -> None:
+    """Re-read the limits; tripped scopes no longer at their limit are armed again."""
+    engine.load_limits()
+    engine.risk.rearm_unreached()
 
 
 def _targets(engine: Engine, symbol: str | None) -> list[Any] | Reply:
@@ -143,16 +157,18 @@ def _set_param(engine: Engine, cmd: SetParam) -> Reply:
     for rt in targets:
         _refresh_params(engine, rt, cmd.key)
     if cmd.key in ("profit_target", "loss_limit"):
-        engine.load_limits()
+        _limits_changed(engine)
     where = cmd.symbol.upper() if cmd.symbol else "all instruments"
     when = "from the next trading day" if cmd.key in NEXT_DAY_KEYS else "now"
     return Reply(True, f"{cmd.key} = {cmd.value} for {where}, effective {when}")
 
 
 def _refresh_params(engine: Engine, rt: Any, key: str) -> None:
+    """The instrument's params after a /set of ``key`` (engine thread). Keys that wait for
+    the next trading day keep today's values, whichever key was set: a /set percentage
+    after a /set interval must not switch today's candles' interval."""
     new = engine.params_for(rt.symbol)
-    if key in NEXT_DAY_KEYS:
-        new = new.with_overrides({k: getattr(rt.params, k) for k in NEXT_DAY_KEYS})
+    new = new.with_overrides({k: getattr(rt.params, k) for k in NEXT_DAY_KEYS})
     rt.params = new
     intents = engine.strategy.set_params(rt.state, new)
     if intents:
@@ -178,7 +194,7 @@ def _set_limit(engine: Engine, cmd: SetLimit) -> Reply:
     else:
         return Reply(False, f"{cmd.scope}: expected 'daily' or a group "
                      f"({', '.join(engine.risk.group_limits) or 'none configured'})")
-    engine.load_limits()
+    _limits_changed(engine)
     return Reply(True, f"{cmd.scope} {cmd.key} = {cmd.value}, effective now")
 
 

@@ -18,6 +18,7 @@ from dataclasses import fields
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import urlsplit
 
 from agent.calendar import load_schedule
 from agent.config_values import (
@@ -33,6 +34,7 @@ from agent.config_values import (
     interval,
     nonempty_text,
     number,
+    proxy_url,
     quiet_text,
     read_yaml,
     section,
@@ -105,6 +107,7 @@ SECTIONS: Mapping[str, Mapping[str, Convert]] = {
         "login_url": url("http", "https"),
         "market_protection": market_protection,
         "instruments_file": text,
+        "proxy": proxy_url,
     },
     "telegram": {
         "base_url": url("http", "https"),
@@ -251,7 +254,15 @@ def _secrets(env: Mapping[str, str], file_api_key: str) -> Secrets:
     return Secrets(kite_api_key=get("KITE_API_KEY") or file_api_key,
                    kite_api_secret=get("KITE_API_SECRET"),
                    kite_access_token=get("KITE_ACCESS_TOKEN"),
-                   telegram_bot_token=get("TELEGRAM_BOT_TOKEN"))
+                   telegram_bot_token=get("TELEGRAM_BOT_TOKEN"),
+                   kite_proxy=get("KITE_PROXY"))
+
+
+def _check_proxy_secret(value: str) -> None:
+    """KITE_PROXY may hold a user and password; its shape is checked like kite.proxy's."""
+    parts = urlsplit(value)
+    proxy_url(value.replace(f"{parts.netloc.rpartition('@')[0]}@", "", 1)
+              if "@" in parts.netloc else value)
 
 
 def _scrub(problems: list[str], secrets: Secrets) -> list[str]:
@@ -287,6 +298,11 @@ def _build(raw: Any, schedule: ScheduleConfig | None, env: Mapping[str, str],
     if "speed" in sim:
         sim["speed"] = float(sim["speed"])
     mode, feed = top.get("mode", Mode.PAPER), top.get("feed", FeedKind.KITE)
+    if secrets.kite_proxy:
+        try:
+            _check_proxy_secret(secrets.kite_proxy)
+        except ValueError as exc:
+            problems.append(f"KITE_PROXY: {exc}")
     if mode is Mode.LIVE and feed is FeedKind.KITE:
         if not secrets.kite_api_key:
             problems.append("mode: live needs a Kite API key: set KITE_API_KEY in the "
@@ -397,18 +413,23 @@ def settings_or_report(config_path: Path, schedules_path: Path) -> Settings | No
 
 
 def check_config_command(config_path: Path, schedules_path: Path) -> int:
-    """``python bot.py check-config``: 0 and a one-line summary, or 1 and every problem."""
+    """The offline part of ``python bot.py check-config``: 0 and a one-line summary, or 1
+    and every problem (``handlers.check_cli`` adds the Kite access check)."""
     settings = settings_or_report(config_path, schedules_path)
     if settings is None:
         return 1
+    print(config_summary(settings))
+    return 0
+
+
+def config_summary(settings: Settings) -> str:
     unresolved = sum(1 for i in settings.instruments if i.inline_instrument() is None)
     schedule = settings.schedule
-    print(f"config OK: {_count(len(settings.instruments), 'instrument')} ({unresolved} to "
-          f"resolve through the instruments dump), {_count(len(settings.groups), 'group')}, "
-          f"mode {settings.mode.value}, feed {settings.feed.value}; schedules OK: "
-          f"{_count(len(schedule.holidays), 'holiday')}, "
-          f"{_count(len(schedule.special_sessions), 'special session')}")
-    return 0
+    return (f"config OK: {_count(len(settings.instruments), 'instrument')} ({unresolved} to "
+            f"resolve through the instruments dump), {_count(len(settings.groups), 'group')}, "
+            f"mode {settings.mode.value}, feed {settings.feed.value}; schedules OK: "
+            f"{_count(len(schedule.holidays), 'holiday')}, "
+            f"{_count(len(schedule.special_sessions), 'special session')}")
 
 
 def _count(n: int, noun: str) -> str:

@@ -14,13 +14,15 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
 from agent.settings import INTERVALS
 
 Convert = Callable[[Any], Any]
-SECRET_ENV = ("KITE_API_KEY", "KITE_API_SECRET", "KITE_ACCESS_TOKEN", "TELEGRAM_BOT_TOKEN")
+SECRET_ENV = ("KITE_API_KEY", "KITE_API_SECRET", "KITE_ACCESS_TOKEN", "TELEGRAM_BOT_TOKEN",
+              "KITE_PROXY")
 
 
 class ConfigError(ValueError):
@@ -198,6 +200,29 @@ def url(*schemes: str) -> Convert:
         return value.strip()
 
     return convert
+
+
+def proxy_url(value: Any) -> str:
+    """An HTTP(S) proxy for Kite's REST calls, ``http://host:port``; empty: none. A user
+    and password belong in the environment (KITE_PROXY), never in the file: the value is
+    not echoed when it holds them."""
+    if value is None or value == "":
+        return ""
+    want = "expected an http:// or https:// proxy URL such as http://10.0.0.5:3128"
+    if not isinstance(value, str):
+        raise ValueError(f"{want}, got {describe(value)}")
+    text = value.strip()
+    parts = urlsplit(text)
+    if "@" in parts.netloc:
+        raise ValueError("a proxy user and password do not belong in the config file: put "
+                         "the whole URL in KITE_PROXY (environment or .env)")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme not in ("http", "https") or not parts.hostname or port is None:
+        raise ValueError(f"{want} (scheme, host and port), got {describe(value)}")
+    return text
 
 
 def id_list(value: Any) -> tuple[int, ...]:

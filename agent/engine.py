@@ -3,7 +3,7 @@
 Synchronous and thread-free: the backtest calls ``handle`` directly; live, the
 ``EngineRunner`` thread (agent/runner.py) calls it from its inbox. Every method here runs
 on whichever single thread drives the engine. The order of work on a tick is
-STRATEGY.md section 5: candles (3, and 4 when one completes), then 1 limits, 2-4 the
+docs/strategy.md section 5: candles (3, and 4 when one completes), then 1 limits, 2-4 the
 strategy, 5 square-off.
 """
 
@@ -63,7 +63,7 @@ class Engine(EngineDays):
         """``carry_positions``: live days keep open positions over a day roll; a backtest
         closes them as at the end of data. With a clock that can be advanced (SimClock),
         the engine's time follows the accepted ticks (the backtest). ``stop_mode``
-        overrides the config's (a backtest uses synthetic stops: STRATEGY.md's rules)."""
+        overrides the config's (a backtest uses synthetic stops: docs/strategy.md's rules)."""
         self.settings = settings
         self.calendar = TradingCalendar(settings.schedule)
         self.clock = clock

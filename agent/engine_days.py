@@ -18,7 +18,7 @@ log = logging.getLogger("agent.engine")
 
 
 class EngineDays:
-    """Mixed into ``Engine``: limits (STRATEGY.md 5.1), square-off (5.5), days (8)."""
+    """Mixed into ``Engine``: limits (docs/strategy.md 5.1), square-off (5.5), days (8)."""
 
     def _check_limits(self, now: datetime) -> None:
         trips = self.risk.check(self.runtimes)

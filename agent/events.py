@@ -1,7 +1,7 @@
 """What goes into the engine (events and commands) and what comes out (notifications).
 
 All frozen dataclasses. Producers on any thread put inbound items on the engine's inbox;
-the engine thread alone handles them. Commands get a reply (see ``engine.EngineRunner``).
+the engine thread alone handles them. Commands get a reply (see ``agent.runner.EngineRunner``).
 """
 
 from __future__ import annotations
@@ -202,6 +202,7 @@ class AlertKind(StrEnum):
     FEED_DOWN = "feed_down"
     FEED_UP = "feed_up"
     LOGIN_NEEDED = "login_needed"
+    KITE_ACCESS = "kite_access"  # the key lacks market data, or orders are refused for the IP
     TOKEN_EXPIRED = "token_expired"
     SESSION_STARTED = "session_started"
     SESSION_ENDED = "session_ended"

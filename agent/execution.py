@@ -5,6 +5,10 @@ The rules of the order manager (issue 2):
   (or two on one tick) adds nothing;
 - exits use the actual open quantity from the P&L book, never the intended one;
 - an entry that follows an exit in flight (a reverse) waits until that exit completes;
+- ``max_trades_per_day`` counts an entry when the strategy decides it (a waiting reverse
+  included); an entry that is rejected, or dropped before it is placed (by a forced close,
+  another exit, a rejected exit, or the gate checked again when it would go out), is
+  taken back (``_drop_chained``, ``_entry_finished``);
 - a rejected entry leaves the instrument flat and free to trade (the trade is not counted);
 - a rejected exit keeps the position managed (the strategy's prior state comes back), raises
   an alert, and exits for that instrument pause for ``EXIT_RETRY`` before the next try.
@@ -73,6 +77,7 @@ class Executor:
     # ------------------------------------------------------------ intents
 
     def apply(self, rt: InstrumentRuntime, intents: list[Intent], now: datetime) -> None:
+        """Act on the strategy's intents for one instrument, in order. Engine thread."""
         refused = False  # an exit that could not be placed: skip the entry behind it
         for intent in intents:
             kind = type(intent)
@@ -93,29 +98,52 @@ class Executor:
                 self._log_alert(rt, intent)
 
     def enter(self, rt: InstrumentRuntime, intent: Enter, now: datetime) -> None:
-        rt.trades_today += 1
+        """An entry the strategy decided: it counts now (docs/strategy.md 9.5). Engine
+        thread."""
         if rt.exit_tag is not None or rt.flatten_pending is not None:
             # An exit, or an entry being cancelled, is in flight: this entry waits until the
-            # instrument is flat with nothing in flight (``_resume``).
+            # instrument is flat with nothing in flight (``_resume``). One that was already
+            # waiting (the strategy reversed again meanwhile) is never placed.
+            self._drop_chained(rt, "replaced by a new entry")
+            rt.trades_today += 1
             rt.chained = intent
             return
+        rt.trades_today += 1
         self._place_entry(rt, intent, now)
 
+    def _drop_chained(self, rt: InstrumentRuntime, why: str) -> None:
+        """Forget the entry waiting behind the exit in flight, if any: it was never placed,
+        so it does not count against ``max_trades_per_day`` (docs/strategy.md 9.5). The
+        strategy's view is the caller's business. Engine thread."""
+        chained, rt.chained = rt.chained, None
+        if chained is None:
+            return
+        rt.trades_today = max(0, rt.trades_today - 1)
+        log.info("%s waiting %s entry %s dropped (%s); trades today %d", rt.symbol,
+                 chained.reason, chained.side, why, rt.trades_today)
+
     def _resume(self, rt: InstrumentRuntime, now: datetime) -> None:
-        """Place the chained entry once the instrument is flat with nothing in flight."""
+        """Place the chained entry once the instrument is flat with nothing in flight, if
+        an entry is still allowed; else drop it. Engine thread."""
         if (rt.exit_tag is not None or rt.entry_tag is not None
                 or rt.flatten_pending is not None or self.pnl.books[rt.token].quantity):
             return
         chained, rt.chained = rt.chained, None
         if chained is None:
             return
+        # Checked again as it goes out, against the entries made before it: its own count
+        # is taken back first (else max_trades_per_day N could never place an N-th reverse).
+        rt.trades_today = max(0, rt.trades_today - 1)
         if rt.gate(chained.side, now):
+            rt.trades_today += 1
             self._place_entry(rt, chained, now)
-        else:
-            rt.trades_today = max(0, rt.trades_today - 1)
-            self.strategy.entry_rejected(rt.state)
+            return
+        log.info("%s waiting %s entry %s dropped: no longer allowed; trades today %d",
+                 rt.symbol, chained.reason, chained.side, rt.trades_today)
+        self.strategy.entry_rejected(rt.state)
 
     def _place_entry(self, rt: InstrumentRuntime, intent: Enter, now: datetime) -> None:
+        """A market entry order (already counted). Engine thread."""
         order = self.book.new(token=rt.token, symbol=rt.symbol, side=intent.side,
                               quantity=rt.quantity, order_type=OrderType.MARKET,
                               purpose=OrderPurpose.ENTRY, reason=intent.reason.value, now=now,
@@ -133,7 +161,9 @@ class Executor:
     def exit(self, rt: InstrumentRuntime, reason: ExitReason, now: datetime,
              prior: Any = None) -> bool:
         """Close the instrument's position at market. False when no exit could be placed
-        now (the strategy's prior state is then restored)."""
+        now (the strategy's prior state is then restored). An entry waiting behind an exit
+        in flight is the position the strategy is leaving: it is dropped. Engine thread."""
+        self._drop_chained(rt, f"exit {reason}")
         if rt.exit_tag is not None:
             return True  # one exit order at a time; the one in flight does the job
         if rt.entry_tag is not None:
@@ -142,7 +172,6 @@ class Executor:
             if entry is not None and self.broker is not None:
                 self.broker.cancel(entry)
                 self.pump()
-        rt.chained = None
         held = self.pnl.books[rt.token].quantity
         if held == 0:
             return True
@@ -160,7 +189,8 @@ class Executor:
 
     def place_exit(self, rt: InstrumentRuntime, reason: ExitReason, now: datetime,
                    prior: Any) -> None:
-        """A market order for the whole open quantity (an entry chained behind stays)."""
+        """A market order for the whole open quantity (an entry chained behind stays).
+        Engine thread."""
         held = self.pnl.books[rt.token].quantity
         side = self.pnl.books[rt.token].side.opposite  # type: ignore[union-attr]
         order = self.book.new(token=rt.token, symbol=rt.symbol, side=side,
@@ -178,9 +208,10 @@ class Executor:
         self.submit(order)
 
     def close(self, rt: InstrumentRuntime, reason: ExitReason, now: datetime) -> None:
-        """A forced close (limits, square-off, owner): the strategy goes flat first."""
+        """A forced close (limits, square-off, owner): the strategy goes flat first and a
+        reverse waiting behind an exit in flight is dropped (not counted). Engine thread."""
         self.strategy.force_flat(rt.state)
-        rt.chained = None
+        self._drop_chained(rt, f"forced close {reason}")
         if not self.exit(rt, reason, now):
             rt.pending_close = reason
 
@@ -251,6 +282,8 @@ class Executor:
         # The flag covers what this entry filled or might still fill: it ends when that is
         # all closed (here, or when the last flattening exit completes).
         if rt.flatten_pending is not None:
+            if order.status is OrderStatus.REJECTED and not order.filled_quantity:
+                rt.trades_today = max(0, rt.trades_today - 1)  # rejected: not counted
             if rt.exit_tag is None and not self.pnl.books[rt.token].quantity:
                 rt.flatten_pending = None
             self._resume(rt, now)
@@ -282,9 +315,7 @@ class Executor:
             self.place_exit(rt, rt.flatten_pending, now, prior)
             return
         # Rejected or cancelled (or partly filled): the position is still there.
-        chained, rt.chained = rt.chained, None
-        if chained is not None:
-            rt.trades_today = max(0, rt.trades_today - 1)
+        self._drop_chained(rt, f"exit {order.status.lower()}")
         if prior is not None:
             self.strategy.exit_rejected(rt.state, prior)
         else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -131,7 +132,8 @@ class InstrumentIndex:
 def resolve_configured(configs: Iterable[InstrumentConfig],
                        index: Callable[[], InstrumentIndex]) -> list[Instrument]:
     """The configured instruments: inline ones as given, the others through ``index()``
-    (called once, only when needed). Every unknown symbol is named in one error."""
+    (called once, only when needed), with a configured ``freeze_quantity`` applied (Kite's
+    dump has none). Every unknown symbol is named in one error."""
     out: list[Instrument] = []
     problems: list[str] = []
     found_index: InstrumentIndex | None = None
@@ -151,6 +153,8 @@ def resolve_configured(configs: Iterable[InstrumentConfig],
             problems.append(f"{cfg.symbol}: token {cfg.token} given, but the dump says "
                             f"{found.token}")
             continue
+        if cfg.freeze_quantity:
+            found = replace(found, freeze_quantity=cfg.freeze_quantity)
         out.append(found)
     if problems:
         raise InstrumentsError("; ".join(problems))

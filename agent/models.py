@@ -40,7 +40,7 @@ class TradeSide(StrEnum):
 
 
 class StopMode(StrEnum):
-    EXCHANGE = "exchange"  # an SL order rests at the broker (live adapter)
+    EXCHANGE = "exchange"  # an SL order rests at the broker (Kite, or the paper broker)
     SYNTHETIC = "synthetic"  # the engine watches the stop and exits at market
 
 

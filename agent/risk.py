@@ -1,4 +1,4 @@
-"""P&L limits (instrument, group, account) and their halts: STRATEGY.md 5.1.
+"""P&L limits (instrument, group, account) and their halts: docs/strategy.md 5.1.
 
 Reads the incremental totals of ``PnlBook``; only scopes whose P&L changed since the last
 check are examined, which is the same as examining all of them on every tick (a scope's
@@ -131,8 +131,38 @@ class RiskBook:
             book.watched = daily or token in grouped or bool(lim.profit_target or lim.loss_limit)
         self.pnl.recount()
 
-    def untrip(self, scope: Scope, name: str) -> None:
-        self.tripped.discard((scope, name))
+    def scopes_of(self, token: int) -> list[tuple[Scope, str]]:
+        """The scopes whose limits cover an instrument: itself, its groups, the account."""
+        book = self.pnl.books[token]
+        return [(Scope.INSTRUMENT, book.symbol),
+                *((Scope.GROUP, g) for g, tokens in self.groups.items() if token in tokens),
+                (Scope.DAILY, "daily")]
+
+    def reached(self, scope: Scope, name: str) -> tuple[str | None, Decimal]:
+        """('profit_target' or 'loss_limit' or None, P&L): whether the scope is at its limit
+        now, from every book's current P&L. Engine thread (commands)."""
+        if scope is Scope.DAILY:
+            limits, pnl = self.daily, self.pnl.fresh_total()
+        elif scope is Scope.GROUP:
+            limits, pnl = self.group_limits.get(name, NO_LIMITS), self.pnl.fresh_group(name)
+        else:
+            token = next((t for t, b in self.pnl.books.items() if b.symbol == name), None)
+            if token is None:
+                return None, ZERO
+            limits = self.instrument_limits.get(token, NO_LIMITS)
+            pnl = self.pnl.books[token].pnl
+        return limits.breached(pnl), pnl
+
+    def rearm(self, keys: Iterable[tuple[Scope, str]]) -> None:
+        """Let these tripped scopes trip again (``/unhalt``: docs/strategy.md 9.7). Engine
+        thread (commands)."""
+        self.tripped.difference_update(keys)
+
+    def rearm_unreached(self) -> None:
+        """After a limit change: every tripped scope no longer at its limit (raised above its
+        P&L, or set to 0) is armed again, so it trips at its new limit (docs/strategy.md 9.2,
+        9.7). Its instruments stay halted until ``/unhalt``. Engine thread (commands)."""
+        self.tripped = {key for key in self.tripped if self.reached(*key)[0]}
 
     def reset_day(self) -> None:
         self.tripped.clear()

@@ -44,7 +44,7 @@ class InstrumentRuntime:
     stop_tag: str | None = None  # the SL order resting at the broker
     stop_wait_until: datetime | None = None  # the stop was crossed: its fill is due by then
     exit_after_cancel: ExitReason | None = None  # exit at market once the SL is cancelled
-    # Ticks ignored (STRATEGY.md 8), since start: stale, outside the session.
+    # Ticks ignored (docs/strategy.md 8), since start: stale, outside the session.
     stale: int = 0
     outside: int = 0
 

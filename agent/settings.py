@@ -14,6 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import urlsplit
 
 from agent.models import Instrument, StopMode, TradeSide
 
@@ -30,7 +31,7 @@ class FeedKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class StrategyParams:
-    """The per-instrument knobs of STRATEGY.md section 1, fully resolved."""
+    """The per-instrument knobs of docs/strategy.md section 1, fully resolved."""
 
     interval: int = 5
     percentage: Decimal = Decimal("0.5")
@@ -124,6 +125,7 @@ class KiteConfig:
     login_url: str = "https://kite.zerodha.com/connect/login"
     market_protection: int = -1
     instruments_file: str = ""  # optional local dump (CSV) used instead of downloading
+    proxy: str = ""  # HTTP(S) proxy for REST calls (a static-IP egress); KITE_PROXY wins
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +150,7 @@ class Secrets:
     kite_api_secret: str = ""
     kite_access_token: str = ""
     telegram_bot_token: str = ""
+    kite_proxy: str = ""  # KITE_PROXY: a proxy URL that may carry a user and password
 
     def __repr__(self) -> str:
         shown = ", ".join(
@@ -156,8 +159,10 @@ class Secrets:
         return f"Secrets({shown})"
 
     def values(self) -> tuple[str, ...]:
-        """The non-empty secret strings, for log redaction."""
-        return tuple(v for v in (getattr(self, f.name) for f in fields(self)) if v)
+        """The non-empty secret strings, for log redaction (a proxy's password too)."""
+        found = [v for v in (getattr(self, f.name) for f in fields(self)) if v]
+        password = urlsplit(self.kite_proxy).password if self.kite_proxy else None
+        return tuple(found + ([password] if password else []))
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,3 +241,8 @@ class Settings:
     sim: SimConfig = field(default_factory=SimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     secrets: Secrets = field(default_factory=Secrets)
+
+    @property
+    def kite_proxy(self) -> str:
+        """The proxy for Kite's REST calls: KITE_PROXY, else kite.proxy; "" for none."""
+        return self.secrets.kite_proxy or self.kite.proxy

@@ -3,7 +3,8 @@
 Sections: ``meta`` (day, tag sequence, running/paused), ``settings`` (the owner's runtime
 changes, kept across days), ``orders`` and ``trades`` (today's), ``positions``,
 ``strategy`` (alerts, stops, VWAP sums per instrument), ``runtime`` (halts, trade counts,
-orders in flight) and ``risk`` (tripped scopes). Engine thread only.
+orders in flight, the day's candle interval) and ``risk`` (tripped scopes). Engine thread
+only (``restore``: the composition root's thread, before the engine's runner starts).
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ def _runtime_version(engine: Engine, rt: Any) -> tuple[Any, ...]:
     held = engine.pnl.books[rt.token].quantity
     return (rt.trades_today, rt.halted, rt.error, rt.squared_off, rt.entry_tag, rt.exit_tag,
             rt.pending_close, rt.stop_tag, rt.exit_after_cancel, rt.last_candle_end,
-            rt.last_price if held else None)
+            rt.last_price if held else None, rt.series.interval)
 
 
 def _runtime_dict(engine: Engine, rt: Any) -> dict[str, Any]:
@@ -145,6 +146,8 @@ def _runtime_dict(engine: Engine, rt: Any) -> dict[str, Any]:
         "last_price": None if rt.last_price is None or not held else str(rt.last_price),
         "last_candle_end": None if rt.last_candle_end is None
         else rt.last_candle_end.isoformat(),
+        # the grid the day started with: a ``/set interval`` of today waits for the next day
+        "interval": rt.series.interval,
     }
 
 
@@ -185,6 +188,7 @@ def restore(engine: Engine, snap: dict[str, Any], today: date) -> bool:
                  meta.get("day"), today)
         return False
     engine.start_day(today)
+    _keep_day_intervals(engine, snap.get("runtime", {}), today)
     engine.running = bool(meta.get("running", True))
     engine.paused = bool(meta.get("paused", False))
     session_day = meta.get("session_day")
@@ -199,26 +203,53 @@ def restore(engine: Engine, snap: dict[str, Any], today: date) -> bool:
             engine.strategy.restore(rt.state, data)
     for token_text, d in snap.get("runtime", {}).items():
         rt = engine.runtimes.get(int(token_text))
-        if rt is None:
-            continue
-        rt.trades_today = int(d.get("trades_today", 0))
-        rt.halted = d.get("halted", "")
-        rt.error = d.get("error", "")
-        rt.squared_off = bool(d.get("squared_off", False))
-        rt.entry_tag = d.get("entry_tag")
-        rt.exit_tag = d.get("exit_tag")
-        pc = d.get("pending_close")
-        rt.pending_close = None if pc is None else ExitReason(pc)
-        rt.stop_tag = d.get("stop_tag")
-        eac = d.get("exit_after_cancel")
-        rt.exit_after_cancel = None if eac is None else ExitReason(eac)
-        lp = d.get("last_price")
-        rt.last_price = None if lp is None else Decimal(lp)
-        lce = d.get("last_candle_end")
-        rt.last_candle_end = None if lce is None else datetime.fromisoformat(lce)
+        if rt is not None:
+            _restore_runtime(rt, d)
     engine.risk.tripped = {(Scope(s), n) for s, n in snap.get("risk", {}).get("tripped", [])}
     engine.pnl.dirty.clear()
     log.info("restored the state of %s: %d open position(s), %d trade(s), %d order(s)",
              today, sum(1 for b in engine.pnl.books.values() if b.quantity), len(engine.trades),
              len(engine.book.orders))
     return True
+
+
+def _keep_day_intervals(engine: Engine, runtime: dict[str, Any], today: date) -> None:
+    """Give each restored instrument the candle interval today started with.
+
+    ``start_day`` grids the day with the params as they are now, which include an
+    ``interval`` the owner set earlier today; that one applies from the next trading day
+    (docs/strategy.md 9.2), so the saved interval wins until then. A snapshot written
+    before the interval was saved keeps the current params. Called by ``restore`` (the
+    composition root's thread, before the runner starts).
+    """
+    for token_text, d in runtime.items():
+        rt = engine.runtimes.get(int(token_text))
+        saved = d.get("interval")
+        if rt is None or saved is None or int(saved) == rt.params.interval:
+            continue
+        log.info("%s: today's candles stay at %s minutes; %s minutes from the next day",
+                 rt.symbol, saved, rt.params.interval)
+        rt.params = rt.params.with_overrides({"interval": int(saved)})
+        engine.strategy.set_params(rt.state, rt.params)
+        rt.series.start_day(today, rt.params.interval,
+                            *engine.session_hours(today, rt.instrument.exchange))
+
+
+def _restore_runtime(rt: Any, d: dict[str, Any]) -> None:
+    """One instrument's ``runtime`` section (its interval: ``_keep_day_intervals``).
+    Called by ``restore``, on its thread."""
+    rt.trades_today = int(d.get("trades_today", 0))
+    rt.halted = d.get("halted", "")
+    rt.error = d.get("error", "")
+    rt.squared_off = bool(d.get("squared_off", False))
+    rt.entry_tag = d.get("entry_tag")
+    rt.exit_tag = d.get("exit_tag")
+    pc = d.get("pending_close")
+    rt.pending_close = None if pc is None else ExitReason(pc)
+    rt.stop_tag = d.get("stop_tag")
+    eac = d.get("exit_after_cancel")
+    rt.exit_after_cancel = None if eac is None else ExitReason(eac)
+    lp = d.get("last_price")
+    rt.last_price = None if lp is None else Decimal(lp)
+    lce = d.get("last_candle_end")
+    rt.last_candle_end = None if lce is None else datetime.fromisoformat(lce)

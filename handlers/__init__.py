@@ -5,14 +5,15 @@ Wiring (the composition root, main thread)::
     lock = DataDirLock(settings.data_dir); lock.acquire()        # storage/lock.py
     engine = Engine(settings, instruments, clock=clock)           # notify set below
     runner = EngineRunner(engine, clock)
+    submitter = OverrideSubmitter(runner, override, clock)       # /start, /stop of the day
     extra = ChatServices(login=session, feed_status=feed.feed_info,  # all optional
                          instruments=index, on_added=feed.subscribe)
     if settings.secrets.telegram_bot_token:
-        chat = build_telegram(settings, runner, clock=clock, services=extra,
+        chat = build_telegram(settings, submitter, clock=clock, services=extra,
                               on_conflict=lambda: log.critical("no Telegram commands"))
     else:
-        chat = build_console(settings, runner, clock=clock, services=extra)
-    engine.notify = chat.notify        # engine thread -> bounded queue, never blocks
+        chat = build_console(settings, submitter, clock=clock, services=extra)
+    engine.notify = notify             # AgentProcess._notify -> chat.notify (any thread)
     runner.start()
     stop = asyncio.Event()             # set it from a signal handler or the scheduler
     await chat.run_until(stop)         # on the main thread's loop; returns after stop

@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from agent.adapters.kite_client import kite_client
 from agent.instruments import (
     BUNDLED_DUMP,
     InstrumentIndex,
@@ -31,10 +32,8 @@ def live_index(settings: Settings, session: KiteSession, sim: Any = None) -> Ins
         return InstrumentIndex(load_dump(Path(settings.kite.instruments_file)))
     token = session.access_token()
     if token:
-        from kiteconnect import KiteConnect
-
-        kite = KiteConnect(session.api_key, root=settings.kite.root)
-        kite.set_access_token(token)
+        kite = kite_client(session.api_key, settings.kite.root, proxy=settings.kite_proxy,
+                           access_token=token)
         try:
             rows = kite.instruments()
             index = InstrumentIndex(from_kite_rows(rows))

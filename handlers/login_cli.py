@@ -6,8 +6,10 @@ Main thread only.
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 
+from agent.adapters.kite_client import kite_client
 from agent.config import settings_or_report
 from agent.session import KiteSession
 from storage.session_file import SessionFile
@@ -27,7 +29,8 @@ def login_command(config: Path, schedules: Path) -> int:
         return 1
     session = KiteSession(api_key, settings.secrets.kite_api_secret,
                           SessionFile.in_dir(settings.data_dir), root=settings.kite.root,
-                          login_base=settings.kite.login_url)
+                          login_base=settings.kite.login_url,
+                          kite_factory=partial(kite_client, proxy=settings.kite_proxy))
     print("Open this link, log in to Kite, then paste the address you land on")
     print("(or just its request_token):\n")
     print(f"  {session.login_url()}\n")

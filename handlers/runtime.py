@@ -17,10 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
 from agent.adapters.kite_broker import KiteBroker
+from agent.adapters.kite_client import kite_client
 from agent.adapters.kite_feed import KiteFeed
 from agent.adapters.paper import PaperBroker
 from agent.calendar import TradingCalendar
@@ -38,6 +40,7 @@ from agent.scheduler_sim import ScaledJobDriver
 from agent.serialize import candle_from_dict, trade_from_dict
 from agent.session import KiteSession
 from agent.settings import Mode, Settings
+from handlers.access_watch import AccessWatch
 from handlers.build import ChatServices, build_console, build_telegram
 from handlers.instruments import live_index, resolve
 from handlers.services import FeedInfo
@@ -107,6 +110,11 @@ class AgentProcess:
         self.session = self._session()
         self.index = live_index(s, self.session, self.sim)
         instruments = resolve(s, self.index)
+        self.configured = {ins.token: ins for ins in instruments}  # freeze quantities kept
+        self.access = AccessWatch(self.session, self._kite, self._put, self._notify,
+                                  self.clock, orders=s.mode is Mode.LIVE,
+                                  quote_key=instruments[0].symbol if instruments
+                                  else "NSE:NIFTY 50")
         self.engine = Engine(s, instruments, clock=self.clock, on_candle=self.persistence.candle,
                              carry_positions=True)
         self.engine.notify = self._notify
@@ -136,16 +144,19 @@ class AgentProcess:
         return KiteSession(s.secrets.kite_api_key or s.kite.api_key, s.secrets.kite_api_secret,
                            SessionFile.in_dir(s.data_dir), root=s.kite.root,
                            login_base=s.kite.login_url, clock=self.clock,
-                           env_token=s.secrets.kite_access_token)
+                           env_token=s.secrets.kite_access_token,
+                           kite_factory=partial(kite_client, proxy=s.kite_proxy))
 
     def _kite(self) -> Any:
-        from kiteconnect import KiteConnect
+        """A REST client with the current token (through ``kite.proxy`` when set)."""
+        proxy = "" if self.sim is not None else self.settings.kite_proxy
+        return kite_client(self.session.api_key, self.session_root(), proxy=proxy,
+                           access_token=self.session.access_token())
 
-        kite = KiteConnect(self.session.api_key, root=self.session_root())
-        token = self.session.access_token()
-        if token:
-            kite.set_access_token(token)
-        return kite
+    def _put(self, event: object) -> None:
+        runner = getattr(self, "runner", None)
+        if runner is not None:
+            runner.put(event)
 
     def session_root(self) -> str:
         return self.sim.rest_root if self.sim is not None else self.settings.kite.root
@@ -153,9 +164,10 @@ class AgentProcess:
     def _broker(self) -> Any:
         engine = self.engine
         if self.settings.mode is Mode.LIVE:
-            broker = KiteBroker(self._kite(), self.index.by_token, self.runner.put,
+            broker = KiteBroker(self._kite(), self._instrument, self.runner.put,
                                 market_protection=self.settings.kite.market_protection,
-                                clock=self.clock, on_token_error=self._token_refused)
+                                clock=self.clock, on_token_error=self._token_refused,
+                                on_access_refused=lambda r: self.access.refused(r, repeat=True))
             self._closers.append(broker.close)
             if self.session.access_token():
                 self._reconcile(broker)
@@ -167,6 +179,11 @@ class AgentProcess:
 
         return PaperBroker(price_of, lambda t: engine.runtimes[t].instrument.tick_size,
                            engine.now, self.settings.defaults.slippage_ticks)
+
+    def _instrument(self, token: int) -> Instrument | None:
+        """The broker's lookup (its worker thread): the configured instrument, which keeps
+        the config's freeze quantity, else the dump's (an instrument added by /add)."""
+        return self.configured.get(token) or self.index.by_token(token)
 
     def _reconcile(self, broker: KiteBroker) -> None:
         try:
@@ -275,8 +292,7 @@ class AgentProcess:
         self.feed = KiteFeed(self.session.api_key, self.session.access_token, self.runner.put,
                              clock=self.clock, tokens=list(self.engine.runtimes),
                              root=ws_root, on_order_message=on_order,
-                             on_login_needed=lambda: self.runner.put(
-                                 LoginNeeded("the ticker refused the access token")))
+                             on_login_needed=self.access.ticker_refused)
         self.feed.prioritize(self._armed)
         self.feed.start()
 
@@ -306,10 +322,8 @@ class AgentProcess:
         self.runner.put(LoginNeeded("Kite refused the access token for an order"))
 
     def _login_check(self) -> None:
-        if self.session.check():
-            self.runner.put(LoggedIn(self.session.user_id))
-        else:
-            self.runner.put(LoginNeeded("no valid access token before the session"))
+        """The morning job: the token, the market-data plan, the static IP (AccessWatch)."""
+        self.access.login_check()
 
     def _logged_in(self, token: str) -> None:
         if isinstance(self.broker, KiteBroker):

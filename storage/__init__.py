@@ -1,4 +1,4 @@
-"""Storage: the only code that knows TinyDB and the data files (see DESIGN.md §5).
+"""Storage: the only code that knows TinyDB and the data files (see docs/architecture.md).
 
 - :class:`StateStore`: ``state.json`` as TinyDB tables, each save one atomic file write.
 - :class:`CandleLog`: ``candles/YYYY-MM-DD/<token>_<interval>m.jsonl``, read side and paths.

@@ -135,7 +135,7 @@ def flatten(items: Iterable[Tick | Iterable[Tick]]) -> list[Tick]:
     return out
 
 
-# The worked example of STRATEGY.md section 7: c0 09:15 (H 105, L 95, C 100, V 100) and
+# The worked example of docs/strategy.md section 7: c0 09:15 (H 105, L 95, C 100, V 100) and
 # c1 09:20 (H 112, L 100, C 109, V 300); once c1 completes, buy alert c1 with band
 # 99.50 - 112.60 (VWAP 105.25).
 def worked_candles(feed: Feed, day: date = DAY, start: time = time(9, 15)) -> list[Tick]:

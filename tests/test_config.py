@@ -24,7 +24,7 @@ from agent.config import (
     load_settings_from_dict,
     parse_param,
 )
-from agent.instruments import BUNDLED_DUMP, load_dump
+from agent.instruments import BUNDLED_DUMP, InstrumentIndex, load_dump, resolve_configured
 from agent.models import StopMode, TradeSide
 from agent.settings import PARAM_KEYS, FeedKind, Mode, ScheduleConfig, StrategyParams
 
@@ -425,3 +425,36 @@ def test_instrument_exchanges_are_checked_against_the_given_schedule() -> None:
     assert load_settings_from_dict(raw, SCHEDULE, {}).instruments[0].exchange == "MCX"
     with pytest.raises(ConfigError, match=r"instruments\[0\]\.symbol: exchange 'MCX' has no"):
         load_settings_from_dict(raw, ScheduleConfig(), {})  # NSE, NFO, BSE, BFO only
+
+
+def test_a_configured_freeze_quantity_survives_resolution_through_the_dump() -> None:
+    raw = {"instruments": [{"symbol": "NSE:ADANIPORTS", "freeze_quantity": 40},
+                           "NSE:CDSL"]}
+    settings = load_settings_from_dict(raw, SCHEDULE, {})
+    index = InstrumentIndex(load_dump(BUNDLED_DUMP))
+    with_freeze, without = resolve_configured(settings.instruments, lambda: index)
+    assert with_freeze.freeze_quantity == 40 and with_freeze.token == 3861249
+    assert without.freeze_quantity == 0  # Kite's dump has no freeze column
+
+
+ONE = {"instruments": ["NSE:INFY"]}
+
+
+def test_kite_proxy_is_checked_and_its_password_never_echoed() -> None:
+    ok = load_settings_from_dict({"kite": {"proxy": "http://10.0.0.5:3128"}, **ONE}, SCHEDULE, {})
+    assert ok.kite_proxy == "http://10.0.0.5:3128"
+    for bad, says in (("socks5://10.0.0.5:1080", "expected an http:// or https:// proxy"),
+                      ("http://10.0.0.5", "scheme, host and port"),
+                      ("http://me:hunter22@10.0.0.5:3128", "put the whole URL in KITE_PROXY")):
+        with pytest.raises(ConfigError) as err:
+            load_settings_from_dict({"kite": {"proxy": bad}, **ONE}, SCHEDULE, {})
+        assert says in str(err.value) and "hunter22" not in str(err.value)
+    env = {"KITE_PROXY": "http://me:hunter22@10.0.0.9:3128"}
+    secret = load_settings_from_dict({"kite": {"proxy": "http://10.0.0.5:3128"}, **ONE}, SCHEDULE,
+                                     env)
+    assert secret.kite_proxy == env["KITE_PROXY"]  # the environment wins
+    assert "hunter22" in secret.secrets.values()  # so logs redact the password alone
+    assert "hunter22" not in repr(secret.secrets)
+    with pytest.raises(ConfigError) as err:
+        load_settings_from_dict(ONE, SCHEDULE, {"KITE_PROXY": "ftp://me:hunter22@h:21"})
+    assert "KITE_PROXY" in str(err.value) and "hunter22" not in str(err.value)

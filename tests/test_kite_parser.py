@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import base64
 import copy
 import dataclasses
-import json
 import pickle
 import random
 import struct
@@ -13,7 +11,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from kiteconnect import KiteTicker
@@ -22,8 +19,9 @@ from agent.adapters import kite_parser
 from agent.adapters.kite_parser import FullModeTick, KiteFrameParser, parse_frame
 from agent.models import DepthLevel, Tick
 from agent.timeutil import IST
+from tests import kite_mocks
+from tests.kite_mocks import mock_json
 
-MOCKS = Path(__file__).resolve().parents[2] / "shared" / "kite-mocks"
 LAYOUTS = (8, 28, 32, 44, 184)
 SEGMENTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 0, 200)  # every Kite segment and two unknown
 DIVISOR = {3: 10_000_000, 6: 10_000, 12: 10_000}
@@ -36,17 +34,9 @@ def frame(*packets: bytes, count: int | None = None) -> bytes:
 
 
 def mock_packet(name: str) -> bytes:
-    if not MOCKS.is_dir():
-        pytest.skip(f"Zerodha's sample packets are not at {MOCKS} (shared/kite-mocks)")
-    data = base64.b64decode((MOCKS / name).read_text().strip())
+    data = kite_mocks.mock_packet(name)
     assert len(data) in LAYOUTS, f"{name}: expected one bare packet, got {len(data)} bytes"
     return data
-
-
-def mock_json(name: str) -> dict:
-    if not MOCKS.is_dir():
-        pytest.skip(f"Zerodha's samples are not at {MOCKS} (shared/kite-mocks)")
-    return json.loads((MOCKS / name).read_text())
 
 
 def kite_parse(payload: bytes) -> list[dict]:
@@ -166,7 +156,6 @@ def test_sample_quote_packet_matches_zerodha_json():
 
 
 def test_ltp_packet_built_from_zerodha_json():
-    mock_packet("ticker_full.packet")  # skips when the mocks are absent
     want = mock_json("ticker_ltp.json")
     raw = int(Decimal(str(want["last_price"])) * 100)
     (tick,) = parse_frame(frame(struct.pack(">II", want["instrument_token"], raw)))

@@ -1,4 +1,4 @@
-"""STRATEGY.md section 4: VWAP, sticky alerts per allowed side, trailing stops; and the
+"""docs/strategy.md section 4: VWAP, sticky alerts per allowed side, trailing stops; and the
 trade_side rules (section 1 and the end of section 5)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""STRATEGY.md sections 2 (rounding, bands) and 3 (session, candles, volume), through the
+"""docs/strategy.md sections 2 (rounding, bands) and 3 (session, candles, volume), through the
 engine where the rule is observable there."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""STRATEGY.md section 8: what an ignored tick must not touch, end of data, several days
+"""docs/strategy.md section 8: what an ignored tick must not touch, end of data, several days
 in one tick file, and the order of the trade list."""
 
 from __future__ import annotations

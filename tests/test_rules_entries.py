@@ -1,4 +1,4 @@
-"""STRATEGY.md 5.4 (entries, signal_reverse) and the entry gates of section 5 (halted,
+"""docs/strategy.md 5.4 (entries, signal_reverse) and the entry gates of section 5 (halted,
 paused/stopped, entry cutoff, square-off, trade_side, max_trades_per_day)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""STRATEGY.md 5.2 (stop, stop-and-reverse), 5.3 (target), 5.5 (square-off, end of data)
+"""docs/strategy.md 5.2 (stop, stop-and-reverse), 5.3 (target), 5.5 (square-off, end of data)
 and section 6 (fills, slippage, P&L)."""
 
 from __future__ import annotations

@@ -1,13 +1,14 @@
-"""STRATEGY.md 5.1 and its fine points: instrument, group and account P&L limits, halts,
+"""docs/strategy.md 5.1 and its fine points: instrument, group and account P&L limits, halts,
 exit reasons, and what a flat instrument or a limit of 0 does."""
 
 from __future__ import annotations
 
 import pytest
 
-from agent.events import AlertKind
+from agent.events import AlertKind, SetLimit, SetParam, Unhalt
+from agent.risk import Scope
 from agent.settings import GroupConfig, RiskConfig
-from tests.helpers import AAA, BBB, CCC, Feed, Sym, at, by_time, d, run, worked_long
+from tests.helpers import AAA, BBB, CCC, Feed, Run, Sym, at, by_time, d, run, worked_long
 
 BUY_ENTRY = ("BUY", 50, "signal", d("112.65"), "COMPLETE")
 
@@ -183,3 +184,88 @@ def test_8_limit_close_of_other_instrument_stamped_with_current_tick_time() -> N
     assert sorted((t.symbol, t.exit_reason, t.exit_price, t.exit_time) for t in r.trades) == [
         ("NSE:AAA", "daily_limit", d("112.65"), at(9, 26, 10)),
         ("NSE:BBB", "daily_limit", d("100.65"), at(9, 26, 10))]
+
+
+# 9.7 /unhalt after a limit: the owner raises the limit (/set, /limits) and unhalts; the
+# scope trips again at its new limit. AAA's own limit, its group's or the account's trips at
+# -500.00 (the long closes at 102.65); the limit goes to 1000; AAA re-enters at 112.65 from
+# the same alert; at 102.00 the scope is at -500.00 - 532.50 = -1,032.50.
+SCOPES = ["instrument", "group", "daily"]
+
+
+def _limit_run(where: str, limit: int) -> Run:
+    if where == "instrument":
+        return run((_aaa(loss_limit=limit), BBB), reverse_on_stop=False)
+    if where == "group":
+        return run((AAA, BBB), groups=(GroupConfig("g", ("NSE:AAA",), loss_limit=d(limit)),),
+                   reverse_on_stop=False)
+    return run((AAA, BBB), risk=RiskConfig(daily_loss_limit=d(limit)), reverse_on_stop=False)
+
+
+def _set_loss_limit(r: Run, where: str, value: int) -> None:
+    """/set loss_limit VALUE NSE:AAA, /limits g loss_limit VALUE or /limits daily ..."""
+    cmd = (SetParam("loss_limit", d(value), "NSE:AAA") if where == "instrument"
+           else SetLimit("g" if where == "group" else "daily", "loss_limit", d(value)))
+    assert r.engine.handle(cmd).ok
+
+
+def _trips(r: Run) -> list[str]:
+    """The scopes of the LIMIT_HIT notices of trips (not of the orders they close)."""
+    return [n.data["scope"] for n in r.notes
+            if n.kind is AlertKind.LIMIT_HIT and "scope" in n.data]
+
+
+def _tripped_at_500(where: str) -> tuple[Run, Feed]:
+    r, f = _limit_run(where, 500), Feed()
+    r.feed(worked_long(f), f.tick(at(9, 25, 20), "102.65"))
+    assert r.order_rows() == [BUY_ENTRY, ("SELL", 50, f"{where}_limit", d("102.65"),
+                                          "COMPLETE")]
+    assert r.rt().halted and _trips(r) == [where]
+    return r, f
+
+
+@pytest.mark.parametrize("where", SCOPES)
+def test_9_7_unhalt_after_raising_a_limit_rearms_the_scope(where: str) -> None:
+    r, f = _tripped_at_500(where)
+    _set_loss_limit(r, where, 1000)
+    assert r.rt().halted, "raising a limit does not unhalt"
+    assert r.engine.handle(Unhalt("NSE:AAA")).ok and not r.rt().halted
+    r.feed(f.tick(at(9, 25, 30), "112.65"), f.tick(at(9, 25, 40), "102.70"))  # -997.50
+    assert r.quantity() == 50 and not r.rt().halted
+    r.feed(f.tick(at(9, 25, 50), "102.00"))  # -1,032.50
+    assert r.order_rows()[2:] == [("BUY", 50, "signal", d("112.65"), "COMPLETE"),
+                                  ("SELL", 50, f"{where}_limit", d("102.00"), "COMPLETE")]
+    assert r.rt().halted and r.quantity() == 0
+    assert _trips(r) == [where, where]
+    r.feed(f.tick(at(9, 26), "112.70"))
+    assert len(r.orders()) == 4, "halted again"
+
+
+@pytest.mark.parametrize("where", SCOPES)
+def test_9_7_unhalt_refused_while_the_scope_is_still_reached(where: str) -> None:
+    r, f = _tripped_at_500(where)
+    reply = r.engine.handle(Unhalt("NSE:AAA"))
+    assert not reply.ok and "loss_limit is still reached (P&L -500.00)" in reply.text
+    assert r.rt().halted
+    r.feed(f.tick(at(9, 25, 30), "112.65"))
+    assert len(r.orders()) == 2, "still halted: no entry"
+    # Set again, but not above the scope's loss (-500.00 <= -500): still refused.
+    _set_loss_limit(r, where, 500)
+    assert not r.engine.handle(Unhalt("NSE:AAA")).ok and r.rt().halted
+    r.feed(f.tick(at(9, 25, 40), "112.70"))
+    assert len(r.orders()) == 2 and _trips(r) == [where]
+
+
+@pytest.mark.parametrize("where", SCOPES)
+def test_9_2_a_raised_limit_is_examined_again(where: str) -> None:
+    # Raising the limit above the scope's P&L re-arms it; lowering it back to a reached
+    # value trips it again at the next accepted tick (of any instrument).
+    r, _ = _tripped_at_500(where)
+    key = r.engine.risk.tripped.copy()
+    assert key == {(Scope(where), "daily" if where == "daily" else
+                    "g" if where == "group" else "NSE:AAA")}
+    _set_loss_limit(r, where, 1000)
+    assert r.engine.risk.tripped == set()
+    _set_loss_limit(r, where, 400)
+    r.feed(Feed(2).tick(at(9, 25, 30), 100))
+    assert _trips(r) == [where, where] and r.engine.risk.tripped == key

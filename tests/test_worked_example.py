@@ -1,4 +1,4 @@
-"""STRATEGY.md section 7, the worked example (tau 0.05, p 0.5, interval 5, BOTH, lots 1,
+"""docs/strategy.md section 7, the worked example (tau 0.05, p 0.5, interval 5, BOTH, lots 1,
 lot_size 50), through the engine step by step and through a backtest tick file."""
 
 from __future__ import annotations

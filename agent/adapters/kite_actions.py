@@ -22,6 +22,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from agent.adapters.kite_access import AccessProblem, AccessRefusal, order_refusal
 from agent.adapters.kite_orders import (
     MARKET_TYPES,
     CancelState,
@@ -53,6 +54,9 @@ class KiteActions:
         finally:
             rate.take(self.timer.monotonic())
         self.answered()
+        if self.ip_refused and rate is self.order_rate:
+            log.info("kite broker: Kite accepts order calls from this IP again")
+            self.ip_refused = False
         return result
 
     def answered(self: KiteBroker) -> None:
@@ -62,13 +66,42 @@ class KiteActions:
             self.token_dead = False
 
     def failure(self: KiteBroker, exc: Exception) -> tuple[Failure, str]:
+        """What a failed order call (place, cancel, modify) means, and the text to report:
+        a refusal for the IP says so plainly and tells the owner once."""
         kind = classify(exc)
         if kind is None:
             log.exception("kite broker: unexpected error from kiteconnect", exc_info=exc)
             kind = Failure.REFUSED
         if kind is Failure.TOKEN:
             self.token_lost(describe(exc))
+            return kind, describe(exc)
+        refusal = order_refusal(exc) if kind is Failure.REFUSED else None
+        if refusal is not None and refusal.problem is AccessProblem.IP_NOT_ALLOWED:
+            self.access_refused(refusal)
+            return kind, refusal.text()
         return kind, describe(exc)
+
+    def token_lost(self: KiteBroker, detail: str) -> None:
+        if self.token_dead:
+            return
+        self.token_dead = True
+        log.error("kite broker: Kite session expired (%s): login needed", detail)
+        if self.on_token_error is not None:
+            try:
+                self.on_token_error()
+            except Exception:
+                log.exception("kite broker: on_token_error failed")
+
+    def access_refused(self: KiteBroker, refusal: AccessRefusal) -> None:
+        if self.ip_refused:
+            return
+        self.ip_refused = True
+        log.error("kite broker: %s", refusal.text())
+        if self.on_access_refused is not None:
+            try:
+                self.on_access_refused(refusal)
+            except Exception:
+                log.exception("kite broker: on_access_refused failed")
 
     def soon(self: KiteBroker) -> None:
         self.next_poll = min(self.next_poll, self.timer.monotonic() + self.poll_after_write)

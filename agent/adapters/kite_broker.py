@@ -26,6 +26,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from agent.adapters.kite_access import AccessRefusal
 from agent.adapters.kite_actions import KiteActions
 from agent.adapters.kite_book import BrokerError, KiteBook, PollDone, ReadJob
 from agent.adapters.kite_orders import Child, Tracked
@@ -68,7 +69,9 @@ class KiteBroker(KiteSchedule, KiteActions, KiteBook):
     ``instruments(token)`` gives the Instrument (tick, lot, freeze quantity) of an order;
     ``post(update)`` delivers updates to the engine; ``on_token_error()`` is called once
     when Kite answers TokenException (the session is dead: halt entries, ask for a login),
-    again only after a call has worked since. ``timer`` measures the waits (rate windows,
+    again only after a call has worked since. ``on_access_refused(refusal)`` is called once
+    when Kite refuses order calls from this machine's IP (``kite_access``), again only after
+    an order call has worked since. ``timer`` measures the waits (rate windows,
     backoff, throttle, polls; default wall time); ``clock`` stamps the updates.
     """
 
@@ -78,6 +81,7 @@ class KiteBroker(KiteSchedule, KiteActions, KiteBook):
                  post: Callable[[OrderUpdate], None], *, market_protection: int = -1,
                  clock: Clock | None = None, timer: Timer | None = None,
                  on_token_error: Callable[[], None] | None = None,
+                 on_access_refused: Callable[[AccessRefusal], None] | None = None,
                  poll_interval: float = 3.0, poll_after_write: float = 1.0,
                  modify_interval: float = 2.0, replace_after: int = 20,
                  retry: RetryPolicy | None = None,
@@ -98,7 +102,7 @@ class KiteBroker(KiteSchedule, KiteActions, KiteBook):
         self.retry = retry or RetryPolicy()
         self.order_rate, self.other_rate = RateWindows(order_limits), RateWindows(other_limits)
         self._instruments, self._post = instruments, post
-        self._on_token_error = on_token_error
+        self.on_token_error, self.on_access_refused = on_token_error, on_access_refused
         self._clock: Clock = clock or LiveClock()
         self.timer: Timer = timer or WallTimer()
         # worker-thread state
@@ -109,6 +113,7 @@ class KiteBroker(KiteSchedule, KiteActions, KiteBook):
         self.poll_failures = 0
         self.polling = False  # an order-book read is out on the reader thread
         self.token_dead = False
+        self.ip_refused = False  # order calls refused for the IP, none has worked since
         self.closing = False
         self._logged: set[str] = set()
         self._fences: list[threading.Event] = []
@@ -275,17 +280,6 @@ class KiteBroker(KiteSchedule, KiteActions, KiteBook):
             self._post(update)
         except Exception:
             log.exception("kite broker: posting %s failed", update)
-
-    def token_lost(self, detail: str) -> None:
-        if self.token_dead:
-            return
-        self.token_dead = True
-        log.error("kite broker: Kite session expired (%s): login needed", detail)
-        if self._on_token_error is not None:
-            try:
-                self._on_token_error()
-            except Exception:
-                log.exception("kite broker: on_token_error failed")
 
     def log_once(self, key: str, text: str, *args: object) -> None:
         if key not in self._logged:

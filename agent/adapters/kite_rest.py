@@ -18,6 +18,8 @@ from typing import Protocol
 import requests
 from kiteconnect import exceptions as kex
 
+from agent.adapters.kite_access import names_ip_refusal
+
 ORDER_LIMITS: tuple[tuple[int, float], ...] = ((10, 1.0), (400, 60.0))  # place/modify/cancel
 OTHER_LIMITS: tuple[tuple[int, float], ...] = ((10, 1.0),)  # every other REST call
 
@@ -103,8 +105,9 @@ class Failure(Enum):
 
 def classify(exc: BaseException) -> Failure | None:
     """What a failed kiteconnect call means; None for an error that is not Kite's or the
-    network's (a bug: let it surface)."""
-    if isinstance(exc, kex.TokenException):
+    network's (a bug: let it surface). A refusal naming the IP is never TOKEN, whatever its
+    class: the token is fine, the address is not (``kite_access``)."""
+    if isinstance(exc, kex.TokenException) and not names_ip_refusal(exc):
         return Failure.TOKEN
     if isinstance(exc, kex.KiteException):
         code = getattr(exc, "code", 500) or 500

@@ -1,4 +1,4 @@
-"""Paper trading: fills per STRATEGY.md section 6, no money at risk.
+"""Paper trading: fills per docs/strategy.md section 6, no money at risk.
 
 MARKET orders fill in full at the instrument's last price when sent, moved against the
 trader by ``slippage_ticks``. LIMIT, SL and SL-M orders rest and are checked on every

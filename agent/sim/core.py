@@ -1,10 +1,10 @@
 """The simulator's state in one place, and the market driver that moves it in time.
 
 ``SimCore`` holds the market, the order book, the tokens, the fault switches and the ticker
-hub. Everything in it is owned by the simulator's loop thread, except ``sessions`` and
-``faults`` (locked) and ``clock`` (any thread). ``run_market`` is the loop's clock: it
-walks the session second by second as the accelerated clock moves, matches resting orders
-and streams ticks.
+hub. Everything in it is owned by the simulator's loop thread, except ``sessions``,
+``faults`` and ``access`` (locked) and ``clock`` (any thread). ``run_market`` is the loop's
+clock: it walks the session second by second as the accelerated clock moves, matches
+resting orders and streams ticks.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import asyncio
 import logging
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +27,7 @@ from agent.instruments import (
     parse_dump,
 )
 from agent.models import Instrument
+from agent.sim.access import Access
 from agent.sim.auth import Sessions
 from agent.sim.book import Book
 from agent.sim.faults import Faults, RateLimiter
@@ -56,6 +57,7 @@ class SimCore:
     tick_interval: float = 1.0
     stream_stride: int = 1  # stream every n-th tick step (bounds the wall-time tick rate)
     redirect_url: str | None = None
+    access: Access = field(default_factory=Access)
     hub: TickerHub | None = None
     matched_second: int = -1  # resting orders have seen every second up to this one
 

@@ -11,6 +11,9 @@ Where a text comes from (so nobody mistakes an invented one for Kite's own):
   ``AUTOSLICE_MINIMUM`` (pattern), ``TRIGGER_TICK`` (NSE code 16316), ``TOKEN_INVALID``,
   ``INVALID_SESSION``, the ``Invalid `field`.`` pattern and the ``tag`` length text
   (documented with 8, Kite's limit is now 20);
+- reported by users (not in Kite's docs): ``INSUFFICIENT_PERMISSION`` (a key without the
+  market-data plan), ``IP_NOT_ALLOWED`` (an order call from an unregistered IP; the
+  report quotes ``IP (2402:...) is not allowed``, the rest of the text is ours);
 - modelled on Kite's style but invented here: ``PRICE_TICK``, ``LOT_SIZE``,
   ``SLM_OPTIONS``, ``TRIGGER_BUY``/``TRIGGER_SELL``, ``ORDER_NOT_FOUND``,
   ``NOT_MODIFIABLE``, ``NOT_CANCELLABLE``, ``MARKET_CLOSED``, ``SUBSCRIPTION_LIMIT``.
@@ -47,6 +50,8 @@ NOT_CANCELLABLE = "Order cannot be cancelled as it is {status}."
 MARKET_CLOSED = "Markets are closed right now. Use GTT for placing long standing orders instead."
 TOKEN_INVALID = "Token is invalid or has expired."
 INVALID_SESSION = "Incorrect `api_key` or `access_token`."
+INSUFFICIENT_PERMISSION = "Insufficient permission for that call."
+IP_NOT_ALLOWED = "IP ({ip}) is not allowed to place orders for this app."
 SUBSCRIPTION_LIMIT = ("Subscription limit exceeded: a connection can subscribe to at most "
                       "{limit} instruments; {dropped} were ignored.")
 
@@ -76,6 +81,10 @@ def invalid(field: str) -> KiteError:
 
 def token_error(message: str = INVALID_SESSION) -> KiteError:
     return KiteError(message, "TokenException", 403)
+
+
+def permission_error(message: str) -> KiteError:
+    return KiteError(message, "PermissionException", 403)
 
 
 def network_error(message: str, http_status: int = 503) -> KiteError:

@@ -3,7 +3,8 @@
 Every JSON answer is Kite's envelope with ``Content-Type: application/json``; instruments
 are CSV. ``X-Kite-Version: 3`` and ``Authorization: token api_key:access_token`` are
 checked on every API route except the token exchange, the instrument dumps and the login
-page. Order writes go through the order rate limiter and the fault switches.
+page. Order writes come only from the registered static IPs (``core.access``) and go
+through the order rate limiter and the fault switches.
 """
 
 from __future__ import annotations
@@ -113,14 +114,15 @@ async def user_margins(request: web.Request) -> web.Response:
 
 
 # ----- orders -----
-def _order_write(core: SimCore) -> None:
+def _order_write(core: SimCore, request: web.Request) -> None:
+    core.access.check_order_ip(request.remote)
     if core.faults.take_rate_limited() or not core.order_limiter.allow():
         raise errors.network_error(errors.TOO_MANY_REQUESTS, 429)
 
 
 async def place_order(request: web.Request) -> web.StreamResponse:
     core = request.app[CORE]
-    _order_write(core)
+    _order_write(core, request)
     form = {k: str(v) for k, v in (await request.post()).items()}
     req = parse_place(request.match_info["variety"], form)
     if req.autoslice:
@@ -142,7 +144,7 @@ async def place_order(request: web.Request) -> web.StreamResponse:
 
 async def modify_order(request: web.Request) -> web.Response:
     core = request.app[CORE]
-    _order_write(core)
+    _order_write(core, request)
     form = {k: str(v) for k, v in (await request.post()).items()}
     order = core.book.modify(request.match_info["order_id"], parse_change(form), core.now())
     return ok({"order_id": order.order_id})
@@ -150,6 +152,7 @@ async def modify_order(request: web.Request) -> web.Response:
 
 async def cancel_order(request: web.Request) -> web.Response:
     core = request.app[CORE]
+    core.access.check_order_ip(request.remote)
     if core.faults.take_rate_limited():
         raise errors.network_error(errors.TOO_MANY_REQUESTS, 429)
     order = core.book.cancel(request.match_info["order_id"], core.now())

@@ -60,6 +60,7 @@ def _requested(core: SimCore, request: web.Request) -> dict[str, Instrument]:
 
 async def quote(request: web.Request) -> web.Response:
     core = request.app[CORE]
+    core.access.check_market_data()
     second, kind = core.second_now(), request.match_info.get("kind", "")
     data = {}
     for key, ins in _requested(core, request).items():
@@ -88,6 +89,7 @@ def _parse_time(raw: str, field: str) -> datetime:
 
 async def historical(request: web.Request) -> web.Response:
     core = request.app[CORE]
+    core.access.check_market_data()
     interval = request.match_info["interval"]
     if interval not in INTERVALS:
         raise errors.invalid("interval")

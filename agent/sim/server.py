@@ -32,6 +32,7 @@ from agent.clock import LiveClock, ScaledClock
 from agent.instruments import InstrumentIndex
 from agent.models import Instrument
 from agent.sim import rest
+from agent.sim.access import Access
 from agent.sim.auth import Sessions, checksum
 from agent.sim.book import Book
 from agent.sim.core import SimCore, load_instruments, run_market, token_of
@@ -57,6 +58,9 @@ class SimExchange:
     ``base_prices``/``freeze_quantities``: by token or "EXCHANGE:SYMBOL".
     ``spread_ticks``: the touch's width. ``order_rate_limits``: (count, seconds) windows.
     ``max_stream_rate``: tick steps per wall second above which steps are thinned.
+    ``market_data``: the Connect plan (False: the Personal plan, no quotes, candles or
+    ticker); ``static_ips``: where order calls may come from (None: anywhere); both can be
+    switched later through ``sim.access``.
     """
 
     def __init__(self, instruments: str | Path | Iterable[Instrument] | None = None, *,
@@ -71,6 +75,7 @@ class SimExchange:
                  heartbeat_interval: float = 1.0, reject_outside_session: bool = True,
                  max_stream_rate: float = 200.0,
                  style: PathStyle = DEFAULT_STYLE, account: Account = DEFAULT_ACCOUNT,
+                 market_data: bool = True, static_ips: Iterable[str] | None = None,
                  host: str = "127.0.0.1", port: int = 0) -> None:
         if speed <= 0 or tick_interval <= 0:
             raise ValueError(f"speed and tick_interval must be > 0, got {speed}, {tick_interval}")
@@ -92,6 +97,7 @@ class SimExchange:
                          reject_outside_session=reject_outside_session)
         self.sessions = Sessions(api_key, api_secret)
         self.faults = Faults()
+        self.access = Access(market_data, static_ips)
         self._redirect_url = redirect_url
         self._limits = order_rate_limits
         self._hub_options = (max_connections, max_subscriptions, heartbeat_interval)
@@ -161,7 +167,7 @@ class SimExchange:
                              instruments_csv=self._csv,
                              order_limiter=RateLimiter(self._limits),
                              tick_interval=self._tick_interval, stream_stride=self._stride,
-                             redirect_url=self._redirect_url)
+                             redirect_url=self._redirect_url, access=self.access)
         self._hub = TickerHub(self._core, *self._hub_options)
         self.faults.bind(self._drop_sockets, self.sessions.expire_all)
         self._thread = threading.Thread(target=self._run, name="sim-exchange", daemon=True)

@@ -1,12 +1,14 @@
 """The Kite ticker WebSocket of the simulated exchange.
 
 ``ws://host:port/ws?api_key=...&access_token=...``: a bad token is refused at the handshake
-with HTTP 403, a fourth connection of the API key with 429 (as Kite does). Text messages
-``{"a": "subscribe" | "unsubscribe" | "mode", "v": ...}`` manage subscriptions (new ones
-stream in quote mode, as KiteTicker assumes); binary frames carry ticks (``encoder``); a
-1-byte heartbeat goes out after a second of wall time with nothing else; every order change
-goes to every connection as ``{"type": "order", "data": {...}}``. Each connection has a
-writer task fed by a queue so frames keep their order. Loop thread only.
+with HTTP 403, and so is every handshake of a key without market data (the Personal plan;
+Kite answers it like a dead token), a fourth connection of the API key with 429 (as Kite
+does). Text messages ``{"a": "subscribe" | "unsubscribe" | "mode", "v": ...}`` manage
+subscriptions (new ones stream in quote mode, as KiteTicker assumes); binary frames carry
+ticks (``encoder``); a 1-byte heartbeat goes out after a second of wall time with nothing
+else; every order change goes to every connection as ``{"type": "order", "data": {...}}``.
+Each connection has a writer task fed by a queue so frames keep their order. Loop thread
+only.
 """
 
 from __future__ import annotations
@@ -64,6 +66,9 @@ class TickerHub:
         access_token = request.query.get("access_token", "")
         if not core.sessions.is_valid(api_key, access_token):
             body = errors.token_error().envelope()
+            return web.json_response(body, status=403)
+        if not core.access.market_data:  # the Personal plan: as bare as a dead token's
+            body = errors.token_error("Authentication failed.").envelope()
             return web.json_response(body, status=403)
         if len(self.connections) >= self.max_connections:
             body = errors.network_error(errors.TOO_MANY_REQUESTS, 429).envelope()

@@ -1,6 +1,6 @@
-"""``alert_breakout``: the VWAP alert-candle breakout of STRATEGY.md, rule for rule.
+"""``alert_breakout``: the VWAP alert-candle breakout of docs/strategy.md, rule for rule.
 
-Section numbers in comments refer to STRATEGY.md. All arithmetic is on exact Decimals.
+Section numbers in comments refer to docs/strategy.md. All arithmetic is on exact Decimals.
 Every method runs on the engine thread.
 """
 

@@ -1,4 +1,4 @@
-"""``python bot.py backtest``: STRATEGY.md's worked example end to end, bad rows, errors."""
+"""``python bot.py backtest``: docs/strategy.md's worked example end to end, bad rows, errors."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ instruments:
   - {symbol: "NSE:EXAMPLE", token: 1001, tick_size: 0.05, lot_size: 50}
 """
 
-# STRATEGY.md section 7: c0 09:15 (H 105, L 95, C 100, V 100), c1 09:20 (H 112, L 100,
+# docs/strategy.md section 7: c0 09:15 (H 105, L 95, C 100, V 100), c1 09:20 (H 112, L 100,
 # C 109, V 300); then 112.60 (nothing), 112.65 (buy), 99.50 (stop and reverse).
 TICKS = """\
 timestamp,instrument_token,last_price,last_traded_quantity,volume_traded

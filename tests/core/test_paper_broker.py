@@ -1,4 +1,4 @@
-"""Paper fills (STRATEGY.md 6) and resting SL / SL-M / LIMIT orders triggered by ticks."""
+"""Paper fills (docs/strategy.md 6) and resting SL / SL-M / LIMIT orders triggered by ticks."""
 
 from __future__ import annotations
 

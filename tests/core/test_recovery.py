@@ -18,7 +18,7 @@ def _bar(hh: int, mm: int, o, h, low, c, v: int) -> MinuteBar:
 
 
 def test_missed_candles_give_the_alert_and_the_bucket_in_progress() -> None:
-    # STRATEGY.md's worked example, as minute candles: c0 09:15-09:20 (H 105, L 95, C 100,
+    # docs/strategy.md's worked example, as minute candles: c0 09:15-09:20 (H 105, L 95, C 100,
     # V 100) and c1 09:20-09:25 (H 112, L 100, C 109, V 300); the agent starts at 09:26:30.
     bars = [_bar(9, 15, 100, 105, 95, 101, 60), _bar(9, 17, 101, 102, 99, 100, 40),
             _bar(9, 20, 101, 112, 100, 108, 100), _bar(9, 23, 108, 110, 104, 109, 200),

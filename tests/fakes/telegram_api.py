@@ -2,7 +2,7 @@
 
 An aiohttp server on 127.0.0.1 (ephemeral port) on the test's own asyncio loop, serving
 ``/bot<token>/<method>``: getMe, getUpdates (long polling fed from a queue the test
-controls; ``offset`` confirms updates), sendMessage, editMessageText,
+controls; ``offset`` confirms updates), sendMessage, sendPhoto, editMessageText,
 editMessageReplyMarkup, answerCallbackQuery, deleteWebhook, setMyCommands, getMyCommands,
 deleteMyCommands. Every call is recorded (method, decoded parameters, loop time, the fault
 applied, the result). ``fail_next`` makes the next call(s) of a method answer with a

@@ -22,15 +22,6 @@ from agent.sim.server import SimExchange
 DATA = Path(__file__).resolve().parents[2] / "agent" / "sim" / "data"
 
 
-def _find_mocks() -> Path:
-    """Zerodha's samples: shared/ beside the repository (or inside it); may be absent."""
-    here = Path(__file__).resolve()
-    candidates = [here.parents[3] / "shared" / "kite-mocks",
-                  here.parents[2] / "shared" / "kite-mocks"]
-    return next((p for p in candidates if p.is_dir()), candidates[0])
-
-
-MOCKS = _find_mocks()
 TRADING_DAY = date(2024, 1, 15)  # a Monday
 ADANIPORTS = 3861249  # NSE equity, tick 0.05, lot 1
 CDSL = 5420545

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import struct
 from datetime import datetime
 from decimal import Decimal
@@ -14,17 +12,13 @@ from kiteconnect import KiteTicker
 from agent.models import DepthLevel, Instrument
 from agent.sim import encoder
 from agent.sim.market import Quote
-from tests.sim.conftest import MOCKS
+from tests.kite_mocks import mock_json, mock_packet
 
 PARSER = KiteTicker("key", "token")  # parsing only: no connection, no reactor
 
 
 def _mock(name: str) -> bytes | dict:
-    path = MOCKS / name
-    if not path.exists():
-        pytest.skip(f"Zerodha's samples are not at {MOCKS}")
-    text = path.read_text()
-    return base64.b64decode(text) if name.endswith(".packet") else json.loads(text)
+    return mock_packet(name) if name.endswith(".packet") else mock_json(name)
 
 
 def _d(value: float) -> Decimal:

@@ -1,6 +1,6 @@
 """Our answers have every field of Zerodha's samples, with the same JSON types.
 
-For every sample in shared/kite-mocks of a kind the simulator serves, the answer of the
+For every sample in tests/data/kite-mocks of a kind the simulator serves, the answer of the
 same kind (taken through the real client's raw ``_get``/``_post``, before it converts
 anything) must carry each field the sample has, recursively, with the same JSON type. A
 null is allowed only where a sample has null. In a list of objects the fields every sample
@@ -21,16 +21,14 @@ import requests
 from kiteconnect import KiteConnect
 
 from agent.sim.server import SimExchange
-from tests.sim.conftest import ADANIPORTS, BANKNIFTY_CE, MOCKS, Recorder
+from tests.kite_mocks import mock_text
+from tests.sim.conftest import ADANIPORTS, BANKNIFTY_CE, Recorder
 
 QUOTE_KEY = "NSE:INFY"  # the instrument Zerodha's quote samples use
 
 
 def sample(name: str) -> Any:
-    path = MOCKS / name
-    if not path.exists():
-        pytest.skip(f"Zerodha's samples are not at {MOCKS} (shared/ missing)")
-    text = path.read_text()
+    text = mock_text(name)
     if name.endswith(".csv"):
         return text
     data = json.loads(text)
