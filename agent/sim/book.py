@@ -28,6 +28,7 @@ from agent.sim.orders import (
     is_option,
 )
 from agent.sim.positions import PositionBook
+from agent.sim.realism import Realism
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +39,9 @@ class Book:
     """Every order, trade and position of the one simulated account."""
 
     def __init__(self, market: Market, *, freeze_quantities: Mapping[int, int] | None = None,
-                 reject_outside_session: bool = True) -> None:
+                 reject_outside_session: bool = True, realism: Realism | None = None) -> None:
         self.market = market
+        self.realism = realism if realism is not None else Realism()
         self.orders: dict[str, SimOrder] = {}
         self.trades: list[SimTrade] = []
         self.positions = PositionBook()

@@ -2,9 +2,9 @@
 
 ``SimCore`` holds the market, the order book, the tokens, the fault switches and the ticker
 hub. Everything in it is owned by the simulator's loop thread, except ``sessions``,
-``faults`` and ``access`` (locked) and ``clock`` (any thread). ``run_market`` is the loop's
-clock: it walks the session second by second as the accelerated clock moves, matches
-resting orders and streams ticks.
+``faults``, ``access`` and ``realism`` (locked) and ``clock`` (any thread). ``run_market``
+is the loop's clock: it walks the session second by second as the accelerated clock moves,
+matches resting orders and streams ticks.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from agent.sim.book import Book
 from agent.sim.faults import Faults, RateLimiter
 from agent.sim.market import Market
 from agent.sim.paths import SESSION_SECONDS
+from agent.sim.realism import Realism
 from agent.sim.shapes import Account
 
 if TYPE_CHECKING:
@@ -58,6 +59,7 @@ class SimCore:
     stream_stride: int = 1  # stream every n-th tick step (bounds the wall-time tick rate)
     redirect_url: str | None = None
     access: Access = field(default_factory=Access)
+    realism: Realism = field(default_factory=Realism)
     hub: TickerHub | None = None
     matched_second: int = -1  # resting orders have seen every second up to this one
 

@@ -39,6 +39,7 @@ from agent.sim.core import SimCore, load_instruments, run_market, token_of
 from agent.sim.faults import Faults, RateLimiter
 from agent.sim.market import Market, Quote, at_open
 from agent.sim.paths import DEFAULT_STYLE, PathStyle
+from agent.sim.realism import Realism
 from agent.sim.shapes import Account
 from agent.sim.ticker_ws import TickerHub
 from agent.timeutil import to_ist
@@ -60,7 +61,8 @@ class SimExchange:
     ``max_stream_rate``: tick steps per wall second above which steps are thinned.
     ``market_data``: the Connect plan (False: the Personal plan, no quotes, candles or
     ticker); ``static_ips``: where order calls may come from (None: anywhere); both can be
-    switched later through ``sim.access``.
+    switched later through ``sim.access``. ``realism``: the realism rules in force
+    (default: all of them, ``agent.sim.realism``); ``sim.realism`` switches them later.
     """
 
     def __init__(self, instruments: str | Path | Iterable[Instrument] | None = None, *,
@@ -76,6 +78,7 @@ class SimExchange:
                  max_stream_rate: float = 200.0,
                  style: PathStyle = DEFAULT_STYLE, account: Account = DEFAULT_ACCOUNT,
                  market_data: bool = True, static_ips: Iterable[str] | None = None,
+                 realism: Realism | None = None,
                  host: str = "127.0.0.1", port: int = 0) -> None:
         if speed <= 0 or tick_interval <= 0:
             raise ValueError(f"speed and tick_interval must be > 0, got {speed}, {tick_interval}")
@@ -93,8 +96,9 @@ class SimExchange:
         self.market = Market(items, self._start_at.date(), seed=seed, style=style,
                              spread_ticks=spread_ticks, base_prices=prices)
         freeze = {token_of(index, k): v for k, v in (freeze_quantities or {}).items()}
+        self.realism = realism if realism is not None else Realism()
         self.book = Book(self.market, freeze_quantities=freeze,
-                         reject_outside_session=reject_outside_session)
+                         reject_outside_session=reject_outside_session, realism=self.realism)
         self.sessions = Sessions(api_key, api_secret)
         self.faults = Faults()
         self.access = Access(market_data, static_ips)
@@ -167,7 +171,8 @@ class SimExchange:
                              instruments_csv=self._csv,
                              order_limiter=RateLimiter(self._limits),
                              tick_interval=self._tick_interval, stream_stride=self._stride,
-                             redirect_url=self._redirect_url, access=self.access)
+                             redirect_url=self._redirect_url, access=self.access,
+                             realism=self.realism)
         self._hub = TickerHub(self._core, *self._hub_options)
         self.faults.bind(self._drop_sockets, self.sessions.expire_all)
         self._thread = threading.Thread(target=self._run, name="sim-exchange", daemon=True)
