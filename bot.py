@@ -7,6 +7,8 @@
     python bot.py login [--config F]
     python bot.py check-config [--config F] [--offline]
     python bot.py schedule [--date YYYY-MM-DD]
+    python bot.py exchange [--port P] [--speed N] [--date YYYY-MM-DD[THH:MM]] [--seed S]
+                           [--instruments FILE] [--info FILE] [--faults JSON] ...
 
 Each command lives in its own module; this file only parses arguments and dispatches.
 """
@@ -57,6 +59,10 @@ def _parser() -> argparse.ArgumentParser:
     sched = sub.add_parser("schedule", help="a day's timetable")
     sched.add_argument("--date", default=None, metavar="YYYY-MM-DD")
     sched.add_argument("--schedules", default=str(DEFAULT_SCHEDULES))
+
+    from handlers.exchange_cli import add_parser
+
+    add_parser(sub)
     return parser
 
 
@@ -85,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
         from handlers.login_cli import login_command
 
         return login_command(Path(args.config), Path(args.schedules))
+    if command == "exchange":
+        from handlers.exchange_cli import exchange_command
+
+        return exchange_command(args, DEFAULT_SCHEDULES)
     if command == "schedule":
         from agent.calendar import schedule_command
 

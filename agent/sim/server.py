@@ -31,7 +31,7 @@ from aiohttp import web
 from agent.clock import LiveClock, ScaledClock
 from agent.instruments import InstrumentIndex
 from agent.models import Instrument
-from agent.sim import rest
+from agent.sim import control, rest
 from agent.sim.access import Access
 from agent.sim.auth import Sessions, checksum
 from agent.sim.book import Book
@@ -225,6 +225,7 @@ class SimExchange:
         app = web.Application(middlewares=[rest.kite_middleware])
         app[rest.CORE] = core
         rest.add_routes(app)
+        control.add_routes(app)
         app.router.add_get("/ws", hub.handle)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
         await runner.setup()
