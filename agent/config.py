@@ -46,6 +46,7 @@ from agent.config_values import (
 from agent.models import StopMode, TradeSide
 from agent.settings import (
     PARAM_KEYS,
+    ClockKind,
     Defaults,
     FeedKind,
     GroupConfig,
@@ -64,6 +65,7 @@ from agent.settings import (
 __all__ = ["SETTABLE_KEYS", "ConfigError", "check_config_command", "known_key_paths",
            "load_settings", "load_settings_from_dict", "parse_param"]
 
+KITE_ROOT = KiteConfig().root  # the real Kite's REST root
 SETTABLE_KEYS: tuple[str, ...] = tuple(f.name for f in fields(StrategyParams))
 
 
@@ -96,6 +98,7 @@ if set(PARAM_SPEC) != PARAM_KEYS:  # pragma: no cover - caught by the first test
 TOP_SCALARS: Mapping[str, Convert] = {
     "mode": choice([m.value for m in Mode], Mode),
     "feed": choice([f.value for f in FeedKind], FeedKind),
+    "clock": choice([c.value for c in ClockKind], ClockKind),
     "data_dir": nonempty_text,
     "log_level": choice(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]),
 }
@@ -265,6 +268,20 @@ def _check_proxy_secret(value: str) -> None:
               if "@" in parts.netloc else value)
 
 
+def _check_exchange_clock(feed: FeedKind, kite: Mapping[str, Any], problems: list[str]
+                          ) -> None:
+    """``clock: exchange`` follows a standalone simulated exchange (``bot.py exchange``)
+    that ``kite.root`` points at; the in-process simulator (``feed: sim``) is the clock."""
+    if feed is FeedKind.SIM:
+        problems.append("clock: exchange follows a standalone exchange (`bot.py exchange`) "
+                        "with feed: kite; feed: sim already runs on its simulator's clock "
+                        "(drop clock, or set feed: kite)")
+    elif kite.get("root", KITE_ROOT) == KITE_ROOT:
+        problems.append(f"clock: exchange needs kite.root on the simulated exchange (the "
+                        f"rest_root that `bot.py exchange` prints); {KITE_ROOT} has no "
+                        "clock to follow")
+
+
 def _scrub(problems: list[str], secrets: Secrets) -> list[str]:
     """Belt and braces: no secret value survives in a message, whatever produced it."""
     out = []
@@ -298,6 +315,9 @@ def _build(raw: Any, schedule: ScheduleConfig | None, env: Mapping[str, str],
     if "speed" in sim:
         sim["speed"] = float(sim["speed"])
     mode, feed = top.get("mode", Mode.PAPER), top.get("feed", FeedKind.KITE)
+    clock = top.get("clock", ClockKind.WALL)
+    if clock is ClockKind.EXCHANGE:
+        _check_exchange_clock(feed, kite, problems)
     if secrets.kite_proxy:
         try:
             _check_proxy_secret(secrets.kite_proxy)
@@ -313,6 +333,7 @@ def _build(raw: Any, schedule: ScheduleConfig | None, env: Mapping[str, str],
     return Settings(
         mode=mode,
         feed=feed,
+        clock=clock,
         data_dir=_resolve(base_dir, top.get("data_dir", "./data")),
         log_level=top.get("log_level", "INFO"),
         kite=KiteConfig(**kite),
@@ -427,7 +448,9 @@ def config_summary(settings: Settings) -> str:
     schedule = settings.schedule
     return (f"config OK: {_count(len(settings.instruments), 'instrument')} ({unresolved} to "
             f"resolve through the instruments dump), {_count(len(settings.groups), 'group')}, "
-            f"mode {settings.mode.value}, feed {settings.feed.value}; schedules OK: "
+            f"mode {settings.mode.value}, feed {settings.feed.value}"
+            f"{', clock exchange' if settings.clock is ClockKind.EXCHANGE else ''}; "
+            f"schedules OK: "
             f"{_count(len(schedule.holidays), 'holiday')}, "
             f"{_count(len(schedule.special_sessions), 'special session')}")
 

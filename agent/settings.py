@@ -29,6 +29,14 @@ class FeedKind(StrEnum):
     SIM = "sim"
 
 
+class ClockKind(StrEnum):
+    """Whose time the agent runs on: the wall's (IST), or a standalone simulated exchange's
+    (``bot.py exchange``, read from ``GET {kite.root}/sim/clock`` at start)."""
+
+    WALL = "wall"
+    EXCHANGE = "exchange"
+
+
 @dataclass(frozen=True, slots=True)
 class StrategyParams:
     """The per-instrument knobs of docs/strategy.md section 1, fully resolved."""
@@ -230,6 +238,7 @@ class ScheduleConfig:
 class Settings:
     mode: Mode = Mode.PAPER
     feed: FeedKind = FeedKind.KITE
+    clock: ClockKind = ClockKind.WALL
     data_dir: Path = Path("./data")
     log_level: str = "INFO"
     kite: KiteConfig = field(default_factory=KiteConfig)

@@ -42,6 +42,9 @@ class ChatOptions:
     poll_timeout: float = 10.0  # long polling
     inbox_size: int = 1000  # notifications waiting for the loop
     refusal_interval: timedelta = timedelta(minutes=1)  # one refusal per stranger chat
+    # People's time (button lifetimes, the /login wait, refusal pacing): wall time even when
+    # the agent's clock runs scaled (the demo, ``clock: exchange``). None: the agent's clock.
+    human_clock: Clock | None = None
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,8 @@ class ChatServices:
 
 def _center(settings: Settings, runner: CommandSubmitter, clock: Clock, extra: ChatServices,
             options: ChatOptions, auth: Authorizer) -> tuple[CommandCenter, AlertDispatcher]:
-    services = Services(runner=runner, settings=settings, clock=clock, login=extra.login,
+    services = Services(runner=runner, settings=settings, clock=clock,
+                        human_clock=options.human_clock or clock, login=extra.login,
                         feed_status=extra.feed_status, instruments=extra.instruments,
                         log_file=extra.log_file or log_path(settings.data_dir),
                         on_added=extra.on_added, on_removed=extra.on_removed)
@@ -79,7 +83,7 @@ def build_telegram(settings: Settings, runner: CommandSubmitter, *, clock: Clock
         raise ValueError("no TELEGRAM_BOT_TOKEN: use the console chat (build_console)")
     options = options or ChatOptions()
     tg = settings.telegram
-    auth = Authorizer(tg.allowed_chat_ids, tg.allowed_user_ids, clock,
+    auth = Authorizer(tg.allowed_chat_ids, tg.allowed_user_ids, options.human_clock or clock,
                       refusal_interval=options.refusal_interval)
     center, dispatcher = _center(settings, runner, clock, services or ChatServices(), options,
                                  auth)
@@ -94,7 +98,7 @@ def build_console(settings: Settings, runner: CommandSubmitter, *, clock: Clock,
                   stdin: TextIO | None = None, stdout: TextIO | None = None) -> ConsoleChat:
     """The console chat on stdin/stdout (or the given streams)."""
     options = options or ChatOptions()
-    auth = Authorizer((CONSOLE_CHAT_ID,), (), clock)
+    auth = Authorizer((CONSOLE_CHAT_ID,), (), options.human_clock or clock)
     center, dispatcher = _center(settings, runner, clock, services or ChatServices(), options,
                                  auth)
     return ConsoleChat(center, dispatcher, stdin=stdin or sys.stdin,

@@ -16,9 +16,10 @@ from pathlib import Path
 
 from agent.adapters.kite_access import AccessReport, probe_access
 from agent.adapters.kite_client import kite_client
+from agent.clock import Clock, ExchangeClockError, LiveClock, exchange_clock
 from agent.config import config_summary, settings_or_report
 from agent.session import KiteSession
-from agent.settings import FeedKind, Mode, Settings
+from agent.settings import ClockKind, FeedKind, Mode, Settings
 from storage.session_file import SessionFile
 
 PROBE_TIMEOUT = 10.0  # seconds per REST call
@@ -48,9 +49,16 @@ def kite_access(settings: Settings) -> AccessReport | None:
     if not api_key:
         print("Kite access: not checked (no API key: set KITE_API_KEY)")
         return None
+    clock: Clock = LiveClock()
+    if settings.clock is ClockKind.EXCHANGE:  # "today" is the exchange's day
+        try:
+            clock = exchange_clock(settings.kite.root)
+        except ExchangeClockError as exc:
+            print(f"Kite access: not checked ({exc})")
+            return None
     session = KiteSession(api_key, settings.secrets.kite_api_secret,
                           SessionFile.in_dir(settings.data_dir), root=settings.kite.root,
-                          login_base=settings.kite.login_url,
+                          login_base=settings.kite.login_url, clock=clock,
                           env_token=settings.secrets.kite_access_token)
     token = session.access_token()
     if token is None:

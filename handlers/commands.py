@@ -49,7 +49,8 @@ class CommandCenter:
         self.services = services
         self.auth = auth
         self.alert_prefs = alert_prefs
-        self.confirmations = Confirmations(services.clock, confirm_ttl)
+        self.people = services.human_clock or services.clock  # waits a person sees
+        self.confirmations = Confirmations(self.people, confirm_ttl)
         self.login_ttl = login_ttl
         self.engine_timeout = engine_timeout
         self._login_until: dict[int, datetime] = {}  # chat -> the paste is awaited until
@@ -111,14 +112,14 @@ class CommandCenter:
             raise EngineBusy(withdrawn, self.engine_timeout) from None
 
     def expect_login(self, chat_id: int) -> None:
-        self._login_until[chat_id] = self.services.clock.now() + self.login_ttl
+        self._login_until[chat_id] = self.people.now() + self.login_ttl
 
     def cancel_pending(self, chat_id: int) -> bool:
         return self._login_until.pop(chat_id, None) is not None
 
     async def _plain_text(self, caller: Caller, text: str) -> Response:
         until = self._login_until.get(caller.chat_id)
-        if until is None or self.services.clock.now() > until:
+        if until is None or self.people.now() > until:
             self._login_until.pop(caller.chat_id, None)
             return Response("Send /help for the commands.")
         return await self._complete_login(caller, text)

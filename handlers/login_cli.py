@@ -1,6 +1,8 @@
 """``python bot.py login``: the daily Kite login in a terminal (Telegram has /login).
 
-Main thread only.
+With ``clock: exchange`` the login is stamped with the simulated exchange's time (read from
+``GET {kite.root}/sim/clock``), as the agent that follows it will judge the token by that
+time. Main thread only.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from functools import partial
 from pathlib import Path
 
 from agent.adapters.kite_client import kite_client
+from agent.clock import Clock, ExchangeClockError, LiveClock, exchange_clock
 from agent.config import settings_or_report
 from agent.session import KiteSession
+from agent.settings import ClockKind
 from storage.session_file import SessionFile
 
 
@@ -27,9 +31,16 @@ def login_command(config: Path, schedules: Path) -> int:
     if not api_key:
         print("KITE_API_KEY is not set (environment, .env or kite.api_key)", file=sys.stderr)
         return 1
+    clock: Clock = LiveClock()
+    if settings.clock is ClockKind.EXCHANGE:
+        try:
+            clock = exchange_clock(settings.kite.root)
+        except ExchangeClockError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
     session = KiteSession(api_key, settings.secrets.kite_api_secret,
                           SessionFile.in_dir(settings.data_dir), root=settings.kite.root,
-                          login_base=settings.kite.login_url,
+                          login_base=settings.kite.login_url, clock=clock,
                           kite_factory=partial(kite_client, proxy=settings.kite_proxy))
     print("Open this link, log in to Kite, then paste the address you land on")
     print("(or just its request_token):\n")

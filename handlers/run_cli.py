@@ -1,5 +1,8 @@
 """``python bot.py run`` and ``python bot.py demo``: start the agent, run until told to stop.
 
+``run`` with ``clock: exchange`` follows a standalone ``bot.py exchange``: its clock, read
+at start, drives the day's jobs as the in-process simulator's does.
+
 ``demo`` is the embedded default: the simulated Kite exchange in this process on
 127.0.0.1, the agent in live mode against it through the real kiteconnect clients (paper
 money: the exchange is simulated), every alert on the console, a whole session
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.calendar import TradingCalendar, load_schedule
+from agent.clock import ExchangeClockError
 from agent.config import ConfigError, settings_or_report
 from agent.instruments import BUNDLED_DUMP, InstrumentsError, load_dump
 from agent.logsetup import setup_logging
@@ -75,7 +79,7 @@ def _serve(proc: AgentProcess, extra: Any = None) -> None:
 def _open(proc: AgentProcess) -> str | None:
     try:
         proc.open()
-    except (DataDirLocked, StateFileCorrupt, InstrumentsError) as exc:
+    except (DataDirLocked, StateFileCorrupt, InstrumentsError, ExchangeClockError) as exc:
         proc.close()
         return str(exc)
     return None

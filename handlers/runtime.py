@@ -2,8 +2,9 @@
 
 Threads: the main thread runs the asyncio loop of the chat (Telegram or console); the
 engine thread (``EngineRunner``) owns all trading state; the storage writer, the broker
-worker (live orders), Twisted's reactor (the feed) and APScheduler (or, on a simulated
-clock, ``ScaledJobDriver``) each have their own. ``AgentProcess.open`` wires it all on the
+worker (live orders), Twisted's reactor (the feed) and APScheduler (or, on a scaled clock:
+the in-process simulator's, or a standalone exchange's with ``clock: exchange``,
+``ScaledJobDriver``) each have their own. ``AgentProcess.open`` wires it all on the
 main thread before anything runs; ``run`` drives it until the stop event; ``close`` takes
 it down in reverse order.
 """
@@ -26,7 +27,7 @@ from agent.adapters.kite_client import kite_client
 from agent.adapters.kite_feed import KiteFeed
 from agent.adapters.paper import PaperBroker
 from agent.calendar import TradingCalendar
-from agent.clock import Clock, LiveClock, ScaledClock
+from agent.clock import Clock, LiveClock, ScaledClock, exchange_clock
 from agent.daycontrol import DayOverride, OverrideSubmitter
 from agent.engine import Engine
 from agent.events import AlertKind, LoggedIn, LoginNeeded, Notification, Query, QueryKind
@@ -39,9 +40,9 @@ from agent.scheduler import DayScheduler, DayServices
 from agent.scheduler_sim import ScaledJobDriver
 from agent.serialize import candle_from_dict, trade_from_dict
 from agent.session import KiteSession
-from agent.settings import Mode, Settings
+from agent.settings import ClockKind, Mode, Settings
 from handlers.access_watch import AccessWatch
-from handlers.build import ChatServices, build_console, build_telegram
+from handlers.build import ChatOptions, ChatServices, build_console, build_telegram
 from handlers.instruments import live_index, resolve
 from handlers.services import FeedInfo
 from storage.hookup import EnginePersistence
@@ -77,14 +78,18 @@ class RuntimeOptions:
 
 
 class AgentProcess:
-    def __init__(self, settings: Settings, *, sim: Any = None,
+    def __init__(self, settings: Settings, *, sim: Any = None, clock: Clock | None = None,
                  options: RuntimeOptions | None = None) -> None:
         """``sim``: a started ``agent.sim.SimExchange`` for ``feed: sim`` (its clock is the
-        agent's clock, its REST and ticker roots replace Kite's)."""
+        agent's clock, its REST and ticker roots replace Kite's). ``clock``: the agent's
+        clock when given; else with ``clock: exchange`` ``open`` reads the standalone
+        exchange's (``GET {kite.root}/sim/clock``), else wall time."""
         self.settings = settings
         self.sim = sim
         self.options = options or RuntimeOptions()
-        self.clock: Clock = sim.clock if sim is not None else LiveClock()
+        self._follow_exchange = (clock is None and sim is None
+                                 and settings.clock is ClockKind.EXCHANGE)
+        self.clock: Clock = sim.clock if sim is not None else clock or LiveClock()
         self.calendar = TradingCalendar(settings.schedule)
         self.feed: KiteFeed | None = None
         self.broker: Any = None
@@ -97,7 +102,14 @@ class AgentProcess:
     # ------------------------------------------------------------ wiring (main thread)
 
     def open(self) -> None:
+        """Raises ``ExchangeClockError`` (before anything is taken) when ``clock: exchange``
+        cannot read the exchange's clock."""
         s = self.settings
+        if self._follow_exchange:
+            followed = exchange_clock(s.kite.root)
+            self.clock, self._follow_exchange = followed, False
+            log.info("clock: exchange: following %s, now %s at %gx", s.kite.root,
+                     f"{followed.now():%Y-%m-%d %H:%M:%S}", followed.speed)
         sys.setswitchinterval(THREAD_SWITCH_SECONDS)
         data_dir = s.data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -219,13 +231,17 @@ class AgentProcess:
         services = ChatServices(login=self.session if self.sim is None else None,
                                 feed_status=self.feed_info, instruments=self.index,
                                 on_added=self._instrument_added, prefs=self.prefs)
+        # People's waits (buttons, /login) run on wall time when trading time is scaled.
+        options = ChatOptions(human_clock=LiveClock() if isinstance(self.clock, ScaledClock)
+                              else None)
         if s.secrets.telegram_bot_token:
             return build_telegram(s, self.submitter, clock=self.clock, services=services,
-                                  on_conflict=lambda: log.critical(
+                                  options=options, on_conflict=lambda: log.critical(
                                       "Telegram commands are off (another instance polls "
                                       "with this token); trading continues"))
         return build_console(s, self.submitter, clock=self.clock, services=services,
-                             stdin=self.options.stdin, stdout=self.options.stdout)
+                             options=options, stdin=self.options.stdin,
+                             stdout=self.options.stdout)
 
     def _day_services(self) -> DayServices:
         return DayServices(

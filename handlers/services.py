@@ -90,7 +90,8 @@ class Services:
 
     runner: CommandSubmitter
     settings: Settings
-    clock: Clock
+    clock: Clock  # the agent's (trading) time, shown in replies
+    human_clock: Clock | None = None  # people's time for waits and expiries (None: clock)
     login: LoginService | None = None
     feed_status: Callable[[], FeedInfo] | None = None
     instruments: InstrumentIndex | None = None  # resolves /add SYMBOL

@@ -1,31 +1,36 @@
-"""The simulated exchange's order book: validation, matching, trades and positions.
+"""The simulated exchange's order book: every order, trade and position, and its requests.
 
-Pure and synchronous. Orders match against the market's price path (``agent.sim.market``):
-MARKET at the touch (ask for a buy, bid for a sell), LIMIT when marketable or when the last
-price reaches the limit, SL/SL-M once the last price reaches the trigger. Fills are whole.
-The caller drives resting orders with ``on_second`` for every session second. Listeners hear
-every order change (the WebSocket's order messages). Owned by the simulator's loop thread.
+Pure and synchronous. The book checks a request (``_check_request``, the freeze quantity)
+and creates the order; ``agent.sim.lifecycle`` takes it through Kite's statuses (and
+refuses a modify or cancel while it is on its way), ``agent.sim.matching`` matches it
+against the market's price path (``agent.sim.market``) and ``agent.sim.ids`` names it.
+The caller drives time: ``run_due`` for the lifecycle's steps, ``on_second`` for every
+session second of an instrument with working orders (``agent.sim.core`` does both in
+time order). Listeners hear every order change (the WebSocket's order messages). Owned by
+the simulator's loop thread.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from agent.models import Instrument, Side
-from agent.sim import errors
+from agent.sim import errors, rules
 from agent.sim import orders as st
 from agent.sim.errors import KiteError
+from agent.sim.ids import Ids
+from agent.sim.lifecycle import Amendment, Lifecycle
 from agent.sim.market import Market, Quote
+from agent.sim.matching import Matcher
 from agent.sim.orders import (
     OrderChange,
     OrderRequest,
     SimOrder,
     SimTrade,
     exchange_rejection,
-    is_option,
 )
 from agent.sim.positions import PositionBook
 from agent.sim.realism import Realism
@@ -48,10 +53,10 @@ class Book:
         self.listeners: list[Callable[[SimOrder], None]] = []
         self.reject_outside_session = reject_outside_session
         self._freeze = dict(freeze_quantities or {})
-        self._open: dict[int, dict[str, SimOrder]] = {}
-        self._seq = 0
-        self._trade_seq = 0
-        self._day: date = market.trading_date
+        self._open: dict[int, dict[str, SimOrder]] = {}  # working orders at the exchange
+        self.ids = Ids(market.trading_date)
+        self.matcher = Matcher(self)
+        self.lifecycle = Lifecycle(self, market.seed)
 
     # ----- configuration -----
     def freeze_quantity(self, ins: Instrument) -> int:
@@ -78,6 +83,7 @@ class Book:
     # ----- placing -----
     def place(self, req: OrderRequest, now: datetime) -> SimOrder:
         """Place one order; raises KiteError when the API would refuse it outright."""
+        self.run_due(now)
         ins = self._instrument(req)
         self._check_request(ins, req.order_type, req.side, req.price, req.trigger_price,
                             req.market_protection, now)
@@ -88,13 +94,14 @@ class Book:
     def place_autoslice(self, req: OrderRequest, now: datetime) -> tuple[str, list[SimOrder]]:
         """Kite's autoslice: children of at most the freeze quantity. Returns the parent
         id (a reference only, as Kite's) and the children."""
+        self.run_due(now)
         ins = self._instrument(req)
         freeze = self.freeze_quantity(ins)
         if freeze <= 0 or req.quantity <= freeze:
             raise errors.input_error(errors.AUTOSLICE_MINIMUM.format(minimum=freeze + 1))
         self._check_request(ins, req.order_type, req.side, req.price, req.trigger_price,
                             req.market_protection, now)
-        parent = self._next_id()
+        parent = self.ids.order_id(now)
         slice_qty = freeze - freeze % ins.lot_size if freeze >= ins.lot_size else freeze
         children, left = [], req.quantity
         while left > 0:
@@ -112,26 +119,10 @@ class Book:
 
     def _check_request(self, ins: Instrument, order_type: str, side: Side, price: Decimal,
                        trigger: Decimal, protection: Decimal | None, now: datetime) -> None:
-        """The API-level (mini-RMS) checks: a failure answers 400 and creates no order."""
-        if self.reject_outside_session and not self.market.is_open(now):
-            raise errors.input_error(errors.MARKET_CLOSED)
-        if order_type in ("MARKET", "SL-M"):
-            if protection is None or protection == 0:
-                raise errors.input_error(errors.MARKET_PROTECTION)
-            if protection != -1 and not 0 < protection <= 100:
-                raise errors.invalid("market_protection")
-        if order_type in ("LIMIT", "SL") and price <= 0:
-            raise errors.invalid("price")
-        if order_type in ("SL", "SL-M") and trigger <= 0:
-            raise errors.invalid("trigger_price")
-        if order_type == "SL-M" and is_option(ins):
-            raise errors.input_error(errors.SLM_OPTIONS)
-        if order_type in ("SL", "SL-M"):
-            ltp = self.market.ltp(ins.token, self.second_at(now))
-            if side is Side.BUY and trigger < ltp:
-                raise errors.input_error(errors.TRIGGER_BUY)
-            if side is Side.SELL and trigger > ltp:
-                raise errors.input_error(errors.TRIGGER_SELL)
+        """The API-level (mini-RMS) checks, ``agent.sim.rules`` (the realism rules
+        ``option_rules``, ``circuit_limits`` and ``sl_checks`` among them): a failure answers
+        400 and creates no order."""
+        rules.check_request(self, ins, order_type, side, price, trigger, protection, now)
 
     def _check_freeze(self, ins: Instrument, quantity: int) -> None:
         freeze = self.freeze_quantity(ins)
@@ -140,13 +131,9 @@ class Book:
             raise errors.input_error(errors.FREEZE.format(
                 quantity=quantity, lots=quantity // lot, freeze=freeze, freeze_lots=freeze // lot))
 
-    def _next_id(self) -> str:
-        self._seq += 1
-        return f"{self._day:%y%m%d}{300_000 + self._seq:09d}"
-
     def _create(self, ins: Instrument, req: OrderRequest, quantity: int, now: datetime,
                 tags: tuple[str, ...] = ()) -> SimOrder:
-        order_id = self._next_id()
+        order_id = self.ids.order_id(now)
         market_type = req.order_type in ("MARKET", "SL-M")
         order = SimOrder(
             order_id=order_id, instrument=ins, variety=req.variety, side=req.side,
@@ -157,31 +144,17 @@ class Book:
             tag=req.tag, market_protection=req.market_protection or Decimal(0),
             order_timestamp=now, placed_second=self.second_at(now),
             disclosed_quantity=req.disclosed_quantity,
-            tags=tags + ((req.tag,) if req.tag else ()), guid=f"sim{order_id}")
+            # the user's tag first, then the system's (mocks: orders.json)
+            tags=((req.tag,) if req.tag else ()) + tags, guid=f"sim{order_id}")
         self.orders[order_id] = order
-        order.set_status(st.PUT_ORDER_REQ_RECEIVED, now)
-        order.set_status(st.VALIDATION_PENDING, now)
-        order.set_status(st.OPEN_PENDING, now)
-        reason = exchange_rejection(ins, order.order_type, quantity, order.price,
-                                       order.trigger_price)
-        if reason is not None:
-            order.set_status(st.REJECTED, now, reason)
-            self._notify(order)
-            return order
-        order.exchange_order_id = f"1{self._day:%y%m%d}{self._seq:09d}"
-        order.exchange_timestamp = now
-        waiting = order.order_type in ("SL", "SL-M")
-        order.set_status(st.TRIGGER_PENDING if waiting else st.OPEN, now)
-        self._open.setdefault(ins.token, {})[order_id] = order
-        self._notify(order)
-        self._evaluate(order, self._quote(ins.token, now), now)
-        if not order.is_terminal and order.validity == "IOC" and order.status == st.OPEN:
-            self._cancel(order, now, "IOC order cancelled as it could not be filled")
+        self.lifecycle.accept(order, now)
         return order
 
     # ----- modifying and cancelling -----
     def modify(self, order_id: str, change: OrderChange, now: datetime) -> SimOrder:
+        self.run_due(now)
         order = self.get(order_id)
+        self.lifecycle.refuse_modify(order, now)  # "does not exist", "being processed"
         if order.is_terminal:
             raise KiteError(errors.NOT_MODIFIABLE.format(status=order.status.lower()),
                             "OrderException", 400)
@@ -207,89 +180,72 @@ class Book:
         reason = exchange_rejection(ins, order_type, quantity, price, trigger)
         if reason is not None:
             raise errors.input_error(reason)
-        order.set_status(st.MODIFY_VALIDATION_PENDING, now)
-        order.set_status(st.MODIFY_PENDING, now)
-        if order_type != order.order_type:
-            order.triggered = False
-        order.order_type, order.quantity, order.price = order_type, quantity, price
-        order.trigger_price, order.market_protection = trigger, protection or Decimal(0)
-        if change.validity:
-            order.validity = change.validity
-        if change.disclosed_quantity is not None:
-            order.disclosed_quantity = change.disclosed_quantity
-        order.modifications += 1
-        order.set_status(st.MODIFIED, now)
-        waiting = order_type in ("SL", "SL-M") and not order.triggered
-        order.set_status(st.TRIGGER_PENDING if waiting else st.OPEN, now)
-        self._notify(order)
-        self._evaluate(order, self._quote(ins.token, now), now)
+        self.lifecycle.modify(order, Amendment(
+            order_type, quantity, price, trigger, protection or Decimal(0), change.validity,
+            change.disclosed_quantity), now)
         return order
 
     def cancel(self, order_id: str, now: datetime) -> SimOrder:
+        self.run_due(now)
         order = self.get(order_id)
         if order.is_terminal:
             raise KiteError(errors.NOT_CANCELLABLE.format(status=order.status.lower()),
                             "OrderException", 400)
-        self._cancel(order, now, None)
+        self.lifecycle.refuse_cancel(order)
+        self.lifecycle.cancel(order, now)
         return order
 
-    def _cancel(self, order: SimOrder, now: datetime, message: str | None) -> None:
+    def cancel_now(self, order: SimOrder, when: datetime, message: str | None) -> None:
+        """CANCELLED at once: the end of a cancel, or the exchange's own (IOC, LPP)."""
         order.cancelled_quantity = order.quantity - order.filled_quantity
-        order.set_status(st.CANCELLED, now, message)
-        self._open.get(order.instrument.token, {}).pop(order.order_id, None)
-        self._notify(order)
+        order.set_status(st.CANCELLED, when, message)
+        self.retire(order)
+        self.notify(order)
 
-    # ----- matching -----
+    # ----- time and matching -----
+    def run_due(self, now: datetime) -> None:
+        """Carry out the lifecycle's steps due by ``now`` (exchange time)."""
+        self.lifecycle.run_due(now)
+
+    def next_due(self) -> datetime | None:
+        return self.lifecycle.next_due()
+
     def on_second(self, token: int, second: int) -> None:
-        """Match the resting orders of an instrument against session second ``second``."""
+        """Match the working orders of an instrument against session second ``second``."""
         resting = self._open.get(token)
         if not resting or second < 0:
             return
         quote = self.market.quote(token, second)
         when = self.market.open_time() + timedelta(seconds=second)
         for order in list(resting.values()):
-            if order.placed_second < second:
-                self._evaluate(order, quote, when)
+            self.matcher.evaluate(order, quote, when)
 
-    def _quote(self, token: int, now: datetime) -> Quote:
-        return self.market.quote(token, self.second_at(now))
+    def quote_at(self, token: int, when: datetime) -> Quote:
+        return self.market.quote(token, self.second_at(when))
 
-    def _evaluate(self, order: SimOrder, quote: Quote, when: datetime) -> None:
-        if order.is_terminal:
-            return
-        ltp, buy = quote.last_price, order.side is Side.BUY
-        if order.order_type in ("SL", "SL-M") and not order.triggered:
-            if not (ltp >= order.trigger_price if buy else ltp <= order.trigger_price):
-                return
-            order.triggered = True
-            if order.order_type == "SL":
-                order.set_status(st.OPEN, when)
-                self._notify(order)
-        if order.order_type in ("MARKET", "SL-M"):
-            self._fill(order, quote.ask if buy else quote.bid, when)
-            return
-        limit = order.price
-        if buy and min(quote.ask, ltp) <= limit:
-            self._fill(order, min(limit, quote.ask), when)
-        elif not buy and max(quote.bid, ltp) >= limit:
-            self._fill(order, max(limit, quote.bid), when)
+    # ----- for the lifecycle and the matcher -----
+    def rest(self, order: SimOrder) -> None:
+        """The order works at the exchange: it is matched every second."""
+        self._open.setdefault(order.instrument.token, {})[order.order_id] = order
 
-    def _fill(self, order: SimOrder, price: Decimal, when: datetime) -> None:
-        qty = order.quantity - order.filled_quantity
-        self._trade_seq += 1
-        trade = SimTrade(trade_id=f"{10_000_000 + self._trade_seq}", order_id=order.order_id,
-                         exchange_order_id=order.exchange_order_id or "",
-                         instrument=order.instrument, product=order.product, side=order.side,
-                         quantity=qty, price=price, time=when)
-        self.trades.append(trade)
-        self.positions.apply(trade)
-        order.filled_quantity += qty
-        order.average_price = price
-        order.set_status(st.COMPLETE, when)
+    def retire(self, order: SimOrder) -> None:
         self._open.get(order.instrument.token, {}).pop(order.order_id, None)
-        logger.debug("sim fill %s %s %d @ %s", order.order_id, order.side, qty, price)
-        self._notify(order)
 
-    def _notify(self, order: SimOrder) -> None:
-        for listener in self.listeners:
-            listener(order)
+    def live_status(self, order: SimOrder, status: str, when: datetime) -> None:
+        """A working order's new status (a trigger), unless a modify or cancel is on its
+        way: that status stays until it is done (the change is in the history)."""
+        if order.status in (st.MODIFY_VALIDATION_PENDING, st.MODIFY_PENDING,
+                            st.CANCEL_PENDING):
+            order.record(when)
+        else:
+            order.set_status(status, when)
+        self.notify(order)
+
+    def notify(self, order: SimOrder, as_status: str | None = None) -> None:
+        """Tell the listeners; ``as_status``: what the message says instead (UPDATE)."""
+        order.event_status = as_status
+        try:
+            for listener in self.listeners:
+                listener(order)
+        finally:
+            order.event_status = None

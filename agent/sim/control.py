@@ -34,6 +34,7 @@ FAULTS: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "slow_responses": ("slow_responses", ("seconds",)),
     "timeout_after_send": ("timeout_after_send", ("n", "delay", "drop")),
     "expire_tokens": ("expire_tokens", ()),
+    "hold_pending": ("hold_pending", ("n", "seconds")),
     "clear": ("clear", ()),
 }
 

@@ -4,7 +4,9 @@
 hub. Everything in it is owned by the simulator's loop thread, except ``sessions``,
 ``faults``, ``access`` and ``realism`` (locked) and ``clock`` (any thread). ``run_market``
 is the loop's clock: it walks the session second by second as the accelerated clock moves,
-matches resting orders and streams ticks.
+carries out the order lifecycle's steps when they are due (``agent.sim.lifecycle``: it
+wakes for them, so their delays on the exchange's clock scale with its speed), matches
+working orders and streams ticks.
 """
 
 from __future__ import annotations
@@ -33,8 +35,10 @@ from agent.sim.book import Book
 from agent.sim.faults import Faults, RateLimiter
 from agent.sim.market import Market
 from agent.sim.paths import SESSION_SECONDS
+from agent.sim.rates import Rates
 from agent.sim.realism import Realism
 from agent.sim.shapes import Account
+from agent.sim.squareoff import SquareOff
 
 if TYPE_CHECKING:
     from agent.sim.ticker_ws import TickerHub
@@ -60,8 +64,13 @@ class SimCore:
     redirect_url: str | None = None
     access: Access = field(default_factory=Access)
     realism: Realism = field(default_factory=Realism)
+    rates: Rates = field(default_factory=Rates)  # quotes, historical, the rest
+    square_off: SquareOff = field(default_factory=SquareOff)  # the broker's, at 15:20
     hub: TickerHub | None = None
     matched_second: int = -1  # resting orders have seen every second up to this one
+
+    def __post_init__(self) -> None:
+        self.book.lifecycle.take_hold = self.faults.take_hold
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -70,12 +79,20 @@ class SimCore:
         return self.market.second_of(self.clock.now())
 
     def match_until(self, second: int) -> None:
-        """Show resting orders every session second up to ``second``, in order."""
+        """Show working orders every session second up to ``second``, in order, with the
+        lifecycle's steps due before each second carried out first."""
         second = min(second, SESSION_SECONDS - 1)
+        open_time = self.market.open_time()
         while self.matched_second < second:
             self.matched_second += 1
+            self.book.run_due(open_time + timedelta(seconds=self.matched_second))
             for token in self.book.open_tokens():
                 self.book.on_second(token, self.matched_second)
+
+    def advance(self, now: datetime) -> None:
+        """Everything due by ``now``: the seconds started, then the lifecycle's steps."""
+        self.match_until(self.market.second_of(now))
+        self.book.run_due(now)
 
 
 def load_instruments(source: str | Path | Iterable[Instrument] | None
@@ -123,8 +140,11 @@ async def run_market(core: SimCore) -> None:
             if core.hub is not None and step % core.stream_stride == 0:
                 core.hub.send_step(second)
             step += 1
-        if elapsed >= 0:
-            core.match_until(min(int(elapsed), SESSION_SECONDS - 1))
+        core.advance(core.clock.now())
+        core.square_off.step(core.book, core.realism, core.clock.now())
         next_at = open_time + timedelta(seconds=step * interval)
         wait = core.clock.wall_seconds_until(next_at) if step <= last_step else MAX_SLEEP
+        due = core.book.next_due()
+        if due is not None:
+            wait = min(wait, core.clock.wall_seconds_until(due))
         await asyncio.sleep(min(max(wait, 0.001), MAX_SLEEP))

@@ -14,9 +14,30 @@ Where a text comes from (so nobody mistakes an invented one for Kite's own):
 - reported by users (not in Kite's docs): ``INSUFFICIENT_PERMISSION`` (a key without the
   market-data plan), ``IP_NOT_ALLOWED`` (an order call from an unregistered IP; the
   report quotes ``IP (2402:...) is not allowed``, the rest of the text is ours);
+- Zerodha's support pages (support.zerodha.com), their sentence used as the API's text
+  (the API's own wording is not published): ``OPTION_MARKET`` ("order rejected ... place
+  around the theoretical price": "Zerodha doesn't allow market orders in illiquid index
+  options and stock option contracts"), ``OPTION_FAR_LIMIT`` ("limit orders far away from
+  LTP are rejected"), ``MIS_AFTER_SQUARE_OFF`` ("intraday auto square-off timings": "Fresh
+  orders for MIS/CO order types ... after the auto square-off time is not allowed");
+- reported by users or third parties (not in Kite's docs): ``CIRCUIT_LIMITS``
+  (tradingqna.com/t/193460), ``TRIGGER_BUY``/``TRIGGER_SELL`` (listed as Zerodha's messages
+  by stocksdeveloper.in), ``TRIGGER_ABOVE_PRICE``/``TRIGGER_BELOW_PRICE`` (webnotes.in and
+  rmoneyindia);
+- the order lifecycle (``agent.sim.lifecycle``, ``agent.sim.matching``):
+  ``LPP_CANCELLED`` is Kite's status message for an SL cancelled by the exchange outside the
+  LPP range (kite.trade/forum/discussion/13838, and the title of Zerodha's support page
+  "price-out-of-lpp-range"); ``ORDER_UNKNOWN`` is the OrderException a modify got
+  milliseconds after the placement (forum comment/48691, quoted without its id);
+  ``MODIFY_BEING_PROCESSED`` is known from public third-party Kite code that retries on it
+  (and webnotes.in); ``CANCEL_BEING_PROCESSED`` appears as
+  ``kiteconnect.exceptions.InputException`` in a user's script and in third-party logs
+  (that Kite refuses cancels so is otherwise UNVERIFIED);
 - modelled on Kite's style but invented here: ``PRICE_TICK``, ``LOT_SIZE``,
-  ``SLM_OPTIONS``, ``TRIGGER_BUY``/``TRIGGER_SELL``, ``ORDER_NOT_FOUND``,
-  ``NOT_MODIFIABLE``, ``NOT_CANCELLABLE``, ``MARKET_CLOSED``, ``SUBSCRIPTION_LIMIT``.
+  ``SLM_OPTIONS``, ``ORDER_NOT_FOUND``, ``NOT_MODIFIABLE``, ``NOT_CANCELLABLE``,
+  ``MARKET_CLOSED``, ``SUBSCRIPTION_LIMIT``, ``HISTORICAL_RANGE`` (the pattern of the 60-day
+  minute cap's text, a user report, with the other intervals' caps), ``SQUARED_OFF`` and
+  ``SQUARE_OFF_CANCELLED`` (the status messages of the broker's own square-off).
 """
 
 from __future__ import annotations
@@ -41,12 +62,29 @@ TRIGGER_BUY = ("Trigger price for stoploss buy orders should be higher than the 
                "last traded price.")
 TRIGGER_SELL = ("Trigger price for stoploss sell orders should be lower than the "
                 "last traded price.")
+TRIGGER_ABOVE_PRICE = "Trigger price can't be higher than price."
+TRIGGER_BELOW_PRICE = "Trigger price can't be lesser than price."
+OPTION_MARKET = ("Zerodha doesn't allow market orders in illiquid index options and stock "
+                 "option contracts")
+OPTION_FAR_LIMIT = ("Limit orders that are placed far away from the LTP are restricted to "
+                    "avoid freak trades.")
+CIRCUIT_LIMITS = "Price exceeds circuit limits for the instrument"
+MIS_AFTER_SQUARE_OFF = ("Fresh orders for MIS/CO order types after the auto square-off time "
+                        "({time}) is not allowed.")
+SQUARED_OFF = "Squared off by the broker: intraday (MIS) auto square-off at {time}."
+SQUARE_OFF_CANCELLED = "Cancelled by the broker: intraday (MIS) auto square-off at {time}."
+HISTORICAL_RANGE = "interval exceeds max limit: {days} days"
 TAG = "`tag` should be max 20 characters"
 TAG_CHARS = "`tag` should be alphanumeric"
 INVALID = "Invalid `{field}`."
 ORDER_NOT_FOUND = "Couldn't find that `order_id`."
 NOT_MODIFIABLE = "Order cannot be modified as it is {status}."
 NOT_CANCELLABLE = "Order cannot be cancelled as it is {status}."
+MODIFY_BEING_PROCESSED = "Order cannot be modified as it is being processed. Try later."
+CANCEL_BEING_PROCESSED = "Order cannot be cancelled as it is being processed. Try later."
+ORDER_UNKNOWN = "The order for ID ({order_id}) does not exist"
+LPP_CANCELLED = ("The order was cancelled by the exchange because the price is outside the "
+                 "current allowed limit price protection range")
 MARKET_CLOSED = "Markets are closed right now. Use GTT for placing long standing orders instead."
 TOKEN_INVALID = "Token is invalid or has expired."
 INVALID_SESSION = "Incorrect `api_key` or `access_token`."

@@ -1,16 +1,20 @@
-"""Fault switches of the simulated exchange, and its order-rate limiter.
+"""Fault switches of the simulated exchange.
 
 Tests flip faults from their own thread (``sim.faults.server_errors(2)``); the server's
 loop thread consumes them. Every method takes the lock, so any thread may call any method.
+``RateLimiter`` (Kite's own request rates, not a fault) lives in ``agent.sim.rates`` and is
+importable from here as before.
 """
 
 from __future__ import annotations
 
 import threading
-import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from agent.sim.rates import RateLimiter
+
+__all__ = ["Faults", "RateLimiter", "SendTimeout"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +37,8 @@ class Faults:
         self._slow = 0.0
         self._send_timeouts = 0
         self._send_timeout = SendTimeout(10.0, False)
+        self._holds = 0
+        self._hold_seconds = 60.0
         self._drop_hook: Callable[[], None] | None = None
         self._expire_hook: Callable[[], None] | None = None
 
@@ -80,11 +86,21 @@ class Faults:
         if self._expire_hook is not None:
             self._expire_hook()
 
+    def hold_pending(self, n: int = 1, seconds: float = 60.0) -> None:
+        """The next n orders placed stay in OPEN PENDING for ``seconds`` of the exchange's
+        clock (Kite's forum shows one for 70 s, and one stuck for an hour), with the
+        realism rule ``interim_statuses`` on (``agent.sim.lifecycle``)."""
+        if seconds < 0:
+            raise ValueError(f"hold_pending: seconds must be >= 0, got {seconds}")
+        with self._lock:
+            self._holds, self._hold_seconds = max(0, n), float(seconds)
+
     def clear(self) -> None:
         """Every switch off, every count to zero."""
         with self._lock:
             self._silenced = False
             self._rate_limited = self._server_errors = self._send_timeouts = 0
+            self._holds = 0
             self._slow = 0.0
 
     # ----- consumed by the server (loop thread) -----
@@ -112,33 +128,17 @@ class Faults:
                 return self._server_error_code
             return None
 
+    def take_hold(self) -> float | None:
+        """Seconds to hold the order being placed in OPEN PENDING (None: no hold)."""
+        with self._lock:
+            if self._holds > 0:
+                self._holds -= 1
+                return self._hold_seconds
+            return None
+
     def take_send_timeout(self) -> SendTimeout | None:
         with self._lock:
             if self._send_timeouts > 0:
                 self._send_timeouts -= 1
                 return self._send_timeout
             return None
-
-
-class RateLimiter:
-    """Sliding windows over wall time: at most ``limit`` events per ``window`` seconds for
-    each window. Loop thread only (tests may pass their own ``now``)."""
-
-    def __init__(self, limits: tuple[tuple[int, float], ...] = ((10, 1.0), (400, 60.0)),
-                 now: Callable[[], float] = time.monotonic) -> None:
-        self._limits = limits
-        self._now = now
-        self._events: deque[float] = deque()
-        self._longest = max((w for _, w in limits), default=0.0)
-
-    def allow(self) -> bool:
-        """Count one event if every window has room; False (and not counted) otherwise."""
-        t = self._now()
-        while self._events and t - self._events[0] >= self._longest:
-            self._events.popleft()
-        for limit, window in self._limits:
-            recent = sum(1 for e in self._events if t - e < window)
-            if recent >= limit:
-                return False
-        self._events.append(t)
-        return True

@@ -5,6 +5,11 @@
 seeded paths (``agent.sim.paths``). It knows nothing of clocks or sockets: callers turn
 datetimes into session seconds with ``second_of``. Not thread-safe: owned by the simulator's
 loop thread (tests may drive one directly).
+
+Orders fill from the depth (``agent.sim.matching``): five levels a side a tick apart, fresh
+every second, each of 1 to 2 x ``depth_lots`` lots (five seconds of the instrument's mean
+trading at its base price). Circuits: +/- 20 % of the close, futures +/- 10 % (NSE's
+operating range), options a tick to 3 x the close (NSE's are wide, contract-specific).
 """
 
 from __future__ import annotations
@@ -79,6 +84,7 @@ class _Static:
     lower_circuit: Decimal
     upper_circuit: Decimal
     oi: int  # open interest base (0: not a derivative)
+    depth_lots: int  # the mean size of a depth level, in lots
 
 
 def previous_weekday(d: date) -> date:
@@ -188,10 +194,18 @@ class Market:
             oi = 0
             if ins.exchange in DERIVATIVE_SEGMENTS:
                 oi = random.Random(f"{self.seed}:{ins.token}:oi").randint(1_000, 200_000)
+            lower, upper = self._circuits(ins, float(close))
+            lots_a_second = self.style.mean_trade_value / self.base_price(ins) \
+                / max(ins.lot_size, 1)
             found = self._statics[token] = _Static(
-                ins, close, self._on_grid(ins, float(close) * 0.8),
-                self._on_grid(ins, float(close) * 1.2), oi * ins.lot_size)
+                ins, close, lower, upper, oi * ins.lot_size, max(1, round(5 * lots_a_second)))
         return found
+
+    def _circuits(self, ins: Instrument, close: float) -> tuple[Decimal, Decimal]:
+        if ins.instrument_type in ("CE", "PE") or ins.segment.endswith("-OPT"):
+            return max(ins.tick_size, Decimal("0.05")), self._on_grid(ins, close * 3)
+        band = 0.1 if ins.instrument_type == "FUT" or ins.segment.endswith("-FUT") else 0.2
+        return self._on_grid(ins, close * (1 - band)), self._on_grid(ins, close * (1 + band))
 
     def quote(self, token: int, second: int) -> Quote:
         """The state of an instrument at a session second (-1: before the open)."""
@@ -217,10 +231,11 @@ class Market:
         ask_t, bid_t = (ltp_t, ltp_t - spread) if up_move else (ltp_t + spread, ltp_t)
         bid_t = max(bid_t, 1)
         mix = _mix(ins.token, second)
-        lot = ins.lot_size
-        depth_buy = tuple(DepthLevel((bid_t - i) * tick, (1 + (mix >> (3 * i)) % 400) * lot,
+        lot, span = ins.lot_size, 2 * static.depth_lots
+        depth_buy = tuple(DepthLevel((bid_t - i) * tick, (1 + (mix >> (3 * i)) % span) * lot,
                                      1 + (mix >> (2 * i)) % 12) for i in range(5))
-        depth_sell = tuple(DepthLevel((ask_t + i) * tick, (1 + (mix >> (3 * i + 1)) % 400) * lot,
+        depth_sell = tuple(DepthLevel((ask_t + i) * tick,
+                                      (1 + (mix >> (3 * i + 1)) % span) * lot,
                                       1 + (mix >> (2 * i + 1)) % 12) for i in range(5))
         oi = static.oi + (mix % 1_000) * ins.lot_size if static.oi else 0
         return Quote(

@@ -1,7 +1,8 @@
 """Orders of the simulated exchange: parsed requests, order state, trades.
 
-Pure data and parsing; the matching lives in ``agent.sim.book``. Objects here are owned by
-the simulator's loop thread.
+Pure data and parsing; the book is ``agent.sim.book``, the statuses an order goes through
+``agent.sim.lifecycle``, the matching ``agent.sim.matching``. Objects here are owned by the
+simulator's loop thread.
 """
 
 from __future__ import annotations
@@ -27,7 +28,15 @@ OPEN_PENDING = "OPEN PENDING"
 MODIFY_VALIDATION_PENDING = "MODIFY VALIDATION PENDING"
 MODIFY_PENDING = "MODIFY PENDING"
 MODIFIED = "MODIFIED"
+CANCEL_PENDING = "CANCEL PENDING"
+UPDATE = "UPDATE"  # never a row's status: what an order message says of a fill or a change
 TERMINAL = frozenset({COMPLETE, CANCELLED, REJECTED})
+# the order is on its way (Kite's OMS or the exchange is working on it): a modify or a
+# cancel now is refused (``agent.sim.lifecycle``)
+INTERIM = frozenset({PUT_ORDER_REQ_RECEIVED, VALIDATION_PENDING, OPEN_PENDING,
+                     MODIFY_VALIDATION_PENDING, MODIFY_PENDING, MODIFIED, CANCEL_PENDING})
+# not yet at the exchange: nothing can fill
+NOT_SENT = frozenset({PUT_ORDER_REQ_RECEIVED, VALIDATION_PENDING, OPEN_PENDING})
 
 ORDER_TYPES = ("MARKET", "LIMIT", "SL", "SL-M")
 PRODUCTS = ("MIS", "CNC", "NRML", "MTF")
@@ -93,6 +102,7 @@ class SimOrder:
     exchange_update_timestamp: datetime | None = None
     filled_quantity: int = 0
     average_price: Decimal = Decimal(0)
+    filled_value: Decimal = Decimal(0)  # the sum of price x quantity of its trades
     cancelled_quantity: int = 0
     disclosed_quantity: int = 0
     modifications: int = 0
@@ -100,11 +110,19 @@ class SimOrder:
     parent_order_id: str | None = None
     tags: tuple[str, ...] = ()
     guid: str = ""
+    accepted_at: datetime | None = None  # when the API accepted it (the exchange's clock)
+    changed_at: datetime | None = None  # the exchange time of this snapshot, to the microsecond
+    seen_second: int = -2  # the last session second it was matched against
+    event_status: str | None = None  # what the order message being sent says (UPDATE)
     history: list[SimOrder] = field(default_factory=list)
 
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL
+
+    @property
+    def is_interim(self) -> bool:
+        return self.status in INTERIM
 
     @property
     def pending_quantity(self) -> int:
@@ -121,7 +139,12 @@ class SimOrder:
         self.status = status
         if message is not None:
             self.status_message = message
+        self.record(when)
+
+    def record(self, when: datetime) -> None:
+        """A snapshot of the order as it is now (a fill, a change) in its history."""
         self.exchange_update_timestamp = when if self.exchange_order_id else None
+        self.changed_at = when
         self.history.append(self.snapshot())
 
 

@@ -4,7 +4,10 @@ Every JSON answer is Kite's envelope with ``Content-Type: application/json``; in
 are CSV. ``X-Kite-Version: 3`` and ``Authorization: token api_key:access_token`` are
 checked on every API route except the token exchange, the instrument dumps and the login
 page. Order writes come only from the registered static IPs (``core.access``) and go
-through the order rate limiter and the fault switches.
+through the order rate limiter and the fault switches; every other request through its
+family's limiter (``agent.sim.rates``, with the realism rule ``rate_limits``). A place
+request is checked whole by ``agent.sim.rules.check_place`` (MIS after the auto square-off)
+before the book checks it.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from agent.sim import errors, rest_market, shapes
+from agent.sim import errors, rates, rest_market, rules, shapes
 from agent.sim.core import SimCore
 from agent.sim.errors import KiteError
 from agent.sim.orders import parse_change, parse_place
@@ -57,6 +60,8 @@ async def kite_middleware(request: web.Request, handler: Handler) -> web.StreamR
             if request.headers.get("X-Kite-Version") != "3":
                 raise errors.input_error("Invalid or missing `X-Kite-Version` header.")
             core.sessions.check_header(request.headers.get("Authorization"))
+        if core.realism.on("rate_limits"):  # orders count in their handlers (after the IP)
+            core.rates.check(rates.family(request.method, request.path))
         return await handler(request)
     except KiteError as err:
         return fail(err)
@@ -117,9 +122,12 @@ async def user_margins(request: web.Request) -> web.Response:
 
 # ----- orders -----
 def _order_write(core: SimCore, request: web.Request) -> None:
+    """What every order write (place, modify, cancel) goes through first."""
     core.access.check_order_ip(request.remote)
-    if core.faults.take_rate_limited() or not core.order_limiter.allow():
-        raise errors.network_error(errors.TOO_MANY_REQUESTS, 429)
+    if core.faults.take_rate_limited():
+        raise rates.too_many_requests()
+    if core.realism.on("rate_limits") and not core.order_limiter.allow():
+        raise rates.too_many_requests()
 
 
 async def place_order(request: web.Request) -> web.StreamResponse:
@@ -127,6 +135,7 @@ async def place_order(request: web.Request) -> web.StreamResponse:
     _order_write(core, request)
     form = {k: str(v) for k, v in (await request.post()).items()}
     req = parse_place(request.match_info["variety"], form)
+    rules.check_place(core.book, req, core.now())
     if req.autoslice:
         parent, children = core.book.place_autoslice(req, core.now())
         data: dict[str, Any] = {"order_id": parent,
@@ -154,9 +163,7 @@ async def modify_order(request: web.Request) -> web.Response:
 
 async def cancel_order(request: web.Request) -> web.Response:
     core = request.app[CORE]
-    core.access.check_order_ip(request.remote)
-    if core.faults.take_rate_limited():
-        raise errors.network_error(errors.TOO_MANY_REQUESTS, 429)
+    _order_write(core, request)
     order = core.book.cancel(request.match_info["order_id"], core.now())
     return ok({"order_id": order.order_id})
 

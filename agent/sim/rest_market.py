@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from agent.models import Instrument
-from agent.sim import errors, shapes
+from agent.sim import errors, rates, shapes
 from agent.sim.core import SimCore
 from agent.sim.errors import KiteError
 from agent.sim.market import MinuteCandle
@@ -101,8 +101,8 @@ async def historical(request: web.Request) -> web.Response:
     end = _parse_time(request.query.get("to", ""), "to")
     if end < start:
         raise errors.input_error("Invalid `from` and `to` dates: `from` is after `to`.")
-    if (end - start).days > 60:
-        raise errors.input_error("interval exceeds max limit: 60 days")
+    if core.realism.on("rate_limits"):
+        rates.check_historical_range(interval, start, end)
     minutes = core.market.minute_candles(ins.token, start, end.replace(second=59), core.now())
     with_oi = request.query.get("oi") in ("1", "true")
     rows = [shapes.candle(c, with_oi) for c in _aggregate(minutes, INTERVALS[interval])]

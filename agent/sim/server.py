@@ -47,7 +47,7 @@ from agent.timeutil import to_ist
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 DEFAULT_ACCOUNT = Account()
-KITE_ORDER_LIMITS = ((10, 1.0), (400, 60.0))
+KITE_ORDER_LIMITS = ((10, 1.0), (400, 60.0), (5_000, 86_400.0))  # agent.sim.rates
 
 
 class SimExchange:
@@ -57,7 +57,8 @@ class SimExchange:
     Instruments. ``start``: an IST datetime, or a date (its 09:15). ``speed``: the clock's
     factor. ``tick_interval``: simulated seconds between ticks of an instrument.
     ``base_prices``/``freeze_quantities``: by token or "EXCHANGE:SYMBOL".
-    ``spread_ticks``: the touch's width. ``order_rate_limits``: (count, seconds) windows.
+    ``spread_ticks``: the touch's width. ``order_rate_limits``: (count, seconds) windows
+    on wall time (``agent.sim.rates``; realism rule ``rate_limits``).
     ``max_stream_rate``: tick steps per wall second above which steps are thinned.
     ``market_data``: the Connect plan (False: the Personal plan, no quotes, candles or
     ticker); ``static_ips``: where order calls may come from (None: anywhere); both can be

@@ -91,11 +91,13 @@ def order(o: SimOrder) -> dict[str, Any]:
 
 
 def order_update(o: SimOrder, account: Account, api_secret: str) -> dict[str, Any]:
-    """The order as a postback / WebSocket order message carries it."""
+    """The order as a postback / WebSocket order message carries it: its status, or UPDATE
+    for a partial fill or a modification (``o.event_status``, set while it is sent)."""
     data = order(o)
     data.pop("modified")
     stamp = data["order_timestamp"] or ""
     data.update({
+        "status": o.event_status or o.status,
         "user_id": account.user_id, "app_id": account.app_id,
         "unfilled_quantity": o.quantity - o.filled_quantity,
         "checksum": hashlib.sha256((o.order_id + stamp + api_secret).encode()).hexdigest(),

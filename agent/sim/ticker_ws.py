@@ -6,7 +6,9 @@ Kite answers it like a dead token), a fourth connection of the API key with 429 
 does). Text messages ``{"a": "subscribe" | "unsubscribe" | "mode", "v": ...}`` manage
 subscriptions (new ones stream in quote mode, as KiteTicker assumes); binary frames carry
 ticks (``encoder``); a 1-byte heartbeat goes out after a second of wall time with nothing
-else; every order change goes to every connection as ``{"type": "order", "data": {...}}``.
+else; every order change goes to every connection as ``{"type": "order", "data": {...}}``
+(each interim status, and a partial fill or a modification as status UPDATE:
+``agent.sim.lifecycle``, ``agent.sim.matching``).
 Each connection has a writer task fed by a queue so frames keep their order. Loop thread
 only.
 """

@@ -1,7 +1,11 @@
 """A KiteBroker wired to the simulated exchange through the real kiteconnect client.
 
 The simulator runs at a clock speed of 1e-6 from 10:00: its market does not move during a
-test, so prices, triggers and fills are deterministic. The broker waits on a
+test, so prices, triggers and fills are deterministic. On that frozen clock the order
+lifecycle's interim statuses would never end and every modify would come within
+milliseconds of its placement, so the harness switches the realism rules
+``interim_statuses`` and ``transient_refusals`` off by default (``realism_off``); a test of
+the broker facing them passes ``realism_off=()`` and a timer of its own. The broker waits on a
 ``ManualTimer`` that only moves when a test advances it (unless a test passes its own).
 The simulator's order listener feeds the broker the same ``data`` a ticker order message
 carries (JSON round trip included); ``messages=False`` leaves only the order-book poll.
@@ -27,6 +31,7 @@ from agent.models import Instrument, Order, OrderPurpose, OrderType, Side
 from agent.orders import make_tag
 from agent.sim import shapes
 from agent.sim.orders import SimOrder
+from agent.sim.realism import Realism
 from agent.sim.server import SimExchange
 from agent.timeutil import IST
 from tests.sim.conftest import ADANIPORTS, BANKNIFTY_CE, CDSL, DATA
@@ -39,6 +44,8 @@ FROZEN = 1e-6
 WAIT = 5.0  # seconds: the longest a test waits for the worker
 FAST_LIMITS = ((1_000, 1.0),)  # the simulator's own order limit, out of the way
 OPTION_FREEZE = 900
+# the frozen clock never lets an interim status end; every modify is "milliseconds after"
+FROZEN_OFF = ("interim_statuses", "transient_refusals")
 _seq = count(1)
 
 
@@ -101,9 +108,11 @@ class Harness:
     def __init__(self, *, timer: Timer | None = None, messages: bool = True,
                  kite_timeout: float | None = None, option_freeze: int = OPTION_FREEZE,
                  order_rate_limits: tuple[tuple[int, float], ...] = FAST_LIMITS,
+                 realism_off: tuple[str, ...] = FROZEN_OFF, speed: float = FROZEN,
                  **options: Any) -> None:
-        self.sim = SimExchange(DATA / "instruments_all.csv", start=SIM_START, speed=FROZEN,
+        self.sim = SimExchange(DATA / "instruments_all.csv", start=SIM_START, speed=speed,
                                order_rate_limits=order_rate_limits,
+                               realism=Realism.all_but(*realism_off),
                                base_prices={ADANIPORTS: Decimal(1000),
                                             BANKNIFTY_CE: Decimal(250)},
                                freeze_quantities={BANKNIFTY_CE: OPTION_FREEZE})

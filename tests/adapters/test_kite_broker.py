@@ -11,7 +11,13 @@ import pytest
 
 from agent.adapters.kite_broker import KiteBroker
 from agent.models import OrderPurpose, OrderStatus, OrderType, Side
-from tests.adapters.kite_broker_harness import ADANIPORTS, BANKNIFTY_CE, CDSL, Harness
+from tests.adapters.kite_broker_harness import (
+    ADANIPORTS,
+    BANKNIFTY_CE,
+    CDSL,
+    FROZEN_OFF,
+    Harness,
+)
 
 TICK = Decimal("0.05")
 
@@ -30,7 +36,11 @@ def test_a_market_order_carries_market_protection_and_its_fill_reaches_the_engin
         assert (last.tag, last.status, last.filled_quantity) == (order.tag, OrderStatus.COMPLETE, 2)
         assert last.average_price == Decimal(str(row["average_price"]))
         assert last.broker_order_id == row["order_id"]
-        assert (row["market_protection"], row["product"], row["variety"]) == (-1, "MIS", "regular")
+        # Kite shows a protected MARKET order as the LIMIT it became, with market_protection
+        # 0 and "mktp" tags (the mocks' orders.json); what the broker sent is checked below
+        assert (row["order_type"], row["market_protection"], row["product"],
+                row["variety"]) == ("LIMIT", 0, "MIS", "regular")
+        assert "mktp" in row["tags"]
         (sent,) = h.kite.sent("order.place")
         assert sent["market_protection"] == -1 and sent["tag"] == order.tag
 
@@ -89,7 +99,7 @@ def test_a_quantity_that_is_not_whole_lots_is_rejected_before_sending() -> None:
 
 
 def test_an_order_above_the_freeze_quantity_goes_out_in_slices_and_fills_as_one() -> None:
-    with Harness() as h:
+    with Harness(realism_off=(*FROZEN_OFF, "option_rules")) as h:  # MARKET on an option
         order = h.submit(h.order(token=BANKNIFTY_CE, quantity=2000))
         updates = final(h)
         rows = h.book(order.tag)
@@ -103,7 +113,8 @@ def test_an_order_above_the_freeze_quantity_goes_out_in_slices_and_fills_as_one(
 
 
 def test_refused_slices_leave_an_honest_partial_order_and_all_refused_a_rejection() -> None:
-    with Harness(option_freeze=1000) as h:  # we believe 1000, the exchange says 900
+    # we believe 1000, the exchange says 900; MARKET orders on an option
+    with Harness(option_freeze=1000, realism_off=(*FROZEN_OFF, "option_rules")) as h:
         partial = h.submit(h.order(token=BANKNIFTY_CE, quantity=2040))
         last = final(h)[-1]
         assert (last.status, last.filled_quantity) == (OrderStatus.CANCELLED, 40)

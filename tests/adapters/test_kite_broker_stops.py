@@ -8,7 +8,11 @@ from decimal import Decimal
 import pytest
 
 from agent.models import Order, OrderPurpose, OrderStatus, OrderType, Side
-from tests.adapters.kite_broker_harness import Harness
+from tests.adapters.kite_broker_harness import FROZEN_OFF, Harness
+
+# 40 s of the broker's manual timer (its polls, 21 modifications) pass in a fraction of a
+# wall second: far above Kite's wall-time rates, which are not what these tests are about
+FAST_TIMER_OFF = (*FROZEN_OFF, "rate_limits")
 
 QTY = 5
 
@@ -56,7 +60,8 @@ def test_trailing_modifications_are_throttled_and_the_latest_trigger_wins() -> N
 
 @pytest.mark.parametrize("messages", [True, False], ids=["order-messages", "poll-only"])
 def test_the_stop_is_placed_afresh_before_the_modification_cap(messages: bool) -> None:
-    with Harness(messages=messages, modify_interval=2.0, poll_after_write=1.0) as h:
+    with Harness(messages=messages, modify_interval=2.0, poll_after_write=1.0,
+                 realism_off=FAST_TIMER_OFF) as h:
         stop, base = place_stop(h)
         tick = Decimal("0.05")
         for i in range(1, 21):
@@ -87,7 +92,8 @@ def test_the_stop_is_placed_afresh_before_the_modification_cap(messages: bool) -
 
 
 def test_a_stop_that_filled_before_its_replacement_is_not_placed_again() -> None:
-    with Harness(messages=False, modify_interval=2.0, poll_after_write=1.0) as h:
+    with Harness(messages=False, modify_interval=2.0, poll_after_write=1.0,
+                 realism_off=FAST_TIMER_OFF) as h:
         stop, base = place_stop(h)
         for i in range(1, 21):
             trail(h, stop, base + i)

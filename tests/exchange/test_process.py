@@ -40,9 +40,10 @@ def test_faults_switch_from_outside_and_bad_ones_are_named() -> None:
     with ExchangeProcess("--speed", "1", "--date", "2026-12-07T10:00",
                          "--faults", '{"rate_limit_burst": {"n": 1}}') as ex:
         kite = ex.kite()
+        floor = kite.quote("NSE:ADANIPORTS")["NSE:ADANIPORTS"]["lower_circuit_limit"]
         order = {"variety": "regular", "exchange": "NSE", "tradingsymbol": "ADANIPORTS",
                  "transaction_type": "BUY", "quantity": 1, "product": "MIS",
-                 "order_type": "LIMIT", "price": 100}
+                 "order_type": "LIMIT", "price": floor}  # rests: the band's lowest price
         with pytest.raises(kex.NetworkException, match="Too many requests"):
             kite.place_order(**order)  # the fault given at start
         assert kite.place_order(**order)

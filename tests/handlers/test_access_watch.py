@@ -7,6 +7,7 @@ check-config tests run ``bot.py`` as a subprocess against it.
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import subprocess
@@ -24,6 +25,7 @@ from agent.session import KiteSession
 from agent.sim.server import SimExchange
 from handlers.access_watch import AccessWatch
 from handlers.runtime import MemorySessionStore
+from tests.exchange_proc import ExchangeProcess
 from tests.sim.conftest import DATA, make_sim
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -174,3 +176,25 @@ def test_check_config_offline_never_asks_kite(sim: SimExchange, tmp_path: Path) 
     done = check_config(sim, tmp_path, offline=True)
     assert done.returncode == 0 and "Kite" not in done.stdout
 
+
+
+def test_check_config_judges_the_token_by_the_exchanges_day(tmp_path: Path) -> None:
+    """With ``clock: exchange`` on an exchange whose day is not today's, a token issued on
+    the exchange's day is today's token."""
+    with ExchangeProcess("--date", "2024-01-15T10:00", "--speed", "1") as ex:
+        kite = ex.kite()
+        data = tmp_path / "data"
+        data.mkdir()
+        (data / "session.json").write_text(json.dumps({
+            "access_token": kite.access_token, "user_id": "",
+            "issued_at": ex.clock()["now"]}), encoding="utf-8")
+        cfg = tmp_path / "config.yaml"
+        cfg.write_text(f"mode: live\nclock: exchange\ndata_dir: {data}\n"
+                       f"kite: {{root: '{ex.rest_root}', ws_root: '{ex.ws_root}'}}\n"
+                       "instruments: ['NSE:ADANIPORTS']\n", encoding="utf-8")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("KITE_", "TELEGRAM_"))}
+        env.update(KITE_API_KEY=ex.api_key, KITE_API_SECRET=ex.info["api_secret"])
+        done = subprocess.run([sys.executable, "bot.py", "check-config", "--config", str(cfg)],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "Kite login: ok" in done.stdout

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from pathlib import Path
 
 from agent.events import Query, QueryKind, SquareOff, StopTrading, TickBatch
 from tests.handlers.harness import (
     CHAT,
+    FAST,
     STRANGER,
     STRANGER_CHAT,
     USER,
     Env,
+    chat_clock,
     run,
     telegram_env,
 )
@@ -147,5 +150,26 @@ def test_squareoff_all_cancel_and_nothing_open(tmp_path: Path) -> None:
             assert "Square off all: ✅ squaring off 1 open position(s)" in \
                 edits[1].params["text"]
             assert SquareOff(None) in env.runner.submitted
+
+    run(body())
+
+
+def test_a_button_lives_a_minute_of_wall_time_when_trading_time_runs_fast(
+        tmp_path: Path) -> None:
+    """The demo and ``clock: exchange`` run trading time scaled; a person still gets the
+    button's minute (``ChatOptions.human_clock``)."""
+    people = chat_clock()
+
+    async def body() -> None:
+        async with telegram_env(tmp_path, options=dataclasses.replace(
+                FAST, human_clock=people)) as env:
+            await _open_long(env)
+            (prompt,) = await env.ask("/squareoff nse:aaa")
+            (yes, _cancel) = _buttons(prompt)
+            env.clock.advance(timedelta(minutes=30))  # trading time raced ahead
+            people.advance(timedelta(seconds=30))  # half a minute for the owner
+            env.fake.push_button(CHAT, USER, yes[1], prompt.result["message_id"])
+            await env.fake.wait_for("answerCallbackQuery")
+            assert SquareOff("NSE:AAA") in env.runner.submitted
 
     run(body())

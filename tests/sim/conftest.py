@@ -8,6 +8,7 @@ session-scoped ``ticker`` fixture is the one connection the ticker tests share.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 from kiteconnect import KiteConnect, KiteTicker
 
+from agent.sim.realism import Realism
 from agent.sim.server import SimExchange
 
 DATA = Path(__file__).resolve().parents[2] / "agent" / "sim" / "data"
@@ -54,7 +56,9 @@ def make_sim(csv: Path, **options: Any) -> SimExchange:
 def sim(instruments_csv: Path) -> Iterator[SimExchange]:
     """One simulator for the tests that do not break it (no token expiry, no lasting faults)."""
     exchange = make_sim(instruments_csv, heartbeat_interval=0.25,
-                        freeze_quantities={BANKNIFTY_CE: 900})
+                        freeze_quantities={BANKNIFTY_CE: 900},
+                        # many tests call it back to back: Kite's rates are test_rules.py's
+                        realism=Realism.all_but("rate_limits"))
     exchange.start()
     yield exchange
     exchange.stop()
@@ -182,3 +186,26 @@ def close_ticker(tick: KiteTicker, rec: Recorder) -> None:
     in_reactor(tick.close)
     if connected:
         rec.wait_for(lambda: len(rec.closes) > closes)
+
+
+INTERIM = ("PUT ORDER REQ RECEIVED", "VALIDATION PENDING", "OPEN PENDING",
+           "MODIFY VALIDATION PENDING", "MODIFY PENDING", "MODIFIED", "CANCEL PENDING")
+
+
+def settled(kite: KiteConnect, order_id: str,
+            done: Callable[[dict[str, Any]], bool] | None = None,
+            timeout: float = WAIT) -> dict[str, Any]:
+    """The order's latest row once the exchange is done with it: out of Kite's interim
+    statuses (or once ``done`` says so). Polls the order history until ``timeout``: each
+    interim status lasts tens to hundreds of ms of the exchange's clock
+    (``agent.sim.lifecycle``)."""
+    finished = done or (lambda row: row["status"] not in INTERIM)
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while True:
+        row = kite.order_history(order_id)[-1]
+        if finished(row):
+            return row
+        if time.monotonic() > deadline:
+            raise AssertionError(f"order {order_id} never settled; last {row}")
+        pause.wait(0.01)

@@ -10,6 +10,7 @@ from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kex
 
 from agent.sim.faults import Faults, RateLimiter
+from agent.sim.realism import Realism
 from agent.sim.server import SimExchange
 from tests.sim.conftest import close_ticker, kite_for
 from tests.sim.test_ticker import open_ticker
@@ -66,7 +67,8 @@ def test_slow_responses_make_the_client_time_out(fresh_sim: Factory) -> None:
 @pytest.mark.parametrize("drop", [False, True])
 def test_timeout_after_send_places_the_order_once_but_loses_the_answer(fresh_sim: Factory,
                                                                        drop: bool) -> None:
-    sim = fresh_sim()
+    # the order must be COMPLETE when the answer is lost: no interim statuses to wait out
+    sim = fresh_sim(realism=Realism.all_but("interim_statuses"))
     kite = kite_for(sim, timeout=0.3)
     sim.faults.timeout_after_send(1, delay=1.0, drop=drop)
     failure = requests.exceptions.ConnectionError if drop else requests.exceptions.ReadTimeout

@@ -22,7 +22,7 @@ from kiteconnect import KiteConnect
 
 from agent.sim.server import SimExchange
 from tests.kite_mocks import mock_text
-from tests.sim.conftest import ADANIPORTS, BANKNIFTY_CE, Recorder
+from tests.sim.conftest import ADANIPORTS, BANKNIFTY_CE, INTERIM, Recorder, settled
 
 QUOTE_KEY = "NSE:INFY"  # the instrument Zerodha's quote samples use
 
@@ -122,9 +122,13 @@ def activity(sim: SimExchange, kite: KiteConnect) -> dict[str, str]:
     """Orders of every kind, so that orders, trades and positions are not empty."""
     filled = kite.place_order("regular", "NSE", "ADANIPORTS", "BUY", 2, "MIS", "MARKET",
                               market_protection=-1, tag="shape1")
+    floor = kite.quote("NSE:ADANIPORTS")["NSE:ADANIPORTS"]["lower_circuit_limit"]
     rest = kite.place_order("regular", "NSE", "ADANIPORTS", "BUY", 2, "MIS", "LIMIT",
-                            price=500)
-    kite.modify_order("regular", rest, price=501)
+                            price=floor)  # rests: the lowest price the circuit band allows
+    settled(kite, rest)  # a modify before the order is OPEN is refused ("being processed")
+    kite.modify_order("regular", rest, price=floor + 1)
+    settled(kite, rest)
+    settled(kite, filled, lambda row: row["status"] == "COMPLETE")
     return {"filled": filled, "resting": rest}
 
 
@@ -182,13 +186,16 @@ def test_session_and_order_writes(sim: SimExchange, kite: KiteConnect) -> None:
     session = fresh._post("api.token", params={"api_key": sim.api_key, "request_token": token,
                                                "checksum": checksum})
     assert_like(sample("generate_session.json"), session)
+    floor = kite.quote("NSE:ADANIPORTS")["NSE:ADANIPORTS"]["lower_circuit_limit"]
     placed = kite._post("order.place", url_args={"variety": "regular"}, params={
         "exchange": "NSE", "tradingsymbol": "ADANIPORTS", "transaction_type": "BUY",
-        "quantity": 1, "product": "MIS", "order_type": "LIMIT", "price": 500})
+        "quantity": 1, "product": "MIS", "order_type": "LIMIT", "price": floor})
     assert_like(sample("order_response.json"), placed)
     args = {"variety": "regular", "order_id": placed["order_id"]}
+    settled(kite, placed["order_id"])  # Kite refuses a change while it is being processed
     assert_like(sample("order_modify.json"),
-                kite._put("order.modify", url_args=args, params={"price": 501}))
+                kite._put("order.modify", url_args=args, params={"price": floor + 1}))
+    settled(kite, placed["order_id"])
     assert_like(sample("order_cancel.json"), kite._delete("order.cancel", url_args=args))
     fresh.access_token = session["access_token"]
     assert fresh._delete("api.token.invalidate", params={
@@ -213,6 +220,15 @@ def test_websocket_order_messages_are_postbacks(ticker: tuple[Any, Recorder],
                                     for o in rec.orders))
     ours = [o for o in rec.orders if o["order_id"] == order_id]
     postback = sample("postback.json")
-    for update in ours:
+    at_exchange = [o for o in ours if o["status"] not in INTERIM]
+    for update in at_exchange:
         assert_like(postback, update)
+    # on its way to the exchange the message has every field, the exchange's still null
+    exchange_fields = {"exchange_order_id", "exchange_timestamp", "exchange_update_timestamp"}
+    for update in ours[:len(ours) - len(at_exchange)]:
+        assert set(postback) <= set(update) and update["status"] in INTERIM
+        assert {k: update[k] for k in exchange_fields} == dict.fromkeys(exchange_fields)
+        assert_like({k: v for k, v in postback.items() if k not in exchange_fields},
+                    {k: v for k, v in update.items() if k not in exchange_fields})
+    assert [o["status"] for o in ours][:4] == [*INTERIM[:3], "OPEN"]
     assert ours[-1]["instrument_token"] == ADANIPORTS

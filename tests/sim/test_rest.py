@@ -15,7 +15,7 @@ from kiteconnect import exceptions as kex
 
 from agent.sim import errors
 from agent.sim.server import KITE_ORDER_LIMITS, SimExchange
-from tests.sim.conftest import ADANIPORTS, BANKNIFTY_CE, NIFTY, kite_for
+from tests.sim.conftest import ADANIPORTS, BANKNIFTY_CE, NIFTY, kite_for, settled
 
 OPTION = "BANKNIFTY18JAN23500CE"
 
@@ -152,13 +152,16 @@ def test_historical_minute_candles_with_and_without_oi(sim: SimExchange,
 def test_market_order_trades_and_positions(kite: KiteConnect) -> None:
     before = {p["tradingsymbol"]: p["quantity"] for p in kite.positions()["net"]}
     order_id = place(kite, tradingsymbol="CDSL", quantity=3, tag="mkt1")
+    done = settled(kite, order_id, lambda row: row["status"] == "COMPLETE")
     history = kite.order_history(order_id)
     assert [h["status"] for h in history][-2:] == ["OPEN", "COMPLETE"]
-    assert history[-1]["tag"] == "mkt1" and history[-1]["filled_quantity"] == 3
-    (trade,) = kite.order_trades(order_id)
-    assert (trade["quantity"], trade["transaction_type"]) == (3, "BUY")
-    assert trade["average_price"] == history[-1]["average_price"]
-    assert trade["trade_id"] in {t["trade_id"] for t in kite.trades()}
+    assert done["tag"] == "mkt1" and done["filled_quantity"] == 3
+    trades = kite.order_trades(order_id)  # one per depth level it took
+    assert sum(t["quantity"] for t in trades) == 3
+    assert {t["transaction_type"] for t in trades} == {"BUY"}
+    paid = sum(Decimal(str(t["average_price"])) * t["quantity"] for t in trades)
+    assert abs(paid / 3 - Decimal(str(done["average_price"]))) < Decimal("0.0001")
+    assert {t["trade_id"] for t in trades} <= {t["trade_id"] for t in kite.trades()}
     net = {p["tradingsymbol"]: p for p in kite.positions()["net"]}
     assert net["CDSL"]["quantity"] == before.get("CDSL", 0) + 3
     assert order_id in {o["order_id"] for o in kite.orders()}
@@ -167,12 +170,13 @@ def test_market_order_trades_and_positions(kite: KiteConnect) -> None:
 def test_limit_modify_cancel(kite: KiteConnect) -> None:
     price = on_grid(ltp(kite) * Decimal("0.9"))
     order_id = place(kite, order_type="LIMIT", price=float(price))
-    assert last(kite, order_id)["status"] == "OPEN"
+    assert settled(kite, order_id)["status"] == "OPEN"
     assert kite.modify_order("regular", order_id, price=float(price - 1), quantity=2) == order_id
+    settled(kite, order_id)
     mine = next(o for o in kite.orders() if o["order_id"] == order_id)
     assert (mine["price"], mine["quantity"], mine["modified"]) == (float(price - 1), 2, True)
     assert kite.cancel_order("regular", order_id) == order_id
-    assert last(kite, order_id)["status"] == "CANCELLED"
+    assert settled(kite, order_id)["status"] == "CANCELLED"
     with pytest.raises(kex.OrderException):
         kite.cancel_order("regular", order_id)
     with pytest.raises(kex.InputException, match="Couldn't find"):
@@ -185,7 +189,7 @@ def test_stoploss_orders_wait_for_their_trigger(kite: KiteConnect) -> None:
                price=float(on_grid(price * Decimal("1.11"))))
     slm = place(kite, order_type="SL-M", transaction_type="SELL",
                 trigger_price=float(on_grid(price * Decimal("0.9"))))
-    assert last(kite, sl)["status"] == last(kite, slm)["status"] == "TRIGGER PENDING"
+    assert settled(kite, sl)["status"] == settled(kite, slm)["status"] == "TRIGGER PENDING"
     kite.cancel_order("regular", sl)
     kite.cancel_order("regular", slm)
 
@@ -194,8 +198,10 @@ def test_order_rejections_map_to_kites_exceptions(kite: KiteConnect) -> None:
     with pytest.raises(kex.InputException) as caught:
         place(kite, market_protection=0)
     assert str(caught.value) == errors.MARKET_PROTECTION and caught.value.code == 400
+    option_ltp = float(ltp(kite, f"NFO:{OPTION}"))  # LIMIT: no MARKET orders on options
     with pytest.raises(kex.InputException, match="higher than the maximum quantity of 900"):
-        place(kite, exchange="NFO", tradingsymbol=OPTION, quantity=920)
+        place(kite, exchange="NFO", tradingsymbol=OPTION, quantity=920, order_type="LIMIT",
+              price=option_ltp)
     with pytest.raises(kex.InputException, match="SL-M orders are not allowed"):
         place(kite, exchange="NFO", tradingsymbol=OPTION, quantity=40, order_type="SL-M",
               trigger_price=float(ltp(kite, f"NFO:{OPTION}") + 10))
@@ -203,25 +209,28 @@ def test_order_rejections_map_to_kites_exceptions(kite: KiteConnect) -> None:
         place(kite, tag="x" * 21)
     off_tick = place(kite, order_type="LIMIT", price=float(on_grid(ltp(kite) * Decimal("0.9"))
                                                            + Decimal("0.02")))
-    assert (last(kite, off_tick)["status"], last(kite, off_tick)["status_message"]) == (
+    assert (settled(kite, off_tick)["status"], last(kite, off_tick)["status_message"]) == (
         "REJECTED", errors.PRICE_TICK)
-    off_lot = place(kite, exchange="NFO", tradingsymbol=OPTION, quantity=50)
-    assert last(kite, off_lot)["status"] == "REJECTED"
+    off_lot = place(kite, exchange="NFO", tradingsymbol=OPTION, quantity=50,
+                    order_type="LIMIT", price=option_ltp)
+    assert settled(kite, off_lot)["status"] == "REJECTED"
     assert "lot size 40" in last(kite, off_lot)["status_message"]
 
 
 def test_the_26th_modification_raises_network_exception(kite: KiteConnect) -> None:
-    price = on_grid(ltp(kite) * Decimal("0.8"))
+    price = on_grid(ltp(kite) * Decimal("0.9"))  # 25 rupees lower stays in the circuit band
     order_id = place(kite, order_type="LIMIT", price=float(price))
+    settled(kite, order_id)
     for i in range(25):
         kite.modify_order("regular", order_id, price=float(price - i))
+        settled(kite, order_id)  # a modify while the last is processed would be refused
     with pytest.raises(kex.NetworkException, match="Maximum allowed order modifications"):
         kite.modify_order("regular", order_id, price=float(price))
     kite.cancel_order("regular", order_id)
 
 
 def test_kites_order_rate_limit_answers_429(fresh_sim: Callable[..., SimExchange]) -> None:
-    assert KITE_ORDER_LIMITS == ((10, 1.0), (400, 60.0))
+    assert KITE_ORDER_LIMITS == ((10, 1.0), (400, 60.0), (5_000, 86_400.0))
     sim = fresh_sim(order_rate_limits=((3, 60.0),))  # Kite's shape, slow enough for CI
     kite = kite_for(sim)
     for _ in range(3):

@@ -18,6 +18,7 @@ from tests.sim.conftest import (
     ADANIPORTS,
     BANKNIFTY_CE,
     CDSL,
+    INTERIM,
     NIFTY,
     WAIT,
     Recorder,
@@ -112,14 +113,17 @@ def test_unsubscribe_stops_an_instrument(ticker: Shared) -> None:
 
 def test_order_changes_arrive_as_text_messages(ticker: Shared, kite: KiteConnect) -> None:
     _, rec = ticker
-    order_id = kite.place_order("regular", "NSE", "CDSL", "BUY", 1, "MIS", "LIMIT", price=100,
+    floor = kite.quote("NSE:CDSL")["NSE:CDSL"]["lower_circuit_limit"]  # rests there
+    order_id = kite.place_order("regular", "NSE", "CDSL", "BUY", 1, "MIS", "LIMIT", price=floor,
                                 tag="wsorder")
-    kite.cancel_order("regular", order_id)
 
     def statuses() -> list[str]:
         return [o["status"] for o in rec.orders if o["order_id"] == order_id]
 
-    assert rec.wait_for(lambda: statuses() == ["OPEN", "CANCELLED"])
+    # the statuses on its way to the exchange first; a cancel before OPEN is refused
+    assert rec.wait_for(lambda: statuses() == [*INTERIM[:3], "OPEN"])
+    kite.cancel_order("regular", order_id)
+    assert rec.wait_for(lambda: statuses()[4:] == ["CANCEL PENDING", "CANCELLED"])
     last = next(o for o in reversed(rec.orders) if o["order_id"] == order_id)
     assert last["tag"] == "wsorder" and last["cancelled_quantity"] == 1
     raw = next(t for t in rec.texts if order_id in t)
@@ -131,7 +135,9 @@ def test_an_idle_connection_gets_one_byte_heartbeats(sim: SimExchange,
     tick, rec = open_ticker(sim, kite.access_token)
     try:
         assert rec.wait_for(lambda: rec.binary.count(b"\x00") >= 3)
-        assert set(rec.binary) == {b"\x00"} and not rec.texts
+        assert set(rec.binary) == {b"\x00"}
+        # only order messages (every connection of the account hears them), no error text
+        assert all(json.loads(t)["type"] == "order" for t in rec.texts)
     finally:
         close_ticker(tick, rec)
     wait_connections(sim, 1)
