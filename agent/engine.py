@@ -22,6 +22,7 @@ from agent.clock import Clock
 from agent.engine_days import EngineDays
 from agent.events import (
     AlertKind,
+    BrokerSnapshot,
     ClockTick,
     Command,
     EndOfData,
@@ -99,6 +100,7 @@ class Engine(EngineDays):
         self._dirty = False
         self.changes = 0  # times ``dirty`` was set: a cheap "has anything changed?"
         self.snapshot_cache: dict[int, Any] = {}  # agent/snapshot.py: per-instrument parts
+        self.last_broker_snapshot: BrokerSnapshot | None = None
         self._cutoff_at = self._square_off_at = datetime.max.replace(tzinfo=IST)
         self._day_start = self._day_end = datetime.min.replace(tzinfo=IST)
         self._configs = {c.symbol.upper(): c for c in settings.instruments}
@@ -232,6 +234,8 @@ class Engine(EngineDays):
             self.dirty = True
         elif kind is EndOfData:
             self.end_of_data()
+        elif kind is BrokerSnapshot:
+            self.last_broker_snapshot = event  # the reconciler (issue 12) takes it from here
         elif kind is FeedStatus:
             self._feed_status(event)
         elif kind is LoginNeeded or kind is LoggedIn:

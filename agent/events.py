@@ -14,7 +14,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from agent.models import Instrument, OrderStatus, Tick, TradeSide
+from agent.models import Instrument, OrderStatus, OrderType, Side, Tick, TradeSide
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -46,6 +46,56 @@ class OrderUpdate:
     time: datetime
     broker_order_id: str | None = None
     message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerOrderRow:
+    """One order in the broker's book, ours or not (the owner's, the broker's own
+    square-off). ``tag``: ours when it has our format (``agent.orders``), else None.
+    ``status`` None: an interim status (Kite's PUT ORDER REQ RECEIVED, MODIFY PENDING, ...)
+    or one the adapter does not know; ``raw_status`` keeps Kite's word."""
+
+    order_id: str
+    tag: str | None
+    instrument_token: int
+    product: str
+    side: Side
+    quantity: int
+    filled_quantity: int
+    average_price: Decimal | None  # None: no usable price yet (0 or missing)
+    status: OrderStatus | None
+    raw_status: str
+    order_type: OrderType
+    price: Decimal | None = None
+    trigger_price: Decimal | None = None
+    time: datetime | None = None  # the row's order or exchange timestamp
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerPositionRow:
+    """A net position at the broker (MIS or NRML), signed: + long, - short.
+    ``overnight``: the part carried from earlier days (Kite's ``overnight_quantity``)."""
+
+    instrument_token: int
+    product: str
+    quantity: int
+    average_price: Decimal
+    overnight: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerSnapshot:
+    """What the broker holds, read together: every order row of the day (one read of the
+    order book) and the net positions. The live adapter posts one after each order-book
+    poll (every few seconds), after every ticker reconnect and at start-up; the engine's
+    reconciler makes its books agree (``agent.lifecycle``). ``complete`` is False when a
+    read failed (then only what it carries may be used, absence proves nothing)."""
+
+    time: datetime
+    orders: tuple[BrokerOrderRow, ...]
+    positions: tuple[BrokerPositionRow, ...]
+    complete: bool = True
 
 
 @dataclass(frozen=True, slots=True)
