@@ -79,8 +79,22 @@ def _pause(engine: Engine, cmd: PauseEntries) -> Reply:
 
 
 def _resume(engine: Engine, cmd: ResumeEntries) -> Reply:
+    """``/resume``: entries again (the pause, and every instrument held after a manual
+    close); ``/resume SYMBOL``: that instrument's hold only (docs/strategy.md 9.7)."""
+    if cmd.symbol is not None:
+        rt = engine.by_symbol.get(cmd.symbol.upper())
+        if rt is None:
+            return Reply(False, f"{cmd.symbol}: not one of the agent's instruments")
+        if not rt.orders.hold:
+            return Reply(False, f"{rt.symbol}: entries are not held")
+        rt.orders.hold = ""
+        return Reply(True, f"{rt.symbol}: entries allowed again")
     engine.paused = False
-    return Reply(True, "resumed: entries allowed" if engine.running
+    held = [rt for rt in engine.runtimes.values() if rt.orders.hold]
+    for rt in held:
+        rt.orders.hold = ""
+    also = f" (also {len(held)} instrument(s) closed by hand)" if held else ""
+    return Reply(True, f"resumed: entries allowed{also}" if engine.running
                  else "resumed, but the agent is stopped: /start to trade")
 
 
@@ -94,8 +108,10 @@ def _square_off(engine: Engine, cmd: SquareOff) -> Reply:
         return Reply(False, f"{cmd.symbol}: not one of the agent's instruments")
     if not engine._has_position(rt):
         return Reply(False, f"{rt.symbol}: no open position")
+    rt.orders.hold = "closed by /squareoff"
     engine.exec.close(rt, ExitReason.MANUAL, now)
-    return Reply(True, f"{rt.symbol}: squaring off")
+    return Reply(True, f"{rt.symbol}: squaring off; no new entries until /resume "
+                 f"{rt.symbol} or the next day")
 
 
 def _unhalt(engine: Engine, cmd: Unhalt) -> Reply:
@@ -213,7 +229,7 @@ def _remove(engine: Engine, cmd: RemoveInstrument) -> Reply:
     rt = engine.by_symbol.get(cmd.symbol.upper())
     if rt is None:
         return Reply(False, f"{cmd.symbol}: not one of the agent's instruments")
-    if engine._has_position(rt) or rt.exit_tag:
+    if engine._has_position(rt) or rt.orders.busy:
         return Reply(False, f"{rt.symbol}: a position is open; /squareoff {rt.symbol} first")
     engine.remove_instrument(rt)
     engine.overrides.setdefault("added", {}).pop(rt.symbol.upper(), None)

@@ -33,14 +33,15 @@ from agent.events import (
     OrderUpdate,
     TickBatch,
 )
-from agent.execution import Executor
+from agent.lifecycle.book import OrderBook
+from agent.lifecycle.executor import Executor
+from agent.lifecycle.reconciler import Reconciler
+from agent.lifecycle.tags import TagMint
 from agent.models import Candle, Instrument, Side, StopMode, Tick, Trade
-from agent.orders import OrderBook
 from agent.pnl import PnlBook
 from agent.risk import NO_LIMITS, Limits, RiskBook
 from agent.runtime_state import InstrumentRuntime
 from agent.settings import Settings, StrategyParams
-from agent.stops import ExchangeStops
 from agent.strategy.alert_breakout import AlertBreakout
 from agent.strategy.base import Strategy
 from agent.timeutil import IST
@@ -60,11 +61,14 @@ class Engine(EngineDays):
                  strategy: Strategy | None = None,
                  notify: Callable[[Notification], None] = _ignore,
                  on_candle: Callable[[Instrument, Candle], None] = _ignore,
-                 carry_positions: bool = False, stop_mode: StopMode | None = None) -> None:
+                 carry_positions: bool = False, stop_mode: StopMode | None = None,
+                 tag_epoch: str = "") -> None:
         """``carry_positions``: live days keep open positions over a day roll; a backtest
         closes them as at the end of data. With a clock that can be advanced (SimClock),
         the engine's time follows the accepted ticks (the backtest). ``stop_mode``
-        overrides the config's (a backtest uses synthetic stops: docs/strategy.md's rules)."""
+        overrides the config's (a backtest uses synthetic stops: docs/strategy.md's rules).
+        ``tag_epoch``: the live process's start (``lifecycle.tags.wall_epoch``), so no tag
+        repeats after a restart; "" for a backtest."""
         self.settings = settings
         self.calendar = TradingCalendar(settings.schedule)
         self.clock = clock
@@ -77,19 +81,21 @@ class Engine(EngineDays):
         self.runtimes: dict[int, InstrumentRuntime] = {}
         self.by_symbol: dict[str, InstrumentRuntime] = {}
         self.pnl = PnlBook()
-        self.book = OrderBook()
+        self.book = OrderBook(TagMint(tag_epoch))
         self.overrides: dict[str, Any] = {"defaults": {}, "instruments": {}, "groups": {},
                                           "daily": {}}
         self.risk = RiskBook(self.pnl)
         self._dirty_pnl = self.pnl.dirty  # the same set for ever (changed in place only)
         self.trades: list[Trade] = []  # today's closed trades
         self.all_trades: list[Trade] = []  # every trade since start (the backtest's list)
-        self.exec = Executor(self.book, self.pnl, self.strategy, self.runtimes,
-                             settings.defaults.product, self._notify, self._on_trade)
         mode = stop_mode or settings.defaults.stop_mode
-        self.exec.stops = ExchangeStops(self.exec, enabled=mode is StopMode.EXCHANGE,
-                                        buffer_ticks=settings.defaults.stop_limit_buffer_ticks,
-                                        on_stopped_out=self._stopped_out)
+        self.exec = Executor(self.book, self.pnl, self.strategy, self.runtimes,
+                             settings.defaults.product, self._notify, self._on_trade,
+                             stops_enabled=mode is StopMode.EXCHANGE,
+                             buffer_ticks=settings.defaults.stop_limit_buffer_ticks)
+        self.exec.on_stopped_out = self._stopped_out
+        self.exec.check_limits = self._limits_now
+        self.exec.wait_scale = float(getattr(clock, "speed", 1.0))
         self.running = True
         self.paused = False
         self.login_needed = False  # Kite refused the token: no entries until a login
@@ -100,7 +106,7 @@ class Engine(EngineDays):
         self._dirty = False
         self.changes = 0  # times ``dirty`` was set: a cheap "has anything changed?"
         self.snapshot_cache: dict[int, Any] = {}  # agent/snapshot.py: per-instrument parts
-        self.last_broker_snapshot: BrokerSnapshot | None = None
+        self.reconciler = Reconciler(self)
         self._cutoff_at = self._square_off_at = datetime.max.replace(tzinfo=IST)
         self._day_start = self._day_end = datetime.min.replace(tzinfo=IST)
         self._configs = {c.symbol.upper(): c for c in settings.instruments}
@@ -111,8 +117,14 @@ class Engine(EngineDays):
     # ------------------------------------------------------------ set-up
 
     def attach_broker(self, broker: Broker) -> None:
+        """The broker; a paper broker takes back the resting orders of a restored day."""
         self.exec.broker = broker
         self._watched = broker.watched
+        adopt = getattr(broker, "adopt", None)
+        if adopt is not None:
+            for order in self.book.orders.values():
+                if not order.status.is_terminal:
+                    adopt(order)
 
     @property
     def broker(self) -> Broker:
@@ -175,7 +187,7 @@ class Engine(EngineDays):
         def gate(side: Side, t: datetime) -> bool:
             params = rt.params
             return (self.running and not self.paused and not self.login_needed
-                    and not rt.halted and not rt.error
+                    and not rt.halted and not rt.error and not rt.orders.hold
                     and t < self._cutoff_at and t < self._square_off_at
                     and params.trade_side.allows(side)
                     and (not params.max_trades_per_day
@@ -208,8 +220,7 @@ class Engine(EngineDays):
         armed = self.strategy.armed
         return frozenset(
             token for token, rt in self.runtimes.items()
-            if rt.entry_tag or rt.exit_tag or rt.pending_close is not None
-            or armed(rt.state, rt.last_price))
+            if rt.orders.busy or armed(rt.state, rt.last_price))
 
     @property
     def ignored_ticks(self) -> int:
@@ -235,7 +246,7 @@ class Engine(EngineDays):
         elif kind is EndOfData:
             self.end_of_data()
         elif kind is BrokerSnapshot:
-            self.last_broker_snapshot = event  # the reconciler (issue 12) takes it from here
+            self.on_broker_snapshot(event)
         elif kind is FeedStatus:
             self._feed_status(event)
         elif kind is LoginNeeded or kind is LoggedIn:
@@ -282,10 +293,9 @@ class Engine(EngineDays):
         # 5.1 limits, for every scope whose P&L moved.
         if self._dirty_pnl:
             self._check_limits(t)
-        if rt.pending_close is not None:
-            self.exec.close(rt, rt.pending_close, t)
-        if rt.stop_wait_until is not None and t >= rt.stop_wait_until:
-            self.exec.stops.timeout(rt, t)  # type: ignore[union-attr]
+        o = rt.orders
+        if o.busy or o.stop or book.quantity:
+            self.exec.step(rt, t)  # deadlines, retries, the stop for the open quantity
         # 5.2 - 5.4 the strategy.
         try:
             intents = self.strategy.on_tick(rt.state, price, t, rt.series.current)
@@ -325,10 +335,9 @@ class Engine(EngineDays):
             done = rt.series.due(edge)
             if done is not None:
                 self._candle_done(rt, done, now)
-            if rt.pending_close is not None and rt.last_price is not None:
-                self.exec.close(rt, rt.pending_close, now)
-            if rt.stop_wait_until is not None and now >= rt.stop_wait_until:
-                self.exec.stops.timeout(rt, now)  # type: ignore[union-attr]
+            o = rt.orders
+            if (o.busy or o.stop or rt.book.quantity) and rt.last_price is not None:
+                self.exec.step(rt, now)
 
     def _candle_done(self, rt: InstrumentRuntime, candle: Candle, now: datetime) -> None:
         candle_log.debug("%s candle %s O %s H %s L %s C %s V %d", rt.symbol,
@@ -368,6 +377,18 @@ class Engine(EngineDays):
                                   f"{rt.symbol}: strategy error ({rt.error}); entries stopped "
                                   "for today, open position still managed", now, rt.symbol))
         self.dirty = True
+
+    def on_broker_snapshot(self, snap: BrokerSnapshot) -> None:
+        """The broker's books (agent/lifecycle/reconciler.py): every finding is an alert."""
+        for line in self.reconciler.apply(snap):
+            symbol = line.split(":", 1)[0] if line[:1].isupper() else ""
+            self._notify(Notification(AlertKind.BROKER_SYNC, line, snap.time, symbol))
+
+    def _limits_now(self, now: datetime) -> None:
+        """Before an entry goes out: the limits, if a fill has moved P&L since the tick's
+        check (a stop's own fill, then its reverse: docs/strategy.md 9.7)."""
+        if self._dirty_pnl:
+            self._check_limits(now)
 
     def _notify(self, note: Notification) -> None:
         self.notify(note)

@@ -44,8 +44,7 @@ class EngineDays:
         self.dirty = True
 
     def _has_position(self, rt: InstrumentRuntime) -> bool:
-        return (self.pnl.books[rt.token].quantity != 0 or rt.entry_tag is not None
-                or self.strategy.position(rt.state) is not None)
+        return self.exec.has_position(rt)
 
     def _square_off(self, rt: InstrumentRuntime, now: datetime) -> None:
         rt.squared_off = True
@@ -60,6 +59,8 @@ class EngineDays:
             if reason is ExitReason.SQUARE_OFF:
                 rt.squared_off = True
             if self._has_position(rt):
+                if reason is ExitReason.MANUAL:
+                    rt.orders.hold = "closed by /squareoff"
                 self.exec.close(rt, reason, now)
                 count += 1
         self.dirty = True

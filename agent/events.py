@@ -51,7 +51,7 @@ class OrderUpdate:
 @dataclass(frozen=True, slots=True)
 class BrokerOrderRow:
     """One order in the broker's book, ours or not (the owner's, the broker's own
-    square-off). ``tag``: ours when it has our format (``agent.orders``), else None.
+    square-off). ``tag``: ours when it has our format (``agent.lifecycle.tags``), else None.
     ``status`` None: an interim status (Kite's PUT ORDER REQ RECEIVED, MODIFY PENDING, ...)
     or one the adapter does not know; ``raw_status`` keeps Kite's word."""
 
@@ -150,7 +150,7 @@ class PauseEntries(Command):
 
 @dataclass(frozen=True, slots=True)
 class ResumeEntries(Command):
-    pass
+    symbol: str | None = None  # one instrument held after a manual close; None: all
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +253,7 @@ class AlertKind(StrEnum):
     FEED_UP = "feed_up"
     LOGIN_NEEDED = "login_needed"
     KITE_ACCESS = "kite_access"  # the key lacks market data, or orders are refused for the IP
+    BROKER_SYNC = "broker_sync"  # the broker's books differed: adopted, settled, booked
     TOKEN_EXPIRED = "token_expired"
     SESSION_STARTED = "session_started"
     SESSION_ENDED = "session_ended"

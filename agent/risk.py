@@ -75,7 +75,8 @@ class RiskBook:
     groups: dict[str, tuple[int, ...]] = field(default_factory=dict)
     group_limits: dict[str, Limits] = field(default_factory=dict)
     daily: Limits = field(default_factory=Limits)
-    tripped: set[tuple[Scope, str]] = field(default_factory=set)
+    # (scope, name, which): a profit-target trip leaves the loss limit armed, and so on
+    tripped: set[tuple[Scope, str, str]] = field(default_factory=set)
 
     def check(self, all_tokens: Iterable[int]) -> list[Trip]:
         """Scopes that reached a limit since the last check (each trips once a day)."""
@@ -88,35 +89,32 @@ class RiskBook:
         for token in dirty:
             book = books[token]
             key = (Scope.INSTRUMENT, book.symbol)
-            if key not in self.tripped:
-                limits = self.instrument_limits.get(token, NO_LIMITS)
-                which = limits.breached(book.pnl)
-                if which:
-                    trips.append(self._trip(key, which, book.pnl, limits, (token,)))
+            limits = self.instrument_limits.get(token, NO_LIMITS)
+            which = limits.breached(book.pnl)
+            if which and (*key, which) not in self.tripped:
+                trips.append(self._trip(key, which, book.pnl, limits, (token,)))
             for g in book.groups:
                 if g in seen_groups:
                     continue
                 seen_groups.add(g)
                 key = (Scope.GROUP, g)
-                limits = self.group_limits.get(g)
-                if limits is None or key in self.tripped:
+                group_limits = self.group_limits.get(g)
+                if group_limits is None:
                     continue
-                which = limits.breached(self.pnl.group_pnl[g])
-                if which:
-                    trips.append(self._trip(key, which, self.pnl.group_pnl[g], limits,
+                which = group_limits.breached(self.pnl.group_pnl[g])
+                if which and (*key, which) not in self.tripped:
+                    trips.append(self._trip(key, which, self.pnl.group_pnl[g], group_limits,
                                             self.groups.get(g, ())))
         dirty.clear()
         key = (Scope.DAILY, "daily")
-        if key not in self.tripped:
-            which = self.daily.breached(self.pnl.total)
-            if which:
-                trips.append(self._trip(key, which, self.pnl.total, self.daily,
-                                        tuple(all_tokens)))
+        which = self.daily.breached(self.pnl.total)
+        if which and (*key, which) not in self.tripped:
+            trips.append(self._trip(key, which, self.pnl.total, self.daily, tuple(all_tokens)))
         return trips
 
     def _trip(self, key: tuple[Scope, str], which: str, pnl: Decimal, limits: Limits,
               tokens: tuple[int, ...]) -> Trip:
-        self.tripped.add(key)
+        self.tripped.add((*key, which))
         limit = limits.profit_target if which == "profit_target" else limits.loss_limit
         return Trip(key[0], key[1], which, pnl, limit, tokens)
 
@@ -156,13 +154,14 @@ class RiskBook:
     def rearm(self, keys: Iterable[tuple[Scope, str]]) -> None:
         """Let these tripped scopes trip again (``/unhalt``: docs/strategy.md 9.7). Engine
         thread (commands)."""
-        self.tripped.difference_update(keys)
+        scopes = set(keys)
+        self.tripped = {t for t in self.tripped if (t[0], t[1]) not in scopes}
 
     def rearm_unreached(self) -> None:
         """After a limit change: every tripped scope no longer at its limit (raised above its
         P&L, or set to 0) is armed again, so it trips at its new limit (docs/strategy.md 9.2,
         9.7). Its instruments stay halted until ``/unhalt``. Engine thread (commands)."""
-        self.tripped = {key for key in self.tripped if self.reached(*key)[0]}
+        self.tripped = {t for t in self.tripped if self.reached(t[0], t[1])[0] == t[2]}
 
     def reset_day(self) -> None:
         self.tripped.clear()

@@ -5,15 +5,16 @@ Engine thread only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from agent.candles import CandleSeries
-from agent.models import ExitReason, Instrument, Side
+from agent.lifecycle.state import InstrumentOrders
+from agent.models import Instrument, Side
 from agent.settings import StrategyParams
-from agent.strategy.base import Enter, EntryGate
+from agent.strategy.base import EntryGate
 
 
 @dataclass(slots=True)
@@ -32,18 +33,8 @@ class InstrumentRuntime:
     error: str = ""  # the strategy raised: no entries until the next day
     errors: int = 0
     squared_off: bool = False
-    # Orders in flight for this instrument.
-    entry_tag: str | None = None
-    exit_tag: str | None = None
-    exit_prior: Any = None  # the strategy state to restore if the exit is rejected
-    chained: Enter | None = None  # an entry waiting for the exit in flight to complete
-    flatten_pending: ExitReason | None = None  # exit whatever the entry in flight fills
-    pending_close: ExitReason | None = None  # a forced close to retry (its exit failed)
-    exit_retry_at: datetime | None = None
-    # Exchange-side stops (agent/stops.py).
-    stop_tag: str | None = None  # the SL order resting at the broker
-    stop_wait_until: datetime | None = None  # the stop was crossed: its fill is due by then
-    exit_after_cancel: ExitReason | None = None  # exit at market once the SL is cancelled
+    # The instrument's orders, wants and deadlines (agent/lifecycle/state.py).
+    orders: InstrumentOrders = field(default_factory=InstrumentOrders)
     # Ticks ignored (docs/strategy.md 8), since start: stale, outside the session.
     stale: int = 0
     outside: int = 0
@@ -66,10 +57,7 @@ class InstrumentRuntime:
         self.error = ""
         self.squared_off = False
         self.last_candle_end = None
-        self.chained = None
-        self.pending_close = None
-        self.exit_retry_at = None
-        self.stop_wait_until = None
+        self.orders.start_day()
 
     def entry_side_ok(self, side: Side) -> bool:
         return self.params.trade_side.allows(side)

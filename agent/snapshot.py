@@ -15,7 +15,8 @@ from decimal import Decimal
 from typing import Any
 
 from agent.engine import Engine
-from agent.models import ExitReason, Instrument, TradeSide
+from agent.lifecycle.state import InstrumentOrders
+from agent.models import Instrument, TradeSide
 from agent.pnl import book_matters, book_to_dict, book_version
 from agent.risk import Scope
 from agent.serialize import order_from_dict, order_to_dict, trade_from_dict, trade_to_dict
@@ -108,7 +109,7 @@ def take(engine: Engine, now: datetime) -> dict[str, Any]:
                       for b in engine.pnl.books.values() if book_matters(b)],
         "strategy": strategy,
         "runtime": runtime,
-        "risk": {"tripped": sorted([s.value, n] for s, n in engine.risk.tripped)},
+        "risk": {"tripped": sorted([s.value, n, w] for s, n, w in engine.risk.tripped)},
     }
 
 
@@ -127,21 +128,15 @@ def _order_version(o: Any) -> tuple[Any, ...]:
 
 def _runtime_version(engine: Engine, rt: Any) -> tuple[Any, ...]:
     held = engine.pnl.books[rt.token].quantity
-    return (rt.trades_today, rt.halted, rt.error, rt.squared_off, rt.entry_tag, rt.exit_tag,
-            rt.pending_close, rt.stop_tag, rt.exit_after_cancel, rt.last_candle_end,
-            rt.last_price if held else None, rt.series.interval)
+    return (rt.trades_today, rt.halted, rt.error, rt.squared_off, rt.orders.version(),
+            rt.last_candle_end, rt.last_price if held else None, rt.series.interval)
 
 
 def _runtime_dict(engine: Engine, rt: Any) -> dict[str, Any]:
     held = engine.pnl.books[rt.token].quantity
     return {
         "trades_today": rt.trades_today, "halted": rt.halted, "error": rt.error,
-        "squared_off": rt.squared_off, "entry_tag": rt.entry_tag,
-        "exit_tag": rt.exit_tag,
-        "pending_close": None if rt.pending_close is None else rt.pending_close.value,
-        "stop_tag": rt.stop_tag,
-        "exit_after_cancel": None if rt.exit_after_cancel is None
-        else rt.exit_after_cancel.value,
+        "squared_off": rt.squared_off, "orders": rt.orders.to_dict(),
         # the last price matters after a restart only to close an open position at it
         "last_price": None if rt.last_price is None or not held else str(rt.last_price),
         "last_candle_end": None if rt.last_candle_end is None
@@ -205,12 +200,20 @@ def restore(engine: Engine, snap: dict[str, Any], today: date) -> bool:
         rt = engine.runtimes.get(int(token_text))
         if rt is not None:
             _restore_runtime(rt, d)
-    engine.risk.tripped = {(Scope(s), n) for s, n in snap.get("risk", {}).get("tripped", [])}
+    engine.risk.tripped = {(Scope(t[0]), t[1], w) for t in snap.get("risk", {}).get("tripped", [])
+                           for w in (t[2:] or ("profit_target", "loss_limit"))}
     engine.pnl.dirty.clear()
     log.info("restored the state of %s: %d open position(s), %d trade(s), %d order(s)",
              today, sum(1 for b in engine.pnl.books.values() if b.quantity), len(engine.trades),
              len(engine.book.orders))
     return True
+
+
+def _older_orders(d: dict[str, Any]) -> dict[str, Any]:
+    """The runtime section of a state file written before agent/lifecycle (version 1)."""
+    close = d.get("pending_close") or d.get("exit_after_cancel")
+    return {"entry": d.get("entry_tag"), "exit": d.get("exit_tag"), "stop": d.get("stop_tag"),
+            "close": None if close is None else {"reason": close, "forced": True}}
 
 
 def _keep_day_intervals(engine: Engine, runtime: dict[str, Any], today: date) -> None:
@@ -242,13 +245,7 @@ def _restore_runtime(rt: Any, d: dict[str, Any]) -> None:
     rt.halted = d.get("halted", "")
     rt.error = d.get("error", "")
     rt.squared_off = bool(d.get("squared_off", False))
-    rt.entry_tag = d.get("entry_tag")
-    rt.exit_tag = d.get("exit_tag")
-    pc = d.get("pending_close")
-    rt.pending_close = None if pc is None else ExitReason(pc)
-    rt.stop_tag = d.get("stop_tag")
-    eac = d.get("exit_after_cancel")
-    rt.exit_after_cancel = None if eac is None else ExitReason(eac)
+    rt.orders = InstrumentOrders.from_dict(d.get("orders") or _older_orders(d))
     lp = d.get("last_price")
     rt.last_price = None if lp is None else Decimal(lp)
     lce = d.get("last_candle_end")

@@ -48,6 +48,7 @@ LABELS: dict[AlertKind, str] = {
     AlertKind.FEED_UP: "feed up",
     AlertKind.LOGIN_NEEDED: "LOGIN NEEDED",
     AlertKind.KITE_ACCESS: "KITE ACCESS",
+    AlertKind.BROKER_SYNC: "broker",
     AlertKind.TOKEN_EXPIRED: "TOKEN EXPIRED",
     AlertKind.SESSION_STARTED: "session started",
     AlertKind.SESSION_ENDED: "session ended",

@@ -37,7 +37,8 @@ COMMANDS: dict[str, CommandInfo] = {
     "start": CommandInfo("/start", "start trading (entries allowed)"),
     "stop": CommandInfo("/stop", "stop trading (asks what to do with open positions)"),
     "pause": CommandInfo("/pause", "no new entries; positions still managed", True),
-    "resume": CommandInfo("/resume", "allow new entries again", True),
+    "resume": CommandInfo("/resume [SYMBOL]", "allow new entries again (also after a "
+                          "manual close of SYMBOL)", True),
     "side": CommandInfo("/side BUY|SELL|BOTH [SYMBOL]", "which entries to take"),
     "set": CommandInfo("/set KEY VALUE [SYMBOL]",
                        "change a setting; keys: " + ", ".join(SETTABLE)),

@@ -30,9 +30,17 @@ from agent.calendar import TradingCalendar
 from agent.clock import Clock, LiveClock, ScaledClock, exchange_clock
 from agent.daycontrol import DayOverride, OverrideSubmitter
 from agent.engine import Engine
-from agent.events import AlertKind, LoggedIn, LoginNeeded, Notification, Query, QueryKind
+from agent.events import (
+    AlertKind,
+    FeedStatus,
+    LoggedIn,
+    LoginNeeded,
+    Notification,
+    Query,
+    QueryKind,
+)
+from agent.lifecycle.tags import wall_epoch
 from agent.models import Instrument
-from agent.reconcile import adopt
 from agent.recovery import MinuteBar, bars_from_kite, fill_gaps
 from agent.reports import day_report, write_report
 from agent.runner import THREAD_SWITCH_SECONDS, EngineRunner
@@ -128,7 +136,7 @@ class AgentProcess:
                                   quote_key=instruments[0].symbol if instruments
                                   else "NSE:NIFTY 50")
         self.engine = Engine(s, instruments, clock=self.clock, on_candle=self.persistence.candle,
-                             carry_positions=True)
+                             carry_positions=True, tag_epoch=wall_epoch())
         self.engine.notify = self._notify
         today = self.clock.now().date()
         self.persistence.restore_into(self.engine, today)
@@ -198,15 +206,18 @@ class AgentProcess:
         return self.configured.get(token) or self.index.by_token(token)
 
     def _reconcile(self, broker: KiteBroker) -> None:
+        """Start-up: the broker tracks our orders open at Kite (cancels and changes of them
+        work by tag); its first poll posts a ``BrokerSnapshot``, which the engine handles
+        before anything else and which settles, adopts and books what the saved state
+        missed (agent/lifecycle/reconciler.py)."""
         try:
             found = broker.reconcile()
-        except Exception as exc:  # the broker may be down: trading can still start
-            log.error("start-up reconciliation failed (%s): the saved state is used as is",
-                      exc)
+        except Exception as exc:  # the broker may be down: the snapshots will catch up
+            log.error("start-up read of the broker failed (%s): the saved state is used "
+                      "until the broker answers", exc)
             return
-        for line in adopt(self.engine, found.open_orders, found.positions, self.clock.now()):
-            self._notify(Notification(AlertKind.ERROR, f"reconciliation: {line}",
-                                      self.clock.now()))
+        log.info("start-up: %d open order(s) of ours at the broker, %d position(s)",
+                 len(found.open_orders), len(found.positions))
 
     def _recover_candles(self) -> None:
         """The candles missed while the agent was down (or started late), from Kite's
@@ -305,12 +316,19 @@ class AgentProcess:
             return
         ws_root = self.sim.ws_root if self.sim is not None else self.settings.kite.ws_root
         on_order = self.broker.on_order_message if isinstance(self.broker, KiteBroker) else None
-        self.feed = KiteFeed(self.session.api_key, self.session.access_token, self.runner.put,
+        self.feed = KiteFeed(self.session.api_key, self.session.access_token, self._from_feed,
                              clock=self.clock, tokens=list(self.engine.runtimes),
                              root=ws_root, on_order_message=on_order,
                              on_login_needed=self.access.ticker_refused)
         self.feed.prioritize(self._armed)
         self.feed.start()
+
+    def _from_feed(self, event: object) -> None:
+        """The feed's events (reactor thread, never blocks). After a (re)connect the broker
+        reads its books at once: order messages may have been missed while it was down."""
+        if isinstance(event, FeedStatus) and event.up and isinstance(self.broker, KiteBroker):
+            self.broker.refresh()
+        self.runner.put(event)
 
     def _prioritize(self, tokens: frozenset[int]) -> None:
         """The engine's armed instruments changed (engine thread): their ticks go first."""

@@ -77,8 +77,8 @@ async def pause(center: CommandCenter, caller: Caller, args: list[str]) -> Respo
 
 
 async def resume(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
-    arity(args, 0, 0)
-    return await _simple(center, ResumeEntries())
+    arity(args, 0, 1)
+    return await _simple(center, ResumeEntries(symbol(args[0]) if args else None))
 
 
 def _feed(center: CommandCenter) -> FeedInfo | None:

@@ -263,7 +263,7 @@ def test_9_2_a_raised_limit_is_examined_again(where: str) -> None:
     r, _ = _tripped_at_500(where)
     key = r.engine.risk.tripped.copy()
     assert key == {(Scope(where), "daily" if where == "daily" else
-                    "g" if where == "group" else "NSE:AAA")}
+                    "g" if where == "group" else "NSE:AAA", "loss_limit")}
     _set_loss_limit(r, where, 1000)
     assert r.engine.risk.tripped == set()
     _set_loss_limit(r, where, 400)

@@ -51,10 +51,28 @@ def test_om_rejected_entry_leaves_instrument_flat_and_free_to_trade() -> None:
     assert r.order_rows() == [("BUY", 50, "signal", None, "REJECTED")]
     assert r.position() is None and r.quantity() == 0
     assert AlertKind.ORDER_REJECTED in _kinds(r)
-    # Free to trade, and the rejected entry did not use up max_trades_per_day.
+    # Promise 5: not sent again on the next tick; free to trade after the back-off, and the
+    # rejected entry did not use up max_trades_per_day.
     r.feed(f.tick(at(9, 25, 20), "112.70"))
-    assert r.order_rows()[1] == ("BUY", 50, "signal", d("112.70"), "COMPLETE")
+    assert len(r.order_rows()) == 1 and r.position() is None
+    r.feed(f.tick(at(9, 25, 41), "112.75"))  # 30 s after the refusal at 09:25:10
+    assert r.order_rows()[1] == ("BUY", 50, "signal", d("112.75"), "COMPLETE")
     assert r.position().side is Side.BUY and r.quantity() == 50
+
+
+def test_om_entries_refused_three_times_halt_the_instrument_for_the_day() -> None:
+    r = run()
+    r.engine.broker._reject = _reject(OrderPurpose.ENTRY)
+    f = Feed()
+    r.feed(worked_long(f))
+    for t in (at(9, 25, 41), at(9, 27, 42)):  # after each back-off: 30 s, then 2 min
+        r.feed(f.tick(t, "112.75"))
+    assert [row[-1] for row in r.order_rows()] == ["REJECTED"] * 3
+    assert "3 entries refused today" in r.rt().halted
+    assert "halted for the day" in r.notes[-1].text and "margin" in r.notes[-1].text
+    r.engine.broker._reject = None
+    r.feed(f.tick(at(9, 40), "112.80"))
+    assert len(r.order_rows()) == 3  # halted: no fourth order
 
 
 def test_om_rejected_exit_keeps_position_managed_and_alerts() -> None:
@@ -113,7 +131,9 @@ def test_om_rejected_reverse_entry_leaves_instrument_flat_and_free_to_trade() ->
     assert r.order_rows() == [BUY_ENTRY, ("SELL", 50, "stop", d("99.50"), "COMPLETE"),
                               ("SELL", 50, "reverse", None, "REJECTED")]
     assert r.position() is None and r.quantity() == 0
-    r.feed(f.tick(at(9, 25, 30), "112.70"))  # the buy alert c1 is still there
+    r.feed(f.tick(at(9, 25, 30), "112.70"))  # backing off after the refusal (promise 5)
+    assert len(r.order_rows()) == 3
+    r.feed(f.tick(at(9, 25, 51), "112.70"))  # the buy alert c1 is still there
     assert r.order_rows()[-1] == ("BUY", 50, "signal", d("112.70"), "COMPLETE")
 
 

@@ -1,16 +1,21 @@
 """The live broker: the engine's orders through the real kiteconnect client.
 
 ``KiteBroker`` implements the port of ``agent.adapters.broker``. The engine thread's calls
-(``submit``, ``cancel``, ``modify``) only queue work; the adapter's own worker thread does
-every REST write, and every change at the broker reaches the engine as an ``OrderUpdate``
-through ``post`` (the engine's inbox), keyed by the engine's tag. The feed adapter hands
-the ticker's order messages to ``on_order_message`` (any thread); the worker also polls the
-order book, through a reader thread (``reader``) so that a placement never waits behind a
-large order-book answer; the rows come back to the worker, which alone changes state (the
-two threads share the client: kiteconnect's ``requests.Session`` pools connections
-safely). The worker's parts are mixins sharing this object's state: what is due next
-(``kite_schedule``), the writes with their retry and dedupe rules (``kite_actions``), and
-the order book's rows and reads (``kite_book``); the pure rules are in ``kite_orders``.
+(``submit``, ``cancel``, ``modify``) only queue work. The adapter's own worker thread
+(``kite-broker``) owns every order's state and the rate windows, and decides what to send
+next (``kite_schedule``); it never calls Kite itself: each REST call runs on a small pool
+(``kite_writes``: 4 writer threads for place, modify, cancel; 2 reader threads for the
+order book, positions, trades, history) and its answer comes back to the worker's inbox.
+So an answer held back (a placement waiting out kiteconnect's 7 s timeout) holds up only
+its own Kite order. Every change at the broker reaches the engine as an ``OrderUpdate``
+through ``post`` (the engine's inbox), keyed by the engine's tag, and after every
+order-book poll a ``BrokerSnapshot`` (every order row of the day and the net positions)
+through the same ``post`` (``kite_reads``). The feed adapter hands the ticker's order
+messages to ``on_order_message`` (any thread). The worker's parts are mixins sharing this
+object's state: the schedule, the writes with their retry and dedupe rules
+(``kite_actions``), the rows (``kite_book``) and the reads (``kite_reads``); the pure rules
+are in ``kite_orders`` and ``kite_rows``. The threads share the client: kiteconnect's
+``requests.Session`` pools connections safely.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import math
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -28,8 +33,9 @@ from typing import Any
 
 from agent.adapters.kite_access import AccessRefusal
 from agent.adapters.kite_actions import KiteActions
-from agent.adapters.kite_book import BrokerError, KiteBook, PollDone, ReadJob
+from agent.adapters.kite_book import KiteBook
 from agent.adapters.kite_orders import Child, Tracked
+from agent.adapters.kite_reads import BrokerError, KiteReads, ReadJob
 from agent.adapters.kite_reconcile import Reconciliation
 from agent.adapters.kite_rest import (
     ORDER_LIMITS,
@@ -40,9 +46,12 @@ from agent.adapters.kite_rest import (
     WallTimer,
 )
 from agent.adapters.kite_schedule import CancelRequest, KiteSchedule, ModifyRequest, PlaceRequest
+from agent.adapters.kite_writes import WRITE_THREADS, CallDone, Calls, KiteCalls
 from agent.clock import Clock, LiveClock
-from agent.events import OrderUpdate
-from agent.models import Instrument, Order, OrderStatus
+from agent.events import BrokerSnapshot, OrderUpdate
+from agent.models import Instrument, Order
+
+__all__ = ["BrokerError", "KiteBroker"]
 
 log = logging.getLogger(__name__)
 
@@ -63,28 +72,36 @@ class _Stop:
     pass
 
 
-class KiteBroker(KiteSchedule, KiteActions, KiteBook):
+class _Refresh:
+    pass
+
+
+class KiteBroker(KiteSchedule, KiteCalls, KiteActions, KiteBook, KiteReads):
     """Kite Connect behind the broker port. See the module docstring for the threads.
 
     ``instruments(token)`` gives the Instrument (tick, lot, freeze quantity) of an order;
-    ``post(update)`` delivers updates to the engine; ``on_token_error()`` is called once
+    ``post(event)`` delivers ``OrderUpdate``s and ``BrokerSnapshot``s to the engine (called
+    on the worker thread; must not block); ``on_token_error()`` is called once
     when Kite answers TokenException (the session is dead: halt entries, ask for a login),
     again only after a call has worked since. ``on_access_refused(refusal)`` is called once
     when Kite refuses order calls from this machine's IP (``kite_access``), again only after
     an order call has worked since. ``timer`` measures the waits (rate windows,
-    backoff, throttle, polls; default wall time); ``clock`` stamps the updates.
+    backoff, throttle, polls; default wall time); ``clock`` stamps the updates and the
+    snapshots. ``write_threads``: REST writes in flight at once (at least 2, so that an
+    entry never takes the last one).
     """
 
     watched: set[int]
 
     def __init__(self, kite: Any, instruments: Callable[[int], Instrument | None],
-                 post: Callable[[OrderUpdate], None], *, market_protection: int = -1,
+                 post: Callable[[OrderUpdate | BrokerSnapshot], None], *,
+                 market_protection: int = -1,
                  clock: Clock | None = None, timer: Timer | None = None,
                  on_token_error: Callable[[], None] | None = None,
                  on_access_refused: Callable[[AccessRefusal], None] | None = None,
                  poll_interval: float = 3.0, poll_after_write: float = 1.0,
                  modify_interval: float = 2.0, replace_after: int = 20,
-                 retry: RetryPolicy | None = None,
+                 retry: RetryPolicy | None = None, write_threads: int = WRITE_THREADS,
                  order_limits: tuple[tuple[int, float], ...] = ORDER_LIMITS,
                  other_limits: tuple[tuple[int, float], ...] = OTHER_LIMITS) -> None:
         if market_protection != -1 and not 0 < market_protection <= 100:
@@ -94,6 +111,8 @@ class KiteBroker(KiteSchedule, KiteActions, KiteBook):
         if not 0 < replace_after < KITE_MAX_MODIFICATIONS:
             raise ValueError(f"replace_after must be 1..{KITE_MAX_MODIFICATIONS - 1}, got "
                              f"{replace_after}")
+        if write_threads < 2:
+            raise ValueError(f"write_threads must be at least 2, got {write_threads}")
         self.watched = set()
         self.kite = kite
         self.market_protection = market_protection
@@ -109,9 +128,10 @@ class KiteBroker(KiteSchedule, KiteActions, KiteBook):
         self.orders: dict[str, Tracked] = {}
         self.by_id: dict[str, tuple[Tracked, Child]] = {}
         self.reads: list[ReadJob] = []
-        self.next_poll = self.timer.monotonic() + poll_interval
+        self.next_poll = self.timer.monotonic()  # the start-up snapshot
+        self.poll_again_at = math.inf  # a poll wanted right after the one in progress
         self.poll_failures = 0
-        self.polling = False  # an order-book read is out on the reader thread
+        self.polling = False  # an order-book read is out on a reader thread
         self.token_dead = False
         self.ip_refused = False  # order calls refused for the IP, none has worked since
         self.closing = False
@@ -121,7 +141,7 @@ class KiteBroker(KiteSchedule, KiteActions, KiteBook):
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._wake = threading.Event()
         self._abort = threading.Event()
-        self.reader = ThreadPoolExecutor(1, thread_name_prefix="kite-reader")  # book reads
+        self.calls = Calls(self.timer, self.put_work, writers=write_threads)
         self._thread = threading.Thread(target=self._run, name="kite-broker", daemon=True)
         self._thread.start()
 
@@ -143,10 +163,11 @@ class KiteBroker(KiteSchedule, KiteActions, KiteBook):
         self._put(ModifyRequest(order.tag, price, trigger_price, quantity))
 
     def poll(self) -> list[OrderUpdate]:
-        return []  # updates arrive through ``post``
+        """Nothing (updates arrive through ``post``). Engine thread."""
+        return []
 
     def on_price(self, token: int, price: Decimal, t: datetime) -> None:
-        pass  # the exchange matches; nothing to watch
+        """Nothing: the exchange matches. Engine thread."""
 
     # ------------------------------------------------------------ other threads
 
@@ -155,13 +176,20 @@ class KiteBroker(KiteSchedule, KiteActions, KiteBook):
         if isinstance(data, dict):
             self._put(_Row(dict(data)))
 
+    def refresh(self) -> None:
+        """Read the order book and the positions now (or right after the read in progress)
+        and post a ``BrokerSnapshot``: after a feed reconnect, order messages may have been
+        missed. Any thread; never blocks."""
+        self._put(_Refresh())
+
     def reconcile(self, timeout: float = 30.0) -> Reconciliation:
         """Our open orders and the positions at the broker (start-up). The open orders are
         tracked from now on (their updates flow, cancel/modify work by tag). Blocks up to
-        ``timeout`` s (start-up code, never the engine thread). Raises ``BrokerError`` if
-        Kite cannot answer (TokenException included), ``TimeoutError`` after ``timeout``."""
+        ``timeout`` s (start-up code, never the engine thread nor the worker). Raises
+        ``BrokerError`` if Kite cannot answer (TokenException included), ``TimeoutError``
+        after ``timeout``."""
         future: Future[Reconciliation] = Future()
-        self._put(ReadJob(self.do_reconcile, future, calls=2))
+        self._put(ReadJob(self.read_orders_and_positions, self.reconciled, future, calls=2))
         return future.result(timeout)
 
     def wait_idle(self, timeout: float = 5.0) -> bool:
@@ -172,9 +200,10 @@ class KiteBroker(KiteSchedule, KiteActions, KiteBook):
         return fence.done.wait(timeout)
 
     def close(self, timeout: float = 10.0) -> bool:
-        """Stop the worker after it has sent what is queued (pending modifications go out
-        at once); give up after ``timeout`` s. True if it drained. Any thread but the
-        worker."""
+        """Stop the worker after it has sent what is queued and the writes in flight have
+        ended (pending modifications go out at once; a write Kite refuses for now is tried
+        again until then); give up after ``timeout`` s. True if it drained. Any thread but
+        the worker."""
         if not self._thread.is_alive():
             return True
         self._put(_Stop())
@@ -189,7 +218,10 @@ class KiteBroker(KiteSchedule, KiteActions, KiteBook):
         return True
 
     def put_work(self, item: object) -> None:
-        """Hand the worker something to handle (the reader thread's answers). Any thread."""
+        """Hand the worker something to handle (the pools' answers). Any thread."""
+        if isinstance(item, CallDone) and not self._thread.is_alive():
+            log.debug("kite broker: closed; the answer of %s dropped", item.call.what)
+            return
         self._put(item)
 
     def _put(self, item: object) -> None:
@@ -217,7 +249,7 @@ class KiteBroker(KiteSchedule, KiteActions, KiteBook):
                 continue
             if self.closing and not pending:
                 break
-            if not self.polling:  # idle means no answer outstanding either
+            if not self.calls.in_flight():  # idle means no answer outstanding either
                 for fence in self._fences:
                     fence.set()
                 self._fences.clear()
@@ -225,7 +257,7 @@ class KiteBroker(KiteSchedule, KiteActions, KiteBook):
         for fence in self._fences:
             fence.set()
         self._drop_left()
-        self.reader.shutdown(wait=False, cancel_futures=True)
+        self.calls.shutdown()
         log.info("kite broker worker stopped")
 
     def _drop_left(self) -> None:
@@ -239,7 +271,7 @@ class KiteBroker(KiteSchedule, KiteActions, KiteBook):
                 item.done.set()
             elif isinstance(item, ReadJob):
                 item.future.set_exception(BrokerError("the broker is closed"))
-            elif not isinstance(item, _Row | _Stop | PollDone):
+            elif not isinstance(item, _Row | _Stop | _Refresh | CallDone):
                 log.warning("kite broker: closed; %s dropped", item)
 
     def _drain(self) -> None:
@@ -254,8 +286,10 @@ class KiteBroker(KiteSchedule, KiteActions, KiteBook):
                 log.exception("kite broker: could not handle %r", item)
 
     def _handle(self, item: object) -> None:
-        if isinstance(item, _Row):
-            self.on_row(item.data)
+        if isinstance(item, CallDone):
+            self.calls.finish(item)
+        elif isinstance(item, _Row):
+            self.on_message(item.data)
         elif isinstance(item, PlaceRequest):
             self.queue_place(item)
         elif isinstance(item, CancelRequest):
@@ -264,24 +298,9 @@ class KiteBroker(KiteSchedule, KiteActions, KiteBook):
             self.queue_modify(item)
         elif isinstance(item, ReadJob):
             self.reads.append(item)
-        elif isinstance(item, PollDone):
-            self.poll_done(item)
+        elif isinstance(item, _Refresh):
+            self.refresh_due()
         elif isinstance(item, _Fence):
             self._fences.append(item.done)
         elif isinstance(item, _Stop):
             self.closing = True
-
-    # ------------------------------------------------------------ output
-
-    def emit(self, tag: str, status: OrderStatus, filled: int, average: Decimal | None,
-             order_id: str | None, message: str) -> None:
-        update = OrderUpdate(tag, status, filled, average, self._clock.now(), order_id, message)
-        try:
-            self._post(update)
-        except Exception:
-            log.exception("kite broker: posting %s failed", update)
-
-    def log_once(self, key: str, text: str, *args: object) -> None:
-        if key not in self._logged:
-            self._logged.add(key)
-            log.info(text, *args)

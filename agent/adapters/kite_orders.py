@@ -1,5 +1,6 @@
-"""Pure rules of the live Kite adapter: statuses, tick rounding, lots, freeze slices, and
-one engine order's aggregate over the Kite orders that carry its tag.
+"""Pure rules of the live Kite adapter: tick rounding, lots, freeze slices, one Kite order's
+state as its rows tell it, and one engine order's aggregate over the Kite orders that carry
+its tag (what the rows say, parsed: ``kite_rows``).
 
 One engine order (one tag) may be several Kite orders ("children"): the slices of an order
 above the freeze quantity, and the fresh SL orders that replace a stop before Kite's
@@ -9,63 +10,16 @@ takes a lock; the objects are owned by the broker's worker thread.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from enum import Enum
 from typing import Any
 
-from agent.models import Instrument, OrderPurpose, OrderStatus, OrderType, Side
+from agent.adapters.kite_rows import RowView
+from agent.models import Instrument, OrderStatus, OrderType, Side
 
-# Kite's status strings -> ours. None: a transition that says nothing about the outcome
-# (the previous status stands; a fill it carries still counts).
-KITE_STATUS: dict[str, OrderStatus | None] = {
-    "OPEN": OrderStatus.OPEN,
-    "COMPLETE": OrderStatus.COMPLETE,
-    "CANCELLED": OrderStatus.CANCELLED,
-    "REJECTED": OrderStatus.REJECTED,
-    "TRIGGER PENDING": OrderStatus.TRIGGER_PENDING,
-    "PUT ORDER REQ RECEIVED": OrderStatus.PENDING,
-    "VALIDATION PENDING": OrderStatus.PENDING,
-    "OPEN PENDING": OrderStatus.PENDING,
-    "AMO REQ RECEIVED": OrderStatus.PENDING,
-    "MODIFY VALIDATION PENDING": None,
-    "MODIFY PENDING": None,
-    "MODIFIED": None,
-    "CANCEL PENDING": None,
-    "UPDATE": None,
-}
-
-# Our tags (agent.orders.make_tag): E/X/S, yymmdd, a sequence of at least five digits.
-TAG_RE = re.compile(r"^[EXS]\d{6}\d{5,}$")
-_PURPOSE = {"E": OrderPurpose.ENTRY, "X": OrderPurpose.EXIT, "S": OrderPurpose.STOP}
 MARKET_TYPES = (OrderType.MARKET, OrderType.SL_M)  # these need market_protection
-
-
-def is_agent_tag(tag: object) -> bool:
-    return isinstance(tag, str) and len(tag) <= 20 and TAG_RE.match(tag) is not None
-
-
-def purpose_of(tag: str) -> OrderPurpose:
-    return _PURPOSE[tag[0]]
-
-
-def kite_status(raw: object) -> tuple[bool, OrderStatus | None]:
-    """(known, status) for a Kite status string."""
-    if not isinstance(raw, str) or raw not in KITE_STATUS:
-        return False, None
-    return True, KITE_STATUS[raw]
-
-
-def decimal_of(value: Any) -> Decimal | None:
-    """A Kite JSON number (int, float or str) as an exact Decimal; None if absent/bad."""
-    if value is None or value == "":
-        return None
-    try:
-        out = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
-    return out if out.is_finite() else None
+_ENDED_WITH_REASON = {OrderStatus.REJECTED, OrderStatus.CANCELLED}
 
 
 # ---------------------------------------------------------------- prices and quantities
@@ -120,6 +74,7 @@ def slices(quantity: int, ins: Instrument) -> list[int]:
 
 class ChildState(Enum):
     QUEUED = "queued"  # to be placed (maybe after a backoff)
+    SENDING = "sending"  # its placement is on its way (a row may find it first)
     UNRESOLVED = "unresolved"  # a placement may have reached Kite: look it up before anything
     PLACED = "placed"  # Kite has it under ``order_id``
     FAILED = "failed"  # never placed: refused, given up, or cancelled before it was sent
@@ -159,6 +114,15 @@ class Child:
     replace: bool = False  # cancelled in order to be placed afresh
     replaced: bool = False
     rejected: bool = False  # FAILED because Kite refused it (vs. dropped unsent)
+    inflight: bool = False  # a write for it (place, modify, cancel) is out: one at a time
+    row_filled: int = 0  # the most any row said was filled (maybe without a price yet)
+    held: OrderStatus | None = None  # a final status waiting for its fill's price
+    reading: bool = False  # its trades or history are being read
+    trades_reads: int = 0
+    trades_not_before: float = 0.0
+    unknown: str = ""  # the latest row's status when Kite's word is unknown to us
+    unknown_polls: int = 0
+    history_wanted: bool = False
 
     @property
     def final(self) -> bool:
@@ -175,20 +139,59 @@ class Child:
             (self.want_price is not None and self.want_price != self.price)
             or (self.want_trigger is not None and self.want_trigger != self.trigger))
 
-    def apply(self, status: OrderStatus | None, filled: int, average: Decimal | None,
-              message: str) -> bool:
-        """Take a Kite row's view; final states and fills never go back. True if changed."""
+    @property
+    def needs_price(self) -> bool:
+        """A row said more was filled than we have a price for: read the trades."""
+        return self.state is ChildState.PLACED and not self.final and \
+            self.row_filled > self.filled
+
+    def apply(self, row: RowView) -> bool:
+        """Take a Kite row's view; final states and fills never go back. A fill without a
+        usable price waits for one (a later row, or the order's trades), and so does a
+        final status that comes with it: COMPLETE means the whole quantity filled, never
+        "ended with nothing". An unknown status changes nothing (``unknown`` notes it).
+        True if changed."""
         if self.final:
             return False
+        self.unknown = "" if row.known else (row.raw or "?")
+        if row.known:
+            self.unknown_polls = 0
         changed = False
-        if filled > self.filled and average is not None and average > 0:  # no price: wait
-            self.filled, self.average, changed = filled, average, True
+        filled = row.filled or 0
+        whole = filled
+        if row.status is OrderStatus.COMPLETE:
+            whole = max(filled, row.quantity or self.quantity)
+        self.row_filled = max(self.row_filled, whole)
+        if filled > self.filled and row.average is not None:
+            self.filled, self.average, changed = filled, row.average, True
+        status = row.status
+        if status is not None and status.is_terminal and self.row_filled > self.filled:
+            self.held, status = status, None  # final once the fill's price is known
         if status is not None and status is not self.status and (
                 status is not OrderStatus.PENDING or self.status is OrderStatus.PENDING):
             self.status, changed = status, True
-        if self.status in (OrderStatus.REJECTED, OrderStatus.CANCELLED) and message:
-            self.message = message
-        return changed
+        if row.message and {self.status, self.held} & _ENDED_WITH_REASON:
+            self.message = row.message
+        return self._release() or changed
+
+    def apply_trades(self, total: int, average: Decimal | None, settle: bool) -> bool:
+        """The order's trades: ``total`` filled at ``average``. ``settle``: take them as the
+        truth even if a row said more was filled (they did not catch up in time)."""
+        if self.final:
+            return False
+        changed = False
+        total = min(total, max(self.quantity, self.row_filled))
+        if total > self.filled and average is not None:
+            self.filled, self.average, changed = total, average, True
+        if settle and total > 0:
+            self.row_filled = self.filled
+        return self._release() or changed
+
+    def _release(self) -> bool:
+        if self.held is None or self.filled < self.row_filled:
+            return False
+        self.status, self.held = self.held, None
+        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,8 +226,13 @@ class Tracked:
     @property
     def busy(self) -> bool:
         """Work remains that may change the outcome (placements, lookups, replacements)."""
-        return any(c.state in (ChildState.QUEUED, ChildState.UNRESOLVED) or c.live
-                   or (c.replace and not c.replaced) for c in self.children)
+        return any(c.state in (ChildState.QUEUED, ChildState.SENDING, ChildState.UNRESOLVED)
+                   or c.live or (c.replace and not c.replaced) for c in self.children)
+
+    @property
+    def urgent(self) -> bool:
+        """An exit or a stop (tags X..., S...): its writes go before entries' (E...)."""
+        return not self.tag.startswith("E")
 
 
 def aggregate(t: Tracked) -> Aggregate:

@@ -2,7 +2,7 @@
 
 ``reconcile_rows`` turns Kite's order book (``kite.orders()``) and net positions
 (``kite.positions()["net"]``) into typed data: our open orders (tags of the
-``agent.orders.make_tag`` format, grouped by tag: one engine order may be several Kite
+``agent.lifecycle.tags.make_tag`` format, grouped by tag: one engine order may be several Kite
 orders) and every MIS/NRML position with a non-zero quantity, with how much of it today's
 fills under our tags explain. The composition root decides what to adopt. Pure.
 """
@@ -15,10 +15,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from agent.adapters.kite_orders import decimal_of, is_agent_tag, kite_status, purpose_of
+from agent.adapters.kite_rows import (
+    POSITION_PRODUCTS,
+    decimal_of,
+    int_of,
+    is_agent_tag,
+    kite_status,
+    purpose_of,
+)
 from agent.models import OrderPurpose, OrderStatus, OrderType, Side
-
-POSITION_PRODUCTS = ("MIS", "NRML")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +76,7 @@ class Reconciliation:
 
 
 def _int(row: Mapping[str, Any], key: str) -> int:
-    try:
-        return int(row.get(key) or 0)
-    except (TypeError, ValueError):
-        return 0
+    return int_of(row.get(key)) or 0  # 10, 10.0, "10.0"; 0 when absent or bad
 
 
 def _symbol(row: Mapping[str, Any]) -> str:

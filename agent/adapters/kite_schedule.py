@@ -1,9 +1,14 @@
 """The Kite broker's schedule: engine requests become pending work on the worker, and
-``step`` does the most urgent action that is due and fits Kite's rate windows.
+``step`` starts the most urgent action that is due, fits Kite's rate windows and has a free
+thread in its pool (``kite_writes``).
 
-Urgency: cancellations, then placements (one Kite order of a tag at a time, none while a
-placement of that tag is unresolved), then modifications (throttled per Kite order),
-then order-book lookups for unresolved placements, waiting reads, and the periodic poll.
+Urgency, so that entries never starve exits of the rate limits or of the writer threads:
+cancellations; then exits' and stops' placements and modifications (tags X..., S...);
+then entries' (E...), which also leave one writer thread free for the others; then the
+reads: an order's trades (a fill without a price) or history (a status we do not know),
+order-book lookups for unresolved placements, reads other threads wait for, the periodic
+poll. One Kite order of a tag is placed at a time (none while a placement of that tag is
+on its way or unresolved); each Kite order has at most one call in flight.
 Worker thread only (a mixin of ``KiteBroker``, whose attributes hold the state).
 """
 
@@ -15,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from agent.adapters.kite_orders import (
     CancelState,
@@ -36,7 +41,20 @@ if TYPE_CHECKING:
 log = logging.getLogger("agent.adapters.kite_broker")
 
 MAX_TRACKED = 10_000  # engine orders remembered (Kite allows 5,000 orders a day)
-Candidate = tuple[float, RateWindows, int, Callable[[], None], bool]
+
+
+class Candidate(NamedTuple):
+    """One possible action: due ``at`` (timer), ``calls`` REST calls counted in ``rate``, on
+    the writer pool (``write``) or the reader pool; ``entry``: an entry's write (leaves a
+    writer free); ``needed``: to be done before the broker closes."""
+
+    at: float
+    rate: RateWindows
+    calls: int
+    action: Callable[[], None]
+    write: bool
+    entry: bool = False
+    needed: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,51 +86,82 @@ class KiteSchedule:
     """Intake and scheduling of ``KiteBroker``'s worker (a mixin)."""
 
     def step(self: KiteBroker) -> tuple[bool, float, bool]:
-        """Do the first due action: (done one, when the next is due, writes pending)."""
+        """Start the first due action: (started one, when the next is due, work pending:
+        an action to be done before closing, or a write in flight)."""
         now, due, pending = self.timer.monotonic(), math.inf, False
-        for at, rate, calls, action, write in self._candidates():
-            pending = pending or write
-            if at > now:
-                due = min(due, at)
+        for cand in self._candidates():
+            pending = pending or cand.needed
+            if cand.at > now:
+                due = min(due, cand.at)
                 continue
-            wait = rate.wait(now, calls)
+            spare = 1 if cand.entry and self.calls.size[True] > 1 else 0
+            if self.calls.free(cand.write) <= spare:
+                continue  # the worker is woken when a call ends
+            wait = cand.rate.wait(now, cand.calls)
             if wait > 0:
-                due = min(due, now + wait)
+                due = min(due, now + wait)  # inf: when a call in flight ends
                 continue
-            action()
+            cand.action()
             return True, now, True
-        return False, due, pending
+        return False, due, pending or self.calls.in_flight(True) > 0
 
     def _candidates(self: KiteBroker) -> Iterator[Candidate]:
-        """(due at, rate windows, calls, action, is a write) of every possible action, most
-        urgent kind first."""
+        """Every possible action, most urgent first (see the module docstring)."""
         live = [t for t in self.orders.values() if not t.done]
+        order_rate = self.order_rate
         for t in live:
             for c in t.children:
-                if c.live and c.cancel is CancelState.WANTED:
-                    yield c.cancel_not_before, self.order_rate, 1, partial(
-                        self.cancel_child, t, c), True
-        for t in live:
-            if t.cancel_requested or any(c.state is ChildState.UNRESOLVED for c in t.children):
-                continue
-            c = next((c for c in t.children if c.state is ChildState.QUEUED), None)
-            if c is not None:
-                yield c.not_before, self.order_rate, 1, partial(self.place_child, t, c), True
+                if c.live and c.cancel is CancelState.WANTED and not c.inflight:
+                    yield Candidate(c.cancel_not_before, order_rate, 1,
+                                    partial(self.cancel_child, t, c), True)
+        urgent = [t for t in live if t.urgent]
+        entries = [t for t in live if not t.urgent]
+        for group, entry in ((urgent, False), (entries, True)):
+            for t in group:
+                c = self._next_placement(t)
+                if c is not None:
+                    yield Candidate(c.not_before, order_rate, 1,
+                                    partial(self.place_child, t, c), True, entry)
+            for t in group:
+                for c in t.children:
+                    if c.needs_modify and not c.inflight:
+                        at = c.modify_not_before if self.closing else max(
+                            c.modify_not_before, c.next_modify_at)
+                        yield Candidate(at, order_rate, 1, partial(self.modify_child, t, c),
+                                        True, entry)
+        yield from self._read_candidates(live)
+
+    def _read_candidates(self: KiteBroker, live: list[Tracked]) -> Iterator[Candidate]:
+        other = self.other_rate
         for t in live:
             for c in t.children:
-                if c.needs_modify:
-                    at = c.modify_not_before if self.closing else max(c.modify_not_before,
-                                                                      c.next_modify_at)
-                    yield at, self.order_rate, 1, partial(self.modify_child, t, c), True
+                if c.reading:
+                    continue
+                if c.needs_price:
+                    yield Candidate(c.trades_not_before, other, 1,
+                                    partial(self.read_trades, t, c), False, needed=False)
+                elif c.history_wanted and c.live:
+                    yield Candidate(0.0, other, 1, partial(self.read_history, t, c), False,
+                                    needed=False)
         lookups = [c.not_before for t in live for c in t.children
                    if c.state is ChildState.UNRESOLVED]
         if lookups:  # while a read is out, its answer is awaited (the worker is woken)
             at = math.inf if self.polling else min(lookups)
-            yield at, self.other_rate, 1, self.poll_orders, True
+            yield Candidate(at, other, 2, self.poll_orders, False)
         for job in self.reads:
-            yield job.not_before, self.other_rate, job.calls, partial(self.run_read, job), True
-        if live and not self.closing and not self.polling:
-            yield self.next_poll, self.other_rate, 1, self.poll_orders, False
+            if not job.running:
+                yield Candidate(job.not_before, other, job.calls, partial(self.run_read, job),
+                                False)
+        if not self.closing and not self.polling:
+            yield Candidate(self.next_poll, other, 2, self.poll_orders, False, needed=False)
+
+    @staticmethod
+    def _next_placement(t: Tracked) -> Child | None:
+        """The tag's next Kite order to place: none while one is on its way or unresolved."""
+        if t.cancel_requested or any(c.state in (ChildState.SENDING, ChildState.UNRESOLVED)
+                                     for c in t.children):
+            return None
+        return next((c for c in t.children if c.state is ChildState.QUEUED), None)
 
     def queue_place(self: KiteBroker, p: PlaceRequest) -> None:
         if len(self.orders) >= MAX_TRACKED:
@@ -157,7 +206,7 @@ class KiteSchedule:
         if t.done:
             return
         t.cancel_requested = True
-        for c in t.children:
+        for c in t.children:  # one on its way is cancelled once placed (``placed``)
             if c.state is ChildState.QUEUED:
                 c.state, c.message = ChildState.FAILED, "cancelled before it was sent"
             elif c.live and c.cancel is CancelState.NONE:

@@ -65,6 +65,13 @@ class PaperBroker:
         if price is not None:
             self.on_price(order.instrument_token, price, self._now())
 
+    def adopt(self, order: Order) -> None:
+        """A resting order restored after a restart (a paper stop must keep working)."""
+        if order.status.is_terminal or order.order_type is OrderType.MARKET:
+            return
+        self._resting[order.tag] = order
+        self.watched.add(order.instrument_token)
+
     def cancel(self, order: Order) -> None:
         resting = self._resting.pop(order.tag, None)
         if resting is None:

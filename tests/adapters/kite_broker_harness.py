@@ -6,9 +6,15 @@ lifecycle's interim statuses would never end and every modify would come within
 milliseconds of its placement, so the harness switches the realism rules
 ``interim_statuses`` and ``transient_refusals`` off by default (``realism_off``); a test of
 the broker facing them passes ``realism_off=()`` and a timer of its own. The broker waits on a
-``ManualTimer`` that only moves when a test advances it (unless a test passes its own).
+``ManualTimer`` that only moves when a test advances it (unless a test passes its own);
+then its rate windows count manual seconds, not the wall seconds the simulator's request
+rates count, so the harness switches ``rate_limits`` off too (a test of Kite's rates
+passes a ``WallTimer``).
 The simulator's order listener feeds the broker the same ``data`` a ticker order message
 carries (JSON round trip included); ``messages=False`` leaves only the order-book poll.
+What the broker posts is split: ``OrderUpdate``s into ``updates``, ``BrokerSnapshot``s into
+``snapshots``; the harness returns once the start-up snapshot has come (so counts of
+``orders`` calls start at 1).
 """
 
 from __future__ import annotations
@@ -26,9 +32,8 @@ from kiteconnect import KiteConnect
 
 from agent.adapters.kite_broker import KiteBroker
 from agent.adapters.kite_rest import Timer
-from agent.events import OrderUpdate
+from agent.events import BrokerSnapshot, OrderUpdate
 from agent.models import Instrument, Order, OrderPurpose, OrderType, Side
-from agent.orders import make_tag
 from agent.sim import shapes
 from agent.sim.orders import SimOrder
 from agent.sim.realism import Realism
@@ -47,6 +52,12 @@ OPTION_FREEZE = 900
 # the frozen clock never lets an interim status end; every modify is "milliseconds after"
 FROZEN_OFF = ("interim_statuses", "transient_refusals")
 _seq = count(1)
+_KIND = {OrderPurpose.ENTRY: "E", OrderPurpose.EXIT: "X", OrderPurpose.STOP: "S"}
+
+
+def make_tag(purpose: OrderPurpose, day: date, seq: int) -> str:
+    """A tag of the engine's format (``<E|X|S><yymmdd><seq>``), the adapter's contract."""
+    return f"{_KIND[purpose]}{day:%y%m%d}{seq:05d}"
 
 
 class ManualTimer:
@@ -110,6 +121,8 @@ class Harness:
                  order_rate_limits: tuple[tuple[int, float], ...] = FAST_LIMITS,
                  realism_off: tuple[str, ...] = FROZEN_OFF, speed: float = FROZEN,
                  **options: Any) -> None:
+        if timer is None:  # the broker's windows count manual seconds: see the docstring
+            realism_off = (*realism_off, "rate_limits")
         self.sim = SimExchange(DATA / "instruments_all.csv", start=SIM_START, speed=speed,
                                order_rate_limits=order_rate_limits,
                                realism=Realism.all_but(*realism_off),
@@ -125,6 +138,7 @@ class Harness:
         self.eyes.generate_session(self.sim.issue_request_token(), self.sim.api_secret)
         self.timer = timer if timer is not None else ManualTimer()
         self.updates: queue.Queue[OrderUpdate] = queue.Queue()
+        self.snapshots: queue.Queue[BrokerSnapshot] = queue.Queue()
         self.seen: list[OrderUpdate] = []
         self.messages: list[dict[str, Any]] = []
         self.token_errors = 0
@@ -133,18 +147,28 @@ class Harness:
         self.instruments[BANKNIFTY_CE] = Instrument(
             opt.token, opt.exchange, opt.tradingsymbol, opt.tick_size, opt.lot_size,
             option_freeze, opt.segment, opt.instrument_type, opt.name)
-        self.broker = KiteBroker(self.kite, self.instruments.get, self.updates.put,
-                                 timer=self.timer, clock=self.sim.clock,
-                                 on_token_error=self._token_error, **options)
         if messages:
             self.sim.call(lambda core: core.book.listeners.append(self._forward(core)))
+        self.broker = KiteBroker(self.kite, self.instruments.get, self._post,
+                                 timer=self.timer, clock=self.sim.clock,
+                                 on_token_error=self._token_error, **options)
+        self.first_snapshot = self.snapshots.get(timeout=WAIT)
+        self.idle()
+
+    def _post(self, event: OrderUpdate | BrokerSnapshot) -> None:
+        if isinstance(event, BrokerSnapshot):
+            self.snapshots.put(event)
+        else:
+            self.updates.put(event)
 
     def _forward(self, core: Any) -> Callable[[SimOrder], None]:
         def forward(order: SimOrder) -> None:
             data = shapes.order_update(order, core.account, core.sessions.api_secret)
             data = json.loads(json.dumps(data))
             self.messages.append(data)
-            self.broker.on_order_message(data)
+            broker = getattr(self, "broker", None)
+            if broker is not None:
+                broker.on_order_message(data)
         return forward
 
     def _token_error(self) -> None:
@@ -185,6 +209,18 @@ class Harness:
 
     def idle(self) -> None:
         assert self.broker.wait_idle(WAIT), "the broker's worker did not settle"
+
+    def snapshot(self, timeout: float = WAIT) -> BrokerSnapshot:
+        """The next snapshot posted."""
+        return self.snapshots.get(timeout=timeout)
+
+    def latest_snapshot(self) -> BrokerSnapshot | None:
+        """The last snapshot posted so far (after the worker settles), or None."""
+        self.idle()
+        last = None
+        while not self.snapshots.empty():
+            last = self.snapshots.get_nowait()
+        return last
 
     def drained(self) -> list[OrderUpdate]:
         """Everything posted once the worker has settled."""

@@ -170,11 +170,14 @@ def test_without_order_messages_the_poll_reports_the_fill() -> None:
         last = h.next_update()
         assert (last.status, last.filled_quantity) == (OrderStatus.COMPLETE, 1)
         polls = h.kite.count("orders")
-        h.timer.advance(10.0)
-        assert h.drained() == [] and h.kite.count("orders") == polls  # nothing left to poll
+        h.timer.advance(3.0)  # the polls go on (for the snapshots), the updates do not
+        assert h.drained() == [] and h.kite.count("orders") == polls + 1
+        (row,) = h.latest_snapshot().orders
+        assert (row.tag, row.status, row.filled_quantity) == (order.tag, OrderStatus.COMPLETE,
+                                                              1)
 
 
-def test_orders_placed_by_someone_else_are_ignored_and_logged_once(
+def test_orders_placed_by_someone_else_go_to_the_snapshot_not_the_updates(
         caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="agent.adapters.kite_broker")
     with Harness() as h:
@@ -186,6 +189,10 @@ def test_orders_placed_by_someone_else_are_ignored_and_logged_once(
         h.idle()
         h.timer.advance(3.0)
         assert h.drained() == []
+        snap = h.latest_snapshot()
+        assert snap is not None
+        (row,) = [r for r in snap.orders if r.order_id == manual]
+        assert (row.tag, row.status, row.filled_quantity) == (None, OrderStatus.COMPLETE, 1)
         assert len([r for r in caplog.records if manual in r.getMessage()]) == 1
 
 
@@ -285,3 +292,35 @@ def test_a_placement_does_not_wait_for_an_order_book_read_in_progress() -> None:
             return complete == {first.tag, second.tag}
 
         h.until(both)
+
+
+def test_marketable_limit_entries_and_exits_on_an_option_are_rounded_towards_execution() -> None:
+    with Harness() as h:  # Kite refuses MARKET on options: the engine sends LIMIT orders
+        ltp, odd = h.ltp(BANKNIFTY_CE), Decimal("0.02")
+        entry = h.submit(h.order(token=BANKNIFTY_CE, quantity=40, order_type=OrderType.LIMIT,
+                                 price=ltp + 2 + odd))
+        last = h.until(lambda u: u.tag == entry.tag and u.status.is_terminal)[-1]
+        assert (last.status, last.filled_quantity) == (OrderStatus.COMPLETE, 40)
+        exit_ = h.submit(h.order(token=BANKNIFTY_CE, quantity=40, side=Side.SELL,
+                                 order_type=OrderType.LIMIT, purpose=OrderPurpose.EXIT,
+                                 price=ltp - 2 - odd))
+        last = h.until(lambda u: u.tag == exit_.tag and u.status.is_terminal)[-1]
+        assert (last.status, last.filled_quantity) == (OrderStatus.COMPLETE, 40)
+        assert [p["price"] for p in h.kite.sent("order.place")] == [
+            str(ltp + 2 + TICK), str(ltp - 2 - TICK)]  # a buy's up, a sell's down
+        assert all("market_protection" not in p for p in h.kite.sent("order.place"))
+
+
+def test_a_resting_limit_exit_is_repriced_by_a_modify_of_its_price() -> None:
+    with Harness() as h:
+        ltp, odd = h.ltp(BANKNIFTY_CE), Decimal("0.02")
+        exit_ = h.submit(h.order(token=BANKNIFTY_CE, quantity=40, side=Side.SELL,
+                                 order_type=OrderType.LIMIT, purpose=OrderPurpose.EXIT,
+                                 price=ltp + 20))
+        assert h.until(lambda u: u.status is OrderStatus.OPEN)  # above the market: rests
+        h.broker.modify(exit_, price=ltp - 1 - odd)  # the engine chases the market
+        last = h.until(lambda u: u.status.is_terminal)[-1]
+        assert (last.status, last.filled_quantity) == (OrderStatus.COMPLETE, 40)
+        (sent,) = h.kite.sent("order.modify")
+        assert sent["price"] == str(ltp - 1 - TICK) and "trigger_price" not in sent
+        assert "market_protection" not in sent

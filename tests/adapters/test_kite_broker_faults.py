@@ -1,13 +1,16 @@
 """KiteBroker under the simulator's faults: 429 bursts, 5xx, answers lost after the order
-was placed, an expired session, and Kite's order rate limits."""
+was placed, an expired session, Kite's order rate limits, and a modify or cancel Kite
+refuses while it processes the order (sent again, with a backoff, until it counts)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
-from agent.adapters.kite_book import BrokerError
+from agent.adapters.kite_reads import BrokerError
 from agent.adapters.kite_rest import RetryPolicy, WallTimer
-from agent.models import OrderStatus, OrderType
+from agent.models import OrderPurpose, OrderStatus, OrderType, Side
 from agent.sim.server import KITE_ORDER_LIMITS
 from tests.adapters.kite_broker_harness import Harness
 
@@ -53,10 +56,11 @@ def test_a_5xx_is_looked_up_before_the_retry_and_places_one_order(code: int) -> 
         h.sim.faults.server_errors(1, code)
         order = h.submit(h.order())
         h.idle()
-        assert (h.kite.count("order.place"), h.kite.count("orders")) == (1, 0)
+        # one order-book read so far: the start-up snapshot's
+        assert (h.kite.count("order.place"), h.kite.count("orders")) == (1, 1)
         h.timer.advance(2.0)  # settle, then look the tag up: not there, so place again
         h.idle()
-        assert h.kite.count("orders") == 1 and h.kite.count("order.place") == 2
+        assert h.kite.count("orders") == 2 and h.kite.count("order.place") == 2
         h.timer.advance(1.0)  # the poll after the placement
         last = h.until(lambda u: u.status.is_terminal)[-1]
         assert (last.status, last.filled_quantity) == (OrderStatus.COMPLETE, 1)
@@ -87,8 +91,8 @@ def test_an_order_message_settles_a_lost_answer_without_a_lookup() -> None:
         order = h.submit(h.order())
         last = h.until(lambda u: u.status.is_terminal)[-1]
         assert (last.status, last.filled_quantity) == (OrderStatus.COMPLETE, 1)
-        assert h.kite.count("orders") == 0 and h.kite.count("order.place") == 1
-        assert len(h.book(order.tag)) == 1
+        assert h.kite.count("orders") == 1  # the start-up snapshot's read, no lookup
+        assert h.kite.count("order.place") == 1 and len(h.book(order.tag)) == 1
 
 
 def test_an_expired_session_calls_on_token_error_once_and_is_not_retried() -> None:
@@ -118,7 +122,7 @@ def test_reconcile_with_a_dead_session_raises_and_tells_the_owner() -> None:
         h.sim.faults.expire_tokens()
         with pytest.raises(BrokerError, match="access_token"):
             h.broker.reconcile(timeout=5)
-        assert h.token_errors == 1 and h.kite.count("orders") == 1
+        assert h.token_errors == 1 and h.kite.count("orders") == 2  # start-up, reconcile
 
 
 def test_orders_and_modifications_share_the_order_rate_windows() -> None:
@@ -141,12 +145,66 @@ def test_orders_and_modifications_share_the_order_rate_windows() -> None:
 
 
 def test_a_burst_at_wall_speed_stays_inside_the_exchanges_own_limit() -> None:
+    # the exchange counts per calendar second; several calls are in flight at once
     with Harness(timer=WallTimer(), order_rate_limits=KITE_ORDER_LIMITS) as h:
-        orders = [h.submit(h.order()) for _ in range(11)]
+        orders = [h.submit(h.order()) for _ in range(21)]
         done = set()
         while len(done) < len(orders):
             update = h.next_update()
             if update.status.is_terminal:
                 assert update.status is OrderStatus.COMPLETE, update.message
                 done.add(update.tag)
-        assert h.kite.count("order.place") == 11  # no 429, so no retry
+        assert h.kite.count("order.place") == 21  # no 429, so no retry
+
+
+# On the frozen exchange clock an interim status never ends: Kite keeps refusing
+LIFECYCLE_ON = ()  # every realism rule (the harness adds rate_limits for its manual timer)
+BACKOFF_STEPS = (0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0)  # RetryPolicy(): doubling, capped at 8 s
+
+
+def test_a_cancel_kite_refuses_for_now_is_sent_again_until_the_order_is_final() -> None:
+    with Harness(realism_off=LIFECYCLE_ON) as h:
+        order = h.submit(h.order(order_type=OrderType.LIMIT, price=h.ltp() - 30))
+        h.idle()
+        (row,) = h.book(order.tag)
+        assert row["status"] == "PUT ORDER REQ RECEIVED"
+        h.broker.cancel(order)
+        h.idle()
+        for sent, step in enumerate(BACKOFF_STEPS, start=1):
+            assert h.kite.count("order.cancel") == sent
+            h.timer.advance(step - 0.01)
+            h.idle()
+            assert h.kite.count("order.cancel") == sent  # not before its backoff
+            h.timer.advance(0.01)
+            h.idle()
+        assert h.kite.count("order.cancel") == len(BACKOFF_STEPS) + 1  # past 5 attempts
+        assert all(u.status is OrderStatus.PENDING for u in h.drained())
+        h.broker.on_order_message({**row, "status": "CANCELLED"})  # the exchange ends it
+        assert h.next_update().status is OrderStatus.CANCELLED
+        h.timer.advance(60.0)
+        h.idle()
+        assert h.kite.count("order.cancel") == len(BACKOFF_STEPS) + 1  # final: no more
+
+
+def test_a_modify_kite_refuses_for_now_is_sent_again_until_it_works() -> None:
+    with Harness(realism_off=LIFECYCLE_ON) as h:
+        ltp = h.ltp()
+        stop = h.submit(h.order(side=Side.SELL, order_type=OrderType.SL, trigger=ltp - 20,
+                                price=ltp - 21, purpose=OrderPurpose.STOP))
+        h.idle()
+        h.broker.modify(stop, trigger_price=ltp - 10, price=ltp - 11)
+        h.idle()
+        for step in BACKOFF_STEPS[:6]:
+            h.timer.advance(step)
+            h.idle()
+        assert h.kite.count("order.modify") == 7
+        assert Decimal(str(h.book(stop.tag)[0]["trigger_price"])) == ltp - 20
+        assert all(u.message == "" for u in h.drained())  # nothing final to say yet
+        h.sim.realism.disable("transient_refusals")  # Kite has finished processing it
+        h.timer.advance(8.0)
+        h.idle()
+        assert h.kite.count("order.modify") == 8
+        assert Decimal(str(h.book(stop.tag)[0]["trigger_price"])) == ltp - 10
+        h.timer.advance(60.0)
+        h.idle()
+        assert h.kite.count("order.modify") == 8

@@ -4,7 +4,7 @@ refusals Kite answers while it is still processing an order.
 Unlike the other broker tests, these run the simulated exchange's clock (60x, wall timer)
 with every lifecycle rule on: the interim statuses must end. The exchange's ``hold_pending``
 fault keeps an order in OPEN PENDING long enough for the broker's request to meet it there.
-The ``xfail(strict=True)`` tests say what issue 12 must make the broker do.
+A modify or cancel Kite refuses while it processes the order is sent again until it works.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from agent.adapters.kite_rest import WallTimer
+from agent.adapters.kite_rest import RetryPolicy, WallTimer
 from agent.models import OrderPurpose, OrderStatus, OrderType, Side
 from tests.adapters.kite_broker_harness import WAIT, Harness
 
@@ -27,7 +27,9 @@ HOLD = 120.0  # exchange seconds in OPEN PENDING: two wall seconds at 60x
 @pytest.fixture()
 def live() -> Iterator[Harness]:
     # the test polls the order book as it waits: Kite's request rates are not its subject
-    with Harness(realism_off=("rate_limits",), speed=60, timer=WallTimer()) as h:
+    # a short backoff: the refused requests are sent again soon after the hold ends
+    with Harness(realism_off=("rate_limits",), speed=60, timer=WallTimer(),
+                 retry=RetryPolicy(first_delay=0.25, max_delay=1.0)) as h:
         yield h
 
 
@@ -58,9 +60,6 @@ def test_interim_statuses_and_partial_fills_reach_the_engine_in_order(live: Harn
     assert any(m["status"] == "UPDATE" for m in h.messages if m["tag"] == order.tag)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: the broker takes Kite's 'Order cannot be "
-                   "cancelled as it is being processed. Try later.' as final and never sends "
-                   "the cancel again: the order stays working at Kite")
 def test_a_cancel_refused_while_kite_processes_the_order_is_sent_again(live: Harness) -> None:
     h = live
     h.sim.faults.hold_pending(1, seconds=HOLD)
@@ -69,11 +68,9 @@ def test_a_cancel_refused_while_kite_processes_the_order_is_sent_again(live: Har
     h.broker.cancel(order)
     last = h.until(lambda u: u.status.is_terminal)[-1]
     assert (last.status, last.filled_quantity) == (OrderStatus.CANCELLED, 0)
+    assert h.kite.count("order.cancel") >= 2  # refused at least once, then sent again
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: the broker takes Kite's 'Order cannot be "
-                   "modified as it is being processed. Try later.' as final: a stop moved "
-                   "while Kite processes it keeps its old trigger")
 def test_a_modify_refused_while_kite_processes_the_order_is_sent_again(live: Harness) -> None:
     h = live
     ltp = h.ltp()
@@ -85,3 +82,4 @@ def test_a_modify_refused_while_kite_processes_the_order_is_sent_again(live: Har
     row = until_row(h, stop.tag, lambda r: Decimal(str(r["trigger_price"])) == ltp - 10,
                     "the stop moved")
     assert row["status"] == "TRIGGER PENDING"
+    assert h.kite.count("order.modify") >= 2  # refused at least once, then sent again

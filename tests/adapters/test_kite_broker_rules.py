@@ -4,6 +4,9 @@ reconciliation of order-book and position rows."""
 
 from __future__ import annotations
 
+import math
+import random
+from collections import Counter
 from decimal import Decimal
 
 import pytest
@@ -12,13 +15,10 @@ from kiteconnect import exceptions as kex
 from urllib3.exceptions import NewConnectionError, ProtocolError
 
 from agent.adapters.kite_orders import (
-    KITE_STATUS,
     Child,
     ChildState,
     Tracked,
     aggregate,
-    is_agent_tag,
-    kite_status,
     lot_problem,
     round_limit,
     round_trigger,
@@ -26,7 +26,15 @@ from agent.adapters.kite_orders import (
     to_tick,
 )
 from agent.adapters.kite_reconcile import reconcile_rows
-from agent.adapters.kite_rest import Failure, RateWindows, RetryPolicy, classify
+from agent.adapters.kite_rest import (
+    Change,
+    Failure,
+    RateWindows,
+    RetryPolicy,
+    classify,
+    classify_change,
+)
+from agent.adapters.kite_rows import KITE_STATUS, RowView, is_agent_tag, kite_status
 from agent.models import Instrument, OrderPurpose, OrderStatus, OrderType, Side
 
 S = OrderStatus
@@ -36,6 +44,12 @@ EQUITY = Instrument(3861249, "NSE", "ADANIPORTS", Decimal("0.05"))
 
 def d(x: str) -> Decimal:
     return Decimal(x)
+
+
+def view(status: OrderStatus | None, filled: int = 0, average: Decimal | None = None,
+         quantity: int | None = None) -> RowView:
+    """A parsed row with a known status (None: an interim one)."""
+    return RowView(status, True, str(status), quantity, filled, average, "")
 
 
 @pytest.mark.parametrize(("kite", "ours"), [
@@ -107,7 +121,7 @@ def test_the_aggregate_sums_fills_and_weights_the_average() -> None:
     agg = aggregate(t)
     assert (agg.status, agg.filled) == (S.OPEN, 1320)
     assert agg.average == (d("250.05") * 880 + d("250.10") * 440) / 1320
-    t.children[1].apply(S.COMPLETE, 880, d("250.10"), "")
+    t.children[1].apply(view(S.COMPLETE, 880, d("250.10")))
     assert (aggregate(t).status, aggregate(t).filled) == (S.COMPLETE, 1760)
 
 
@@ -142,12 +156,12 @@ def test_a_stop_between_its_cancelled_order_and_the_fresh_one_is_not_final() -> 
 
 def test_a_child_never_goes_back() -> None:
     c = placed(40, S.OPEN)
-    assert c.apply(S.COMPLETE, 40, d("250"), "") is True
-    assert c.apply(S.OPEN, 0, None, "") is False  # stale
+    assert c.apply(view(S.COMPLETE, 40, d("250"))) is True
+    assert c.apply(view(S.OPEN)) is False  # stale
     assert (c.status, c.filled) == (S.COMPLETE, 40)
     fresh = placed(40, S.TRIGGER_PENDING)
-    assert fresh.apply(S.PENDING, 0, None, "") is False  # no step back to PENDING
-    assert fresh.apply(None, 0, None, "") is False  # "MODIFY PENDING": nothing to say
+    assert fresh.apply(view(S.PENDING)) is False  # no step back to PENDING
+    assert fresh.apply(view(None)) is False  # "MODIFY PENDING": nothing to say
 
 
 def test_rate_windows_hold_10_a_second_and_400_a_minute() -> None:
@@ -243,3 +257,74 @@ def test_reconciliation_groups_our_open_orders_and_explains_positions() -> None:
         ("NSE:ADANIPORTS", 5, 5), ("NSE:CDSL", 3, 0)]
     assert [p.symbol for p in rec.foreign_positions] == ["NSE:CDSL"]
     assert rec.positions[1].average_price == d("1500.5")
+
+
+def test_calls_in_flight_hold_their_place_until_a_window_after_they_end() -> None:
+    rate = RateWindows(((3, 1.0),))
+    rate.begin(2)
+    rate.take(0.0)
+    assert rate.wait(0.0) == 1.0  # the call that ended at 0.0 leaves first
+    assert rate.wait(5.0) == 0 and rate.wait(5.0, n=2) == math.inf  # the two hold theirs
+    rate.end(5.0)
+    assert rate.in_flight == 1 and rate.wait(5.0, n=2) == 1.0  # ended at 5.0: out at 6.0
+    rate.end(5.5)
+    assert rate.in_flight == 0
+    assert rate.wait(5.5, n=2) == pytest.approx(0.5)  # the one that ended at 5.0 leaves
+    assert rate.wait(6.5, n=3) == 0
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_no_calendar_second_ever_sees_more_than_the_limit_whatever_the_latency(
+        seed: int) -> None:
+    """Kite counts arrivals per calendar second on its clock; a call arrives somewhere
+    between its send and its end. Sending only when ``wait`` says so keeps every second,
+    however aligned, at ten arrivals or fewer, with many calls in flight."""
+    rng = random.Random(seed)
+    rate = RateWindows(((10, 1.0),))
+    now, in_flight, arrivals = 0.0, [], []  # in flight: (ends at, arrives at)
+    while now < 20.0:
+        for end, _ in [f for f in in_flight if f[0] <= now]:
+            rate.end(end)
+        in_flight = [f for f in in_flight if f[0] > now]
+        if len(in_flight) < 8 and rate.wait(now) == 0:
+            rate.begin()
+            latency = rng.choice((0.001, 0.05, 0.3, 0.9, 2.5))
+            arrive = now + rng.random() * latency
+            in_flight.append((now + latency, arrive))
+            arrivals.append(arrive)
+        now = round(now + rng.choice((0.0005, 0.01, 0.1)), 6)
+    offset = rng.random()  # Kite's clock against ours
+    per_second = Counter(math.floor(a + offset) for a in arrivals)
+    assert max(per_second.values()) <= 10
+    assert len(arrivals) > 60  # the limit was actually reached
+
+
+@pytest.mark.parametrize(("exc", "verdict"), [
+    (kex.InputException("Order cannot be modified as it is being processed. Try later.",
+                        code=400), Change.RETRY),
+    (kex.InputException("Order cannot be cancelled as it is being processed. Try later.",
+                        code=400), Change.RETRY),
+    (kex.OrderException("The order for ID (1953341975595868160) does not exist", code=400),
+     Change.RETRY),
+    (kex.NetworkException("Too many requests", code=429), Change.RETRY),
+    (kex.NetworkException("Service unavailable", code=503), Change.RETRY),
+    (requests.exceptions.ReadTimeout(), Change.RETRY),
+    (_connection_error(NewConnectionError(None, "refused")), Change.RETRY),  # type: ignore[arg-type]
+    (kex.OrderException("Order cannot be cancelled as it is complete.", code=400),
+     Change.ORDER_FINAL),
+    (kex.OrderException("Order cannot be modified as it is rejected.", code=400),
+     Change.ORDER_FINAL),
+    (kex.NetworkException("Maximum allowed order modifications exceeded.", code=400),
+     Change.MAX_MODIFICATIONS),
+    (kex.NetworkException("Maximum allowed order modifications exceeded.", code=503),
+     Change.MAX_MODIFICATIONS),
+    (kex.InputException("Trigger price for stoploss sell orders should be lower than the "
+                        "last traded price.", code=400), Change.REFUSED),
+    (kex.PermissionException("IP (2402::1) is not allowed to place orders for this app.",
+                             code=403), Change.REFUSED),
+    (kex.TokenException("Token is invalid or has expired.", code=403), Change.TOKEN),
+    (ValueError("a bug"), Change.REFUSED),
+])
+def test_a_refused_modify_or_cancel_is_retried_only_for_a_passing_reason(
+        exc: Exception, verdict: Change) -> None:
+    assert classify_change(exc) is verdict

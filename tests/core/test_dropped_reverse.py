@@ -9,7 +9,7 @@ instrument lost a trade it never made (and /status showed it). Single-threaded t
 
 from __future__ import annotations
 
-from agent.events import OrderUpdate, SetParam, SquareOff
+from agent.events import OrderUpdate, ResumeEntries, SetParam, SquareOff
 from agent.models import OrderStatus, Side
 from agent.settings import RiskConfig
 from agent.views import instrument_rows
@@ -43,7 +43,7 @@ def _long_then_stop_in_flight(r, broker, f, stop_at=STOP_AT):
     r.feed(f.tick(stop_at, "99.50"))
     assert _rows(broker) == [(Side.BUY, "signal"), (Side.SELL, "stop")]
     rt = r.rt()
-    assert rt.exit_tag is not None and rt.chained is not None  # the reverse waits
+    assert rt.orders.exit is not None and rt.orders.next_entry is not None  # the reverse waits
     assert rt.trades_today == 2  # decided: counted while it waits
 
 
@@ -54,7 +54,7 @@ def test_square_off_drops_the_waiting_reverse_and_its_count() -> None:
     _long_then_stop_in_flight(r, broker, f, stop_at=at(14, 59, 50))
     r.feed(f.tick(at(15, 15), "99.40"))  # square-off while the stop exit is in flight
     rt = r.rt()
-    assert rt.squared_off and rt.chained is None
+    assert rt.squared_off and rt.orders.next_entry is None
     assert rt.trades_today == 1
     assert instrument_rows(r.engine)[0]["trades_today"] == 1  # what /status shows
     assert len(broker.submitted) == 2  # one exit at a time: the stop exit does the job
@@ -70,7 +70,7 @@ def test_limit_trip_drops_the_waiting_reverse_and_its_count() -> None:
     _long_then_stop_in_flight(r, broker, f)
     r.feed(f.tick(at(9, 25, 30), "90"))  # unrealized (90 - 112.65) x 50 = -1132.50
     rt = r.rt()
-    assert rt.halted and rt.chained is None
+    assert rt.halted and rt.orders.next_entry is None
     assert rt.trades_today == 1
     r.engine.handle(filled(broker.submitted[1], "90", at(9, 25, 31)))
     assert r.quantity() == 0 and len(broker.submitted) == 2 and rt.trades_today == 1
@@ -84,16 +84,19 @@ def test_owner_square_off_drops_the_reverse_and_a_later_entry_is_allowed() -> No
     _long_then_stop_in_flight(r, broker, f)
     assert r.engine.handle(SquareOff("NSE:AAA")).ok
     rt = r.rt()
-    assert rt.chained is None and rt.trades_today == 1 and not rt.halted
+    assert rt.orders.next_entry is None and rt.trades_today == 1 and not rt.halted
     r.engine.handle(filled(broker.submitted[1], "99.50", at(9, 25, 21)))
     assert r.quantity() == 0 and len(broker.submitted) == 2
-    r.feed(f.tick(at(9, 25, 30), "112.65"))  # beyond the buy alert's trigger: enters again
+    r.feed(f.tick(at(9, 25, 30), "112.65"))  # closed by the owner: held until /resume
+    assert len(broker.submitted) == 2
+    assert r.engine.handle(ResumeEntries("NSE:AAA")).ok
+    r.feed(f.tick(at(9, 25, 31), "112.65"))  # beyond the buy alert's trigger: enters again
     assert _rows(broker)[2:] == [(Side.BUY, "signal")]
     assert rt.trades_today == 2
-    r.engine.handle(filled(broker.submitted[2], "112.65", at(9, 25, 31)))
+    r.engine.handle(filled(broker.submitted[2], "112.65", at(9, 25, 32)))
     r.feed(f.tick(at(9, 25, 40), "99.50"))  # stop: the limit of 2 is used up, no reverse
     assert _rows(broker)[3:] == [(Side.SELL, "stop")]
-    assert rt.chained is None and rt.trades_today == 2
+    assert rt.orders.next_entry is None and rt.trades_today == 2
     r.engine.handle(filled(broker.submitted[3], "99.50", at(9, 25, 41)))
     assert r.quantity() == 0 and len(broker.submitted) == 4
 
@@ -106,12 +109,12 @@ def test_a_reverse_that_is_placed_counts() -> None:
     r.engine.handle(filled(broker.submitted[1], "99.50", at(9, 25, 21)))
     assert _rows(broker)[2:] == [(Side.SELL, "reverse")]  # flat: the reverse goes out
     rt = r.rt()
-    assert rt.chained is None and rt.trades_today == 2
+    assert rt.orders.next_entry is None and rt.trades_today == 2
     r.engine.handle(filled(broker.submitted[2], "99.50", at(9, 25, 22)))
     assert r.quantity() == -50 and rt.trades_today == 2
     r.feed(f.tick(at(9, 25, 30), "112.60"))  # the short's stop: no reverse (2 used)
     assert _rows(broker)[3:] == [(Side.BUY, "stop")]
-    assert rt.chained is None and rt.trades_today == 2
+    assert rt.orders.next_entry is None and rt.trades_today == 2
 
 
 def test_a_placed_reverse_cancelled_by_a_forced_close_still_counts() -> None:
@@ -126,7 +129,7 @@ def test_a_placed_reverse_cancelled_by_a_forced_close_still_counts() -> None:
     assert r.engine.handle(SquareOff("NSE:AAA")).ok
     assert broker.cancelled == [reverse] and reverse.status is OrderStatus.CANCELLED
     rt = r.rt()
-    assert r.quantity() == 0 and rt.entry_tag is None and rt.trades_today == 2
+    assert r.quantity() == 0 and rt.orders.entry is None and rt.trades_today == 2
 
 
 def test_a_rejected_reverse_does_not_count() -> None:
@@ -138,7 +141,9 @@ def test_a_rejected_reverse_does_not_count() -> None:
     r.engine.handle(_rejected(broker.submitted[2], at(9, 25, 22)))
     rt = r.rt()
     assert r.quantity() == 0 and r.position() is None and rt.trades_today == 1
-    r.feed(f.tick(at(9, 25, 30), "112.65"))  # the alert stays: the next tick enters again
+    r.feed(f.tick(at(9, 25, 30), "112.65"))  # the alert stays, but a refusal backs off
+    assert len(broker.submitted) == 3 and rt.trades_today == 1
+    r.feed(f.tick(at(9, 25, 53), "112.65"))  # 30 s later the next tick enters again
     assert _rows(broker)[3:] == [(Side.BUY, "signal")] and rt.trades_today == 2
 
 
@@ -151,7 +156,7 @@ def test_an_entry_rejected_while_its_cancel_is_pending_does_not_count() -> None:
     f = Feed()
     r.feed(worked_long(f), f.tick(at(9, 25, 20), "99.50"))
     rt = r.rt()
-    assert rt.chained is not None and rt.trades_today == 2
+    assert rt.orders.next_entry is not None and rt.trades_today == 2
     r.engine.handle(_rejected(broker.submitted[0], at(9, 25, 21)))
     assert _rows(broker)[1:] == [(Side.SELL, "reverse")]
     assert rt.trades_today == 1
@@ -166,7 +171,7 @@ def test_a_second_reverse_replacing_the_waiting_one_does_not_count_it() -> None:
     _long_then_stop_in_flight(r, broker, f)
     r.feed(f.tick(at(9, 25, 30), "112.60"))
     rt = r.rt()
-    assert rt.chained is not None and rt.chained.side is Side.BUY
+    assert rt.orders.next_entry is not None and rt.orders.next_entry.side is Side.BUY
     assert len(broker.submitted) == 2 and rt.trades_today == 2
     r.engine.handle(filled(broker.submitted[1], "99.50", at(9, 25, 31)))
     assert _rows(broker)[2:] == [(Side.BUY, "reverse")] and rt.trades_today == 2
@@ -183,7 +188,7 @@ def test_an_exit_while_the_entry_is_cancelled_drops_the_waiting_reverse() -> Non
     assert r.rt().trades_today == 2
     r.feed(f.tick(at(9, 25, 30), "112.60"))
     rt = r.rt()
-    assert rt.chained is not None and rt.chained.side is Side.BUY
+    assert rt.orders.next_entry is not None and rt.orders.next_entry.side is Side.BUY
     assert rt.trades_today == 2  # the long in flight and the waiting long; not the short
     entry = broker.submitted[0]
     r.engine.handle(filled(entry, "0", at(9, 25, 31), qty=0, status=OrderStatus.CANCELLED))
@@ -197,7 +202,7 @@ def test_the_next_day_starts_at_zero_whatever_was_waiting() -> None:
     f = Feed()
     _long_then_stop_in_flight(r, broker, f)
     r.engine.start_day(DAY2)
-    assert r.rt().trades_today == 0 and r.rt().chained is None
+    assert r.rt().trades_today == 0 and r.rt().orders.next_entry is None
 
 
 def test_a_target_exit_of_the_waiting_reverse_drops_it() -> None:
@@ -209,7 +214,7 @@ def test_a_target_exit_of_the_waiting_reverse_drops_it() -> None:
     _long_then_stop_in_flight(r, broker, f)
     r.feed(f.tick(at(9, 25, 30), "87.50"))
     rt = r.rt()
-    assert r.position() is None and rt.chained is None and rt.trades_today == 1
+    assert r.position() is None and rt.orders.next_entry is None and rt.trades_today == 1
     r.engine.handle(filled(broker.submitted[1], "99.50", at(9, 25, 31)))
     assert r.quantity() == 0 and len(broker.submitted) == 2
 
@@ -224,5 +229,5 @@ def test_a_lowered_max_drops_the_waiting_reverse_when_it_would_go_out() -> None:
     assert r.engine.handle(SetParam("max_trades_per_day", 1, "NSE:AAA")).ok
     r.engine.handle(filled(broker.submitted[1], "99.50", at(9, 25, 21)))
     rt = r.rt()
-    assert len(broker.submitted) == 2 and rt.chained is None and rt.trades_today == 1
+    assert len(broker.submitted) == 2 and rt.orders.next_entry is None and rt.trades_today == 1
     assert r.position() is None and r.quantity() == 0

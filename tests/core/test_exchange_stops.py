@@ -15,7 +15,7 @@ from tests.helpers import Feed, at, d, run, worked_long
 
 def _exchange_run(**kw):
     r = run(**kw)
-    r.engine.exec.stops.enabled = True
+    r.engine.exec.stops_enabled = True
     return r
 
 
@@ -34,7 +34,7 @@ def test_entry_fill_places_an_sl_order_with_a_buffered_limit() -> None:
     assert (stop.side, stop.quantity, stop.order_type) == (Side.SELL, 50, OrderType.SL)
     assert (stop.trigger_price, stop.price) == (d("99.50"), d("99.00"))  # 10 ticks below
     assert stop.status is OrderStatus.TRIGGER_PENDING
-    assert r.rt().stop_tag == stop.tag
+    assert r.rt().orders.stop == stop.tag
     assert AlertKind.STOP_PLACED in [n.kind for n in r.notes]
 
 
@@ -74,7 +74,8 @@ def test_a_gap_past_the_limit_cancels_the_sl_and_exits_at_market_once() -> None:
     r.feed(worked_long(f), f.tick(at(9, 26), "98.00"))  # below the limit 99.00
     (stop,) = _stops(r)
     assert stop.status is OrderStatus.OPEN and r.quantity() == 50
-    assert r.rt().exit_tag == stop.tag  # the SL is the exit in flight: no second order
+    assert r.rt().orders.stop == stop.tag and r.rt().orders.stop_due is not None  # the SL is
+    # the exit in flight: no second order
     r.feed(f.tick(at(9, 26, 2), "97.90"))
     assert _exits(r) == [] and r.quantity() == 50
     r.feed(f.tick(at(9, 26) + timedelta(seconds=3), "97.80"))  # STOP_FILL_WAIT passed
@@ -111,9 +112,34 @@ def test_a_rejected_sl_leaves_the_stop_to_the_engine() -> None:
         OrderPurpose.STOP else None
     f = Feed()
     r.feed(worked_long(f))
-    assert r.rt().stop_tag is None
+    assert r.rt().orders.stop is None
     assert any(n.kind is AlertKind.ORDER_REJECTED and "stop order rejected" in n.text
                for n in r.notes)
     r.feed(f.tick(at(9, 26), "99.50"))
     assert [(o.reason, o.status) for o in _exits(r)] == [("stop", OrderStatus.COMPLETE)]
     assert r.quantity() == -50  # reversed: synthetic stop-and-reverse
+
+
+def test_a_paper_restart_keeps_the_resting_stop_working() -> None:
+    """Promise 8: the new paper broker holds the restored stop, which closes the position."""
+    import json
+
+    from agent import snapshot
+    from agent.adapters.paper import PaperBroker
+    from tests.helpers import DAY
+
+    r = _exchange_run(reverse_on_stop=False)
+    f = Feed()
+    r.feed(worked_long(f))
+    (stop,) = _stops(r)
+    saved = json.loads(json.dumps(snapshot.take(r.engine, r.engine.now())))
+    r2 = _exchange_run(reverse_on_stop=False)
+    assert snapshot.restore(r2.engine, saved, DAY)
+    engine = r2.engine
+    engine.attach_broker(PaperBroker(lambda t: engine.runtimes[t].last_price,
+                                     lambda t: d("0.05"), engine.now))
+    assert engine.broker.watched == {1}
+    r2.feed(f.tick(at(9, 30), "99.40"))  # through the restored stop's trigger 99.50
+    assert r2.quantity() == 0
+    assert [o.tag for o in _stops(r2) if o.status is OrderStatus.COMPLETE] == [stop.tag]
+    assert _exits(r2) == []  # the stop order was the exit: one exit, no market order

@@ -6,8 +6,9 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from agent.events import OrderUpdate
+from agent.lifecycle.book import OrderBook
+from agent.lifecycle.tags import TAG_MAX, make_tag
 from agent.models import OrderPurpose, OrderStatus, OrderType, Side
-from agent.orders import TAG_MAX, OrderBook, make_tag
 from agent.timeutil import IST
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=IST)

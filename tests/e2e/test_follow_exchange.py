@@ -202,7 +202,7 @@ def test_the_agent_follows_a_standalone_exchange_with_nothing_but_config(tmp_pat
             first.wait_for(r"\[alert\] feed up")
             held = _until(lambda: _protected_position(owner), 120,
                           "an entry of ours filled and its exchange stop resting")
-            assert all(re.fullmatch(r"[ESX]\d{11}", o["tag"]) for o in held)
+            assert all(re.fullmatch(r"[ESX]\d{17}", o["tag"]) for o in held)  # day, epoch, seq
 
             # --- the owner's own orders, without our tag, while the agent runs: a sell
             # resting at the day's upper circuit (the highest price the exchange takes),

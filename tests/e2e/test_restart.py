@@ -91,7 +91,7 @@ def test_restart_mid_position_resumes_without_duplicate_orders(sim, tmp_path) ->
     for token, rt in engine.runtimes.items():
         if engine.pnl.books[token].quantity:
             # every open position is protected by its exchange stop, still live at the broker
-            stop = engine.book.get(rt.stop_tag or "")
+            stop = engine.book.get(rt.orders.stop or "")
             assert stop is not None and not stop.status.is_terminal, rt.symbol
     second.start()
     try:

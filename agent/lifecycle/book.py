@@ -1,12 +1,10 @@
-"""Orders: unique client tags and the order state machine. Engine thread only.
+"""The day's orders by tag, and broker updates turned into fills, each booked once.
 
-A tag is what Kite calls ``tag``: at most 20 alphanumeric characters. Ours are
-``<kind><yymmdd><seq>`` (E entry, X exit, S stop), unique per day and across restarts
-because the sequence is persisted with the day's state.
-
-``OrderBook.apply`` turns broker updates into fills idempotently: a repeated update, or
-one older than what we know (lower filled quantity, or any status after a final one),
-changes nothing.
+``OrderBook.apply`` is idempotent: a repeated update, or one older than what we know (a
+lower filled quantity, or any status after a final one), changes nothing. A final status
+whose fills have no price yet (Kite's ``average_price`` 0 or missing) does not finish the
+order: it waits for an update with the price, so no fill is ever lost or booked at 0.
+Tags come from ``tags.TagMint``. Engine thread only.
 """
 
 from __future__ import annotations
@@ -17,18 +15,10 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from agent.events import OrderUpdate
+from agent.lifecycle.tags import TagMint
 from agent.models import Fill, Order, OrderPurpose, OrderStatus, OrderType, Side
 
 log = logging.getLogger(__name__)
-
-TAG_MAX = 20
-_KIND = {OrderPurpose.ENTRY: "E", OrderPurpose.EXIT: "X", OrderPurpose.STOP: "S"}
-
-
-def make_tag(purpose: OrderPurpose, day: date, seq: int) -> str:
-    tag = f"{_KIND[purpose]}{day:%y%m%d}{seq:05d}"
-    assert len(tag) <= TAG_MAX and tag.isalnum(), tag
-    return tag
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,10 +33,18 @@ class Applied:
 class OrderBook:
     """Every order of the day by tag."""
 
-    def __init__(self) -> None:
+    def __init__(self, mint: TagMint | None = None) -> None:
         self.orders: dict[str, Order] = {}
-        self.seq = 0
+        self.mint = mint or TagMint()
         self.day: date | None = None
+
+    @property
+    def seq(self) -> int:
+        return self.mint.seq
+
+    @seq.setter
+    def seq(self, value: int) -> None:
+        self.mint.seq = value
 
     def start_day(self, day: date) -> None:
         """A new day: forget finished orders, restart the tag sequence."""
@@ -59,8 +57,7 @@ class OrderBook:
             order_type: OrderType, purpose: OrderPurpose, reason: str, now: datetime,
             product: str, price: Decimal | None = None,
             trigger_price: Decimal | None = None) -> Order:
-        self.seq += 1
-        tag = make_tag(purpose, self.day or now.date(), self.seq)
+        tag = self.mint.next(purpose, self.day or now.date())
         order = Order(tag=tag, instrument_token=token, symbol=symbol, side=side,
                       quantity=quantity, order_type=order_type, purpose=purpose,
                       reason=reason, created_at=now, price=price,
@@ -79,7 +76,8 @@ class OrderBook:
         if order.status.is_terminal:
             return Applied(order, None, False)  # final states never change
         fill = None
-        if update.filled_quantity > order.filled_quantity and update.average_price is not None:
+        price_known = update.average_price is not None and update.average_price > 0
+        if update.filled_quantity > order.filled_quantity and price_known:
             new_qty = min(update.filled_quantity, order.quantity)
             delta = new_qty - order.filled_quantity
             old_value = (order.average_price or Decimal(0)) * order.filled_quantity
@@ -94,6 +92,11 @@ class OrderBook:
         status = update.status
         if status is OrderStatus.PENDING:
             status = order.status  # never step back to PENDING
+        if status.is_terminal and update.filled_quantity > order.filled_quantity:
+            log.warning("%s %s reported %s with %d filled but no price yet: waiting for the "
+                        "price before booking it", order.symbol, order.tag, status,
+                        update.filled_quantity)
+            status = OrderStatus.OPEN  # not final until its fills can be booked
         if order.filled_quantity >= order.quantity:
             status = OrderStatus.COMPLETE
         finished = status.is_terminal
@@ -102,6 +105,3 @@ class OrderBook:
             order.updated_at = update.time
         return Applied(order, fill, finished)
 
-    def active(self, token: int) -> list[Order]:
-        return [o for o in self.orders.values()
-                if o.instrument_token == token and not o.status.is_terminal]
