@@ -25,5 +25,15 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench
 
+# The crash test of issue 12, long form: several seeds, a whole session each (09:10-15:35 on
+# the exchange's clock), the agent killed and the exchange faulted; prints the figures.
+# `make chaos CHAOS_ARGS="--seeds 1 --json chaos.json"` to change them; the short form runs
+# inside `make test` (tests/chaos/test_chaos_short.py).
+CHAOS_ARGS ?= --seeds 3 --speed 100 --kills 8
+
+.PHONY: chaos
+chaos: $(STAMP)
+	$(PY) -m tests.chaos $(CHAOS_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

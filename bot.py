@@ -3,7 +3,7 @@
 
     python bot.py run [--config F]
     python bot.py demo [--speed N] [--until HH:MM]
-    python bot.py backtest --ticks F --config C [--json] [--chart DIR]
+    python bot.py backtest --ticks F --config C [--json] [--chart DIR] [--verbose]
     python bot.py login [--config F]
     python bot.py check-config [--config F] [--offline]
     python bot.py schedule [--date YYYY-MM-DD]
@@ -11,11 +11,13 @@
                            [--instruments FILE] [--info FILE] [--faults JSON] ...
 
 Each command lives in its own module; this file only parses arguments and dispatches.
+Numbers on the command line follow the config's rules (digits 0-9, within range).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -37,8 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     config_arg(run)
 
     demo = sub.add_parser("demo", help="the embedded default: local exchange, paper money")
-    demo.add_argument("--speed", type=float, default=None, help="market clock speed factor")
-    demo.add_argument("--until", default=None, metavar="HH:MM", help="stop at this IST time")
+    demo.add_argument("--speed", type=_speed, default=None,
+                      help="market clock speed factor, above 0 and up to 10000 (default: the "
+                      "session in about three minutes)")
+    demo.add_argument("--until", type=_hhmm, default=None, metavar="HH:MM",
+                      help="stop at this IST time")
     demo.add_argument("--schedules", default=str(DEFAULT_SCHEDULES))
 
     bt = sub.add_parser("backtest", help="replay a tick file through the engine")
@@ -46,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     config_arg(bt, required=True)
     bt.add_argument("--json", action="store_true", help="print one JSON object")
     bt.add_argument("--chart", default=None, metavar="DIR", help="write PNG charts here")
+    bt.add_argument("--verbose", action="store_true",
+                    help="list the rows dropped as stale or outside the session (stderr)")
 
     login = sub.add_parser("login", help="the daily Kite login in a terminal")
     config_arg(login)
@@ -66,6 +73,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _speed(text: str) -> float:
+    """``--speed``: the rule of ``sim.speed`` (``agent.config.SIM_SPEED``)."""
+    from agent.config import SIM_SPEED
+
+    try:
+        return float(SIM_SPEED(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _hhmm(text: str) -> str:
+    """``--until``: HH:MM (or HH:MM:SS) in digits 0-9; the command checks the clock values."""
+    if not re.fullmatch(r"[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?", text.strip()):
+        raise argparse.ArgumentTypeError(f"expected a time HH:MM, got {text[:40]!r}")
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = args.command
@@ -77,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         from agent.backtest import backtest_command
 
         return backtest_command(Path(args.ticks), Path(args.config), Path(args.schedules),
-                                as_json=args.json, chart_dir=args.chart)
+                                as_json=args.json, chart_dir=args.chart,
+                                verbose=args.verbose)
     if command == "demo":
         from handlers.run_cli import demo_command
 

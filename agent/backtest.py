@@ -1,17 +1,23 @@
 """Backtests: a tick file through the same engine, with a SimClock and the paper broker.
 
-``python bot.py backtest --ticks F --config C [--json]``. A backtest keeps its state in
-memory and never touches the data directory. Single-threaded.
+``python bot.py backtest --ticks F --config C [--json] [--chart DIR] [--verbose]``. A
+backtest keeps its state in memory and never touches the data directory; its memory is
+bounded by the number of instruments (and the trades it made), not by the length of the
+file: ``--chart`` writes each day's charts when the day is over and forgets its candles.
+Bad input ends in one line on stderr and exit 1, or in skipped rows named by line, never in
+a traceback. Single-threaded.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
-from collections.abc import Iterable
+import traceback
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
@@ -45,6 +51,17 @@ class BacktestResult:
     rows: int = 0
     accepted: int = 0
     candles: dict[str, list[Candle]] = field(default_factory=dict)  # only when asked
+    stale: int = 0  # rows dropped: older than their instrument's current candle
+    outside_session: int = 0  # rows dropped: outside their instrument's session
+    charts: list[Path] = field(default_factory=list)  # written by ``chart_dir``
+
+
+# Called for each dropped row with ``--verbose``: (line number, tick, why).
+DroppedHook = Callable[[int, Tick, str], None]
+
+
+class ChartError(Exception):
+    """``--chart DIR`` cannot be created or written; the message is one line."""
 
 
 def resolve_instruments(settings: Settings) -> list[Instrument]:
@@ -81,20 +98,116 @@ def run_ticks(engine: Engine, ticks: Iterable[Tick]) -> None:
     engine.end_of_data()
 
 
-def run_backtest(settings: Settings, ticks_path: Path,
-                 keep_candles: bool = False) -> BacktestResult:
+def run_numbered(engine: Engine, numbered: Iterable[tuple[int, Tick]],
+                 on_dropped: DroppedHook) -> None:
+    """``run_ticks`` on (line, tick) pairs, telling ``on_dropped`` of each tick the engine
+    drops as stale or outside the session (docs/strategy.md 8), with why."""
+    on_tick = engine.on_tick
+    runtimes = engine.runtimes
+    for line, tick in numbered:
+        rt = runtimes.get(tick.instrument_token)
+        if rt is None:
+            on_tick(tick)
+            continue
+        stale, outside, floor, day = rt.stale, rt.outside, rt.series.floor, engine.day
+        on_tick(tick)
+        if rt.stale != stale:
+            on_dropped(line, tick, _stale_why(rt.symbol, tick, floor, day))
+        elif rt.outside != outside:
+            t = tick.timestamp
+            assert t is not None
+            opens, closes = engine.session_hours(t.date(), rt.instrument.exchange)
+            on_dropped(line, tick, f"outside the session: {rt.symbol} at {t:%Y-%m-%d %H:%M:%S}"
+                                   f" is not in {opens:%H:%M:%S}-{closes:%H:%M:%S}")
+    engine.end_of_data()
+
+
+def _stale_why(symbol: str, tick: Tick, floor: datetime | None, day: date | None) -> str:
+    t = tick.timestamp
+    assert t is not None
+    if floor is not None and t.date() == floor.date():
+        return (f"stale: {symbol} at {t:%H:%M:%S} is before the start of its current "
+                f"candle, {floor:%H:%M:%S}")
+    return f"stale: {symbol} at {t:%Y-%m-%d %H:%M:%S} is before the current day, {day}"
+
+
+class DayCharts:
+    """``--chart DIR``: each day's report written once the day is over (its first candle
+    of a later day, or the end of data), so only one day's candles are ever held."""
+
+    def __init__(self, out_dir: Path, engine: Engine) -> None:
+        self.out_dir = out_dir
+        self.engine = engine
+        self.day: date | None = None
+        self.candles: dict[str, list[Candle]] = {}
+        self.paths: list[Path] = []
+        self._seen = 0  # engine.all_trades before this: charted, or of earlier days
+
+    def on_candle(self, ins: Instrument, candle: Candle) -> None:
+        day = candle.start.date()
+        if day != self.day:
+            self.flush()
+            self.day = day
+        self.candles.setdefault(ins.symbol, []).append(candle)
+
+    def flush(self) -> None:
+        """Write the held day's report (its trades are closed: a backtest ends each day)."""
+        if self.day is None or not self.candles:
+            return
+        from agent.reports import day_report, write_report
+
+        done = self.engine.all_trades[self._seen:]
+        self._seen += len(done)
+        trades = sorted_trades(t for t in done if t.entry_time.date() == self.day)
+        report = day_report(self.day.isoformat(), trades, self.candles)
+        self.candles = {}
+        try:
+            self.paths += write_report(report, self.out_dir)
+        except OSError as exc:
+            raise ChartError(f"--chart {self.out_dir}: cannot write a chart: "
+                             f"{exc.strerror or exc}") from None
+
+
+def run_backtest(settings: Settings, ticks_path: Path, keep_candles: bool = False, *,
+                 chart_dir: Path | None = None, on_dropped: DroppedHook | None = None,
+                 keep_notifications: bool = True) -> BacktestResult:
+    """The backtest of one tick file. ``keep_candles``: every candle in the result (for
+    ``write_charts``); ``chart_dir``: each day's charts written there as the run goes;
+    ``on_dropped``: told of every row dropped as stale or outside the session;
+    ``keep_notifications``: the engine's notifications in the result (the command line
+    does not print them, so it does not keep them: a few per trade)."""
     instruments = resolve_instruments(settings)
     notes: list[Notification] = []
-    engine = make_engine(settings, instruments, notes=notes)
+    engine = make_engine(settings, instruments, notes=notes if keep_notifications else None)
     candles: dict[str, list[Candle]] = {}
+    charts = DayCharts(chart_dir, engine) if chart_dir is not None else None
+    hooks: list[Callable[[Instrument, Candle], None]] = []
     if keep_candles:
-        engine.on_candle = lambda ins, c: candles.setdefault(ins.symbol, []).append(c)
+        hooks.append(lambda ins, c: candles.setdefault(ins.symbol, []).append(c))
+    if charts is not None:
+        hooks.append(charts.on_candle)
+    if len(hooks) == 1:
+        engine.on_candle = hooks[0]
+    elif hooks:
+        def every_hook(ins: Instrument, candle: Candle) -> None:
+            for hook in hooks:
+                hook(ins, candle)
+
+        engine.on_candle = every_hook
     source = TickFile(ticks_path, known_tokens={i.token for i in instruments})
-    run_ticks(engine, source)
+    if on_dropped is None:
+        run_ticks(engine, source)
+    else:
+        run_numbered(engine, source.numbered(), on_dropped)
+    if charts is not None:
+        charts.flush()
     good = source.rows - source.bad_count
+    stale = sum(rt.stale for rt in engine.runtimes.values())
+    outside = sum(rt.outside for rt in engine.runtimes.values())
     return BacktestResult(sorted_trades(engine.all_trades), list(engine.book.orders.values()),
                           notes, source.bad, source.bad_count, source.rows,
-                          good - engine.unknown_ticks - engine.ignored_ticks, candles)
+                          good - engine.unknown_ticks - engine.ignored_ticks, candles,
+                          stale, outside, charts.paths if charts is not None else [])
 
 
 def sorted_trades(trades: Iterable[Trade]) -> list[Trade]:
@@ -123,8 +236,16 @@ def result_json(result: BacktestResult) -> dict[str, Any]:
         total += t.pnl
     summary = {"trades": len(trades), "realized_pnl": _num(total),
                "by_symbol": {s: {"trades": r["trades"], "realized_pnl": _num(r["realized_pnl"])}
-                             for s, r in sorted(by_symbol.items())}}
+                             for s, r in sorted(by_symbol.items())},
+               "rows": row_counts(result)}
     return {"trades": trades, "summary": summary}
+
+
+def row_counts(result: BacktestResult) -> dict[str, int]:
+    """What became of the file's rows (blank lines aside): ``read`` = ``bad`` (skipped) +
+    ``stale`` + ``outside_session`` (dropped by the engine) + ``accepted``."""
+    return {"read": result.rows, "bad": result.bad_count, "stale": result.stale,
+            "outside_session": result.outside_session, "accepted": result.accepted}
 
 
 def print_table(result: BacktestResult, out: TextIO) -> None:
@@ -155,20 +276,42 @@ def print_table(result: BacktestResult, out: TextIO) -> None:
                   f"{Decimal(str(row['realized_pnl'])):+,.2f}\n")
     out.write(f"  total: {data['trades']} trades, realized P&L "
               f"{Decimal(str(data['realized_pnl'])):+,.2f}\n")
+    rows = data["rows"]
+    out.write(f"  rows: {rows['read']:,} read, {rows['bad']:,} bad (skipped), "
+              f"{rows['stale']:,} stale (dropped), {rows['outside_session']:,} outside the "
+              f"session (dropped), {rows['accepted']:,} accepted\n")
 
 
 def backtest_command(ticks: Path, config: Path, schedules: Path, *, as_json: bool,
-                     chart_dir: str | None) -> int:
+                     chart_dir: str | None, verbose: bool = False) -> int:
+    """``bot.py backtest``: 0, or 1 after one line on stderr saying what is wrong."""
     from agent.config import settings_or_report
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = settings_or_report(config, schedules)
     if settings is None:
         return 1
+    charts = Path(chart_dir) if chart_dir else None
+    if charts is not None:
+        problem = chart_dir_problem(charts)
+        if problem:
+            print(f"error: --chart {charts}: {problem}", file=sys.stderr)
+            return 1
+
+    def dropped(line: int, tick: Tick, why: str) -> None:
+        print(f"{ticks}:{line}: {why} (dropped)", file=sys.stderr)
+
     try:
-        result = run_backtest(settings, ticks, keep_candles=chart_dir is not None)
-    except (TickFileError, InstrumentsError) as exc:
+        result = run_backtest(settings, ticks, chart_dir=charts, keep_notifications=False,
+                              on_dropped=dropped if verbose else None)
+    except (TickFileError, InstrumentsError, ChartError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug, still not a traceback unless asked for
+        if verbose:
+            traceback.print_exc(file=sys.stderr)
+        print(f"error: the backtest of {ticks} failed: {type(exc).__name__}: {exc} (a bug: "
+              "please report it; --verbose shows where)", file=sys.stderr)
         return 1
     if result.bad_count:
         for bad in result.bad_rows:
@@ -177,19 +320,42 @@ def backtest_command(ticks: Path, config: Path, schedules: Path, *, as_json: boo
         if more > 0:
             print(f"... and {more} more bad rows", file=sys.stderr)
         print(f"skipped {result.bad_count} bad row(s) of {result.rows}", file=sys.stderr)
+    if result.stale or result.outside_session:
+        print(f"dropped {result.stale} stale and {result.outside_session} outside-the-session "
+              f"row(s) of {result.rows}" + ("" if verbose else " (--verbose lists them)"),
+              file=sys.stderr)
     if as_json:
         json.dump(result_json(result), sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
         print_table(result, sys.stdout)
-    if chart_dir:
-        for path in write_charts(result, Path(chart_dir)):
-            print(f"chart: {path}", file=sys.stderr)
+    for path in result.charts:
+        print(f"chart: {path}", file=sys.stderr)
     return 0
 
 
+def chart_dir_problem(path: Path) -> str | None:
+    """Why ``--chart DIR`` cannot take charts (made here if missing), or None."""
+    for parent in [path, *path.parents]:
+        if parent.exists() or parent.is_symlink():
+            if parent.is_dir():
+                break
+            what = "a file, not a directory" if parent.is_file() else "not a directory"
+            return f"is {what}" if parent == path else f"{parent} is {what}"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"cannot create it: {exc.strerror or exc}"
+    if not path.is_dir():
+        return "not a directory"
+    if not os.access(path, os.W_OK | os.X_OK):
+        return "not writable"
+    return None
+
+
 def write_charts(result: BacktestResult, out_dir: Path) -> list[Path]:
-    """One day report's charts per date of the data (P&L curve, one chart per symbol)."""
+    """One day report's charts per date of the data (P&L curve, one chart per symbol), from
+    a result made with ``keep_candles``."""
     from agent.reports import day_report, write_report
 
     days = sorted({c.start.date() for cs in result.candles.values() for c in cs})

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from agent.config import check_param
 from agent.engine import Engine
 from agent.events import (
     AddInstrument,
@@ -160,23 +161,29 @@ def _targets(engine: Engine, symbol: str | None) -> list[Any] | Reply:
 
 
 def _set_param(engine: Engine, cmd: SetParam) -> Reply:
+    """The value is checked again by the config's rules (``check_param``): whatever sent
+    it, a value out of range is never applied, and so never stored."""
     if cmd.key not in PARAM_KEYS:
         return Reply(False, f"{cmd.key}: not a setting (one of {', '.join(sorted(PARAM_KEYS))})")
+    try:
+        value = check_param(cmd.key, cmd.value)
+    except ValueError as exc:
+        return Reply(False, str(exc))
     targets = _targets(engine, cmd.symbol)
     if isinstance(targets, Reply):
         return targets
     if cmd.symbol is None:
-        engine.overrides["defaults"][cmd.key] = cmd.value
+        engine.overrides["defaults"][cmd.key] = value
     else:
         engine.overrides["instruments"].setdefault(targets[0].symbol.upper(), {})[cmd.key] = (
-            cmd.value)
+            value)
     for rt in targets:
         _refresh_params(engine, rt, cmd.key)
     if cmd.key in ("profit_target", "loss_limit"):
         _limits_changed(engine)
     where = cmd.symbol.upper() if cmd.symbol else "all instruments"
     when = "from the next trading day" if cmd.key in NEXT_DAY_KEYS else "now"
-    return Reply(True, f"{cmd.key} = {cmd.value} for {where}, effective {when}")
+    return Reply(True, f"{cmd.key} = {value} for {where}, effective {when}")
 
 
 def _refresh_params(engine: Engine, rt: Any, key: str) -> None:
@@ -201,17 +208,19 @@ def _set_side(engine: Engine, cmd: SetTradeSide) -> Reply:
 def _set_limit(engine: Engine, cmd: SetLimit) -> Reply:
     if cmd.key not in ("profit_target", "loss_limit"):
         return Reply(False, f"{cmd.key}: expected profit_target or loss_limit")
-    if cmd.value < 0:
-        return Reply(False, f"{cmd.key}: expected a number >= 0, got {cmd.value}")
+    try:  # a group or daily limit has the range of an instrument's (``agent.config.MONEY``)
+        value = check_param(cmd.key, cmd.value)
+    except ValueError as exc:
+        return Reply(False, str(exc))
     if cmd.scope == "daily":
-        engine.overrides["daily"][cmd.key] = cmd.value
+        engine.overrides["daily"][cmd.key] = value
     elif cmd.scope in engine.risk.group_limits:
-        engine.overrides["groups"].setdefault(cmd.scope, {})[cmd.key] = cmd.value
+        engine.overrides["groups"].setdefault(cmd.scope, {})[cmd.key] = value
     else:
         return Reply(False, f"{cmd.scope}: expected 'daily' or a group "
                      f"({', '.join(engine.risk.group_limits) or 'none configured'})")
     _limits_changed(engine)
-    return Reply(True, f"{cmd.scope} {cmd.key} = {cmd.value}, effective now")
+    return Reply(True, f"{cmd.scope} {cmd.key} = {value}, effective now")
 
 
 def _add(engine: Engine, cmd: AddInstrument) -> Reply:

@@ -1,9 +1,12 @@
 """config.yaml + schedules.yaml + the environment -> frozen, validated ``Settings``.
 
 Every problem is collected and reported at once in a ``ConfigError``, each naming its key
-path, e.g. ``instruments[2].percentage: expected a number >= 0, got 'abc'``. Secrets come
-only from the environment or a ``.env`` file beside the config and never appear in messages.
-The value rules are shared with the Telegram ``/set KEY VALUE`` command (``parse_param``).
+path, e.g. ``instruments[2].percentage: expected a number 0..100, got 'abc'``. Every number
+has a range (the tables below; config.example.yaml and the README quote them). Secrets come
+only from the environment or a ``.env`` file beside the config and never appear in messages,
+not even in part. The value rules are shared with the Telegram ``/set KEY VALUE`` and
+``/limits`` commands (``parse_param``, ``parse_limit``), the engine's own check of a change
+(``check_param``) and the command line (``SIM_SPEED``, ``SEED``, ``PORT``).
 Plain functions without shared state: any thread may call them (they read files, so keep
 them off the tick path).
 """
@@ -13,8 +16,9 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import fields
+from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -29,9 +33,11 @@ from agent.config_values import (
     boolean,
     choice,
     describe,
+    hiding,
     hint,
     id_list,
     interval,
+    mask,
     nonempty_text,
     number,
     proxy_url,
@@ -62,8 +68,9 @@ from agent.settings import (
     TelegramConfig,
 )
 
-__all__ = ["SETTABLE_KEYS", "ConfigError", "check_config_command", "known_key_paths",
-           "load_settings", "load_settings_from_dict", "parse_param"]
+__all__ = ["PORT", "SEED", "SETTABLE_KEYS", "SIM_SPEED", "ConfigError", "check_config_command",
+           "check_param", "known_key_paths", "load_settings", "load_settings_from_dict",
+           "parse_limit", "parse_param"]
 
 KITE_ROOT = KiteConfig().root  # the real Kite's REST root
 SETTABLE_KEYS: tuple[str, ...] = tuple(f.name for f in fields(StrategyParams))
@@ -80,18 +87,25 @@ def market_protection(value: Any) -> int:
 
 # ---------------------------------------------------------------- the key tables
 
+# The ranges (README "Configuration" has them as a table; a test keeps it in step).
+MONEY = number(0, 100_000_000)  # rupees: a day's P&L limit up to 10 crore; 0 = none
+SIM_SPEED = number(0, 10_000, above=True)  # sim.speed, `bot.py demo|exchange --speed`
+SEED = whole(0, 2**32 - 1)  # sim.seed, `bot.py exchange --seed`
+PORT = whole(0, 65_535)  # `bot.py exchange --port` (0: any free port)
+
 PARAM_SPEC: Mapping[str, Convert] = {
     "interval": interval,
-    "percentage": number(),
-    "lots": whole(1),
+    "percentage": number(0, 100),  # 0 allowed: the band is the rounded high and low
+    "lots": whole(1, 10_000),
     "trade_side": choice([s.value for s in TradeSide], TradeSide),
     "trailing": boolean,
     "reverse_on_stop": boolean,
-    "target_multiple": number(),
-    "max_trades_per_day": whole(0),
-    "profit_target": number(),
-    "loss_limit": number(),
+    "target_multiple": number(0, 100),
+    "max_trades_per_day": whole(0, 1_000),
+    "profit_target": MONEY,
+    "loss_limit": MONEY,
 }
+LIMIT_SPEC: Mapping[str, Convert] = {"profit_target": MONEY, "loss_limit": MONEY}
 if set(PARAM_SPEC) != PARAM_KEYS:  # pragma: no cover - caught by the first test run
     raise RuntimeError("agent.config.PARAM_SPEC is out of step with StrategyParams")
 
@@ -121,22 +135,21 @@ SECTIONS: Mapping[str, Mapping[str, Convert]] = {
         **PARAM_SPEC,
         "product": choice(["MIS", "NRML", "CNC"]),
         "stop_mode": choice([m.value for m in StopMode], StopMode),
-        "slippage_ticks": whole(0),
-        "stop_limit_buffer_ticks": whole(0),
+        "slippage_ticks": whole(0, 1_000),
+        "stop_limit_buffer_ticks": whole(0, 1_000),
     },
-    "risk": {"daily_profit_target": number(), "daily_loss_limit": number()},
-    "sim": {"speed": number(0, above=True), "seed": whole(0), "instruments_file": text},
+    "risk": {"daily_profit_target": MONEY, "daily_loss_limit": MONEY},
+    "sim": {"speed": SIM_SPEED, "seed": SEED, "instruments_file": text},
 }
 INSTRUMENT_SPEC: Mapping[str, Convert] = {
     "symbol": symbol,
-    "token": whole(1),
-    "tick_size": number(0, above=True),
-    "lot_size": whole(1),
-    "freeze_quantity": whole(0),
+    "token": whole(1, 2**32 - 1),  # Kite's ticks carry it as an unsigned 32-bit number
+    "tick_size": number("0.0001", 10_000),
+    "lot_size": whole(1, 1_000_000),
+    "freeze_quantity": whole(0, 10_000_000),
     **PARAM_SPEC,
 }
-GROUP_SPEC: Mapping[str, Convert] = {
-    "instruments": as_is, "profit_target": number(), "loss_limit": number()}
+GROUP_SPEC: Mapping[str, Convert] = {"instruments": as_is, **LIMIT_SPEC}
 TOP_SPEC: Mapping[str, Convert] = {
     **TOP_SCALARS, **dict.fromkeys([*SECTIONS, "instruments", "groups"], as_is)}
 
@@ -151,18 +164,43 @@ def known_key_paths() -> frozenset[str]:
     return frozenset(paths)
 
 
-def parse_param(key: str, value_text: str) -> Any:
+def parse_param(key: str, value_text: str, hidden: Iterable[str] = ()) -> Any:
     """One strategy parameter as typed by a user (``/set percentage 0.4``), same rules as
-    the file; ValueError like ``percentage: expected a number >= 0, got 'abc'``."""
+    the file; ValueError like ``percentage: expected a number 0..100, got 'abc'``. The
+    ``hidden`` secrets are masked in the message."""
+    return _parse(PARAM_SPEC, "setting", key, value_text, hidden)
+
+
+def parse_limit(key: str, value_text: str, hidden: Iterable[str] = ()) -> Decimal:
+    """A group or daily limit as typed by a user (``/limits daily loss_limit 5000``): the
+    rule of ``risk.daily_loss_limit`` and ``groups.*.loss_limit``."""
+    return _parse(LIMIT_SPEC, "limit", key, value_text, hidden)  # type: ignore[no-any-return]
+
+
+def _parse(spec: Mapping[str, Convert], what: str, key: str, value_text: str,
+           hidden: Iterable[str]) -> Any:
     name = key.strip().lower()
-    convert = PARAM_SPEC.get(name)
+    convert = spec.get(name)
+    with hiding(hidden):
+        if convert is None:
+            raise ValueError(mask(f"{key}: unknown {what}{hint(name, spec)}; "
+                                  f"settable: {', '.join(spec)}"))
+        try:
+            return convert(value_text.strip())
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
+
+
+def check_param(key: str, value: Any) -> Any:
+    """A typed parameter or limit value (``SetParam``, ``SetLimit``, stored overrides)
+    checked by the same rules; ValueError naming the key and the range if it breaks them."""
+    convert = PARAM_SPEC.get(key)
     if convert is None:
-        raise ValueError(f"{key}: unknown setting{hint(name, SETTABLE_KEYS)}; "
-                         f"settable: {', '.join(SETTABLE_KEYS)}")
+        raise ValueError(f"{key}: not a setting (one of {', '.join(SETTABLE_KEYS)})")
     try:
-        return convert(value_text.strip())
+        return convert(value)
     except ValueError as exc:
-        raise ValueError(f"{name}: {exc}") from None
+        raise ValueError(f"{key}: {exc}") from None
 
 
 # ---------------------------------------------------------------- sections
@@ -283,14 +321,9 @@ def _check_exchange_clock(feed: FeedKind, kite: Mapping[str, Any], problems: lis
 
 
 def _scrub(problems: list[str], secrets: Secrets) -> list[str]:
-    """Belt and braces: no secret value survives in a message, whatever produced it."""
-    out = []
-    for problem in problems:
-        for value in secrets.values():
-            if len(value) >= 6:
-                problem = problem.replace(value, "***")
-        out.append(problem)
-    return out
+    """Belt and braces: no secret value, nor a piece of one, survives in a message, whatever
+    produced it (``describe`` masks them before it shortens a value)."""
+    return [mask(problem, secrets.values(), pieces=False) for problem in problems]
 
 
 def _build(raw: Any, schedule: ScheduleConfig | None, env: Mapping[str, str],
@@ -359,9 +392,11 @@ def load_settings_from_dict(raw: Mapping[str, Any], schedule: ScheduleConfig,
     ``os.environ``; relative paths are taken from ``base_dir`` (else left relative)."""
     environ = os.environ if env is None else env
     problems: list[str] = []
-    settings = _build(raw, schedule, environ, base_dir, problems)
+    secrets = _secrets(environ, "")
+    with hiding(secrets.values()):
+        settings = _build(raw, schedule, environ, base_dir, problems)
     if problems:
-        raise ConfigError(_scrub(problems, _secrets(environ, "")))
+        raise ConfigError(_scrub(problems, secrets))
     return settings
 
 
@@ -415,10 +450,12 @@ def load_settings(config_path: Path, schedules_path: Path,
     environ = os.environ if env is None else env
     merged.update({k: v for k in SECRET_ENV if (v := environ.get(k, "").strip())})
     settings = Settings()
+    secrets = _secrets(merged, "")
     if config_read:  # without a schedule, exchanges are not checked against its sessions
-        settings = _build(raw, schedule, merged, config_path.resolve().parent, problems)
+        with hiding(secrets.values()):
+            settings = _build(raw, schedule, merged, config_path.resolve().parent, problems)
     if problems:
-        raise ConfigError(_scrub(problems, _secrets(merged, "")))
+        raise ConfigError(_scrub(problems, secrets))
     return settings
 
 

@@ -2,16 +2,24 @@
 ``ConfigError``, shared by ``agent.config`` (config.yaml, Telegram ``/set``) and
 ``agent.calendar`` (schedules.yaml). Converters take a value as YAML or a user gives it and
 return it typed, or raise ``ValueError`` with a message such as
-``expected a number >= 0, got 'abc'`` (the caller prefixes the key path).
-Pure functions; any thread may call them.
+``expected a number 0..100, got 'abc'`` (the caller prefixes the key path).
+
+A number is finite and within its key's range, and is written in plain digits 0-9 (an
+optional sign, decimal point and ``_`` between digits): exponents (``1e5``), ``NaN``,
+``inf``, ``-0``, other scripts' digits (``²``, ``٣``), more than 30 characters and more than
+6 decimal places are refused. Pure functions; any thread may call them (``hiding`` is per
+thread and task).
 """
 
 from __future__ import annotations
 
 import difflib
+import math
 import re
-from collections.abc import Callable, Hashable, Iterable, Mapping
-from decimal import Decimal, InvalidOperation
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -68,6 +76,36 @@ _StrictLoader.add_implicit_resolver(_FLOAT, re.compile(
     r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
     r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"), list("-+0123456789."))
 
+MAX_NUMBER_TEXT = 30  # characters; longer "numbers" are refused (no one types 31 digits)
+MAX_DECIMALS = 6  # decimal places: more would be stored as 1E-7, which reads back as refused
+_DIGITS = r"[0-9]+(?:_[0-9]+)*"  # ASCII digits only: \d would take '²' and '٣'
+_WHOLE_TEXT = re.compile(rf"[-+]?{_DIGITS}")
+_NUMBER_TEXT = re.compile(rf"[-+]?(?:{_DIGITS}(?:\.(?:{_DIGITS})?)?|\.{_DIGITS})")
+
+
+def _yaml_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int | str:
+    """A plain decimal integer as an int; anything else the resolver took for one (octal
+    ``010``, ``0x1F``, ``-0``, dozens of digits) stays its text, for the key's converter to
+    refuse or read as decimal digits."""
+    text = str(loader.construct_scalar(node))
+    if (len(text) > MAX_NUMBER_TEXT or not _WHOLE_TEXT.fullmatch(text)
+            or re.fullmatch(r"[-+]?0[0-9_]+|-0", text)):
+        return text
+    return int(text.replace("_", ""))
+
+
+def _yaml_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal | str:
+    """A plain decimal fraction as an exact Decimal (``0.4`` is 0.4, never a float);
+    exponents, ``.inf``, ``.nan`` and overlong ones stay their text (refused as numbers)."""
+    text = str(loader.construct_scalar(node))
+    if len(text) > MAX_NUMBER_TEXT or not _NUMBER_TEXT.fullmatch(text):
+        return text
+    return Decimal(text.replace("_", ""))
+
+
+_StrictLoader.add_constructor(_INT, _yaml_int)
+_StrictLoader.add_constructor(_FLOAT, _yaml_float)
+
 
 def read_yaml(path: Path) -> Any:
     """The parsed YAML document at ``path``; ConfigError naming the path (and line) if not."""
@@ -87,61 +125,206 @@ def read_yaml(path: Path) -> Any:
             from None
     except yaml.YAMLError as exc:
         raise ConfigError([f"{path}: YAML error: {exc}"]) from None
+    except RecursionError:  # thousands of nested [ or {: no configuration looks like that
+        raise ConfigError([f"{path}: YAML error: nested too deeply"]) from None
 
 
 # ---------------------------------------------------------------- single values
 
 
+_HIDDEN: ContextVar[tuple[str, ...]] = ContextVar("config_values_hidden", default=())
+SECRET_PIECE = 8  # a run of this many characters of a long secret is masked too
+_SHOWN = 40  # characters of a bad text value shown in a message
+
+
+@contextmanager
+def hiding(secrets: Iterable[str]) -> Iterator[None]:
+    """Within the block (this thread or task), ``describe`` masks these secret values, and
+    every piece of ``SECRET_PIECE`` characters of a long one, before it shortens a value."""
+    token = _HIDDEN.set((*_HIDDEN.get(), *(s for s in secrets if s)))
+    try:
+        yield
+    finally:
+        _HIDDEN.reset(token)
+
+
+def mask(text: str, secrets: Iterable[str] | None = None, *, pieces: bool = True) -> str:
+    """``text`` with each secret (default: those of the enclosing ``hiding``) as ``***``,
+    and (``pieces``) each run of ``SECRET_PIECE`` or more characters copied from a long
+    secret (16+ characters: tokens, the API secret) too, so no part of one survives a cut.
+    Meant for a value a person gave; a whole message is masked with ``pieces=False`` (its
+    own words may share a piece with a secret). A proxy URL is masked whole only (its
+    password is a secret of its own). Case is ignored: an upper-cased token (a symbol is
+    upper-cased) is still the token."""
+    hidden = _hidden(secrets)
+    text = _mask_whole(text, hidden)
+    if not pieces:
+        return text
+    found = {s[i:i + SECRET_PIECE].casefold() for s in hidden
+             if len(s) >= 16 and "://" not in s for i in range(len(s) - SECRET_PIECE + 1)}
+    if not found or len(text) < SECRET_PIECE:
+        return text
+    folded = text.casefold()
+    if len(folded) != len(text):  # a rare letter that folds to two: fold one by one
+        folded = "".join(c if len(c.casefold()) != 1 else c.casefold() for c in text)
+    covered = [False] * len(text)
+    for i in range(len(text) - SECRET_PIECE + 1):
+        if folded[i:i + SECRET_PIECE] in found:
+            covered[i:i + SECRET_PIECE] = [True] * SECRET_PIECE
+    out: list[str] = []
+    for i, char in enumerate(text):
+        if not covered[i]:
+            out.append(char)
+        elif i == 0 or not covered[i - 1]:
+            out.append("***")
+    return "".join(out)
+
+
+def _hidden(secrets: Iterable[str] | None) -> list[str]:
+    found = _HIDDEN.get() if secrets is None else secrets
+    return sorted({s for s in found if len(s) >= 6}, key=len, reverse=True)
+
+
+def _mask_whole(text: str, hidden: list[str]) -> str:
+    for secret in hidden:
+        text = re.sub(re.escape(secret), "***", text, flags=re.IGNORECASE)
+    return text
+
+
 def describe(value: Any) -> str:
-    """A short rendering of a bad value for an error message."""
+    """A short rendering of a bad value for an error message; secrets (``hiding``) are
+    masked before the value is shortened, so no part of one is shown."""
     if value is None:
         return "nothing"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return repr(value if len(value) <= 40 else value[:37] + "...")
+        shown = value
+        if _HIDDEN.get():  # whole secrets first (any length), then pieces (of the start)
+            shown = mask(_mask_whole(value, _hidden(None))[:10_000])
+        return repr(shown if len(shown) <= _SHOWN else shown[:_SHOWN - 3] + "...")
     if isinstance(value, Mapping):
         return "a mapping"
     if isinstance(value, list | tuple | set):
         return "a list"
+    if isinstance(value, int) and value.bit_length() > 100:
+        return f"a number of about {int(value.bit_length() * math.log10(2)) + 1} digits"
+    if isinstance(value, Decimal) and value.is_finite() and abs(value.adjusted()) > 30:
+        return f"{value:.3E}"
     return str(value)
 
 
-def number(minimum: int = 0, *, above: bool = False) -> Convert:
-    """A Decimal (exact: 0.4 -> Decimal('0.4')) >= minimum (> with ``above``); not a bool."""
-    want = f"expected a number {'>' if above else '>='} {minimum}"
+def _decimal(value: Any) -> Decimal | None:
+    """A finite Decimal from a YAML or typed value, or None. Text must be plain digits
+    (``_NUMBER_TEXT``, at most ``MAX_NUMBER_TEXT`` characters); -0 is refused."""
+    result: Decimal
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, int):
+        if value.bit_length() > 128:
+            return None
+        result = Decimal(value)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        result = Decimal(repr(value))
+    elif isinstance(value, str):
+        text = value.strip()
+        if len(text) > MAX_NUMBER_TEXT or not _NUMBER_TEXT.fullmatch(text):
+            return None
+        result = Decimal(text.replace("_", ""))
+    else:
+        return None
+    if not result.is_finite() or (result.is_zero() and result.is_signed()):
+        return None
+    return result
 
-    def convert(value: Any) -> Decimal:
-        if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
-            raise ValueError(f"{want}, got {describe(value)}")
-        try:
-            result = Decimal(str(value).strip())
-        except InvalidOperation:
-            raise ValueError(f"{want}, got {describe(value)}") from None
-        if not result.is_finite() or result < minimum or (above and result == minimum):
-            raise ValueError(f"{want}, got {describe(value)}")
-        return result
 
-    return convert
+def _plain(value: Decimal) -> Decimal | None:
+    """``value`` (within a range, so small) in a form whose ``str`` has no exponent, or None
+    for more than ``MAX_DECIMALS`` decimal places: what is accepted is stored as ``str`` and
+    must read back by the same rules (``0.0000001`` would be stored as ``1E-7``)."""
+    exponent = int(value.as_tuple().exponent)
+    if exponent < -MAX_DECIMALS:
+        value = value.normalize()  # trailing zeros: 0.50000000 is 0.5
+        exponent = int(value.as_tuple().exponent)
+        if exponent < -MAX_DECIMALS:
+            return None
+    return value.quantize(Decimal(1)) if exponent > 0 else value
 
 
-def whole(minimum: int | None = 0, maximum: int | None = None, want: str = "") -> Convert:
-    """An int within [minimum, maximum]; digits in text are fine, bools and 2.5 are not."""
-    if not want:
-        want = "expected a whole number" + (f" >= {minimum}" if minimum is not None else "")
+def _shown(bound: Decimal | int) -> str:
+    return f"{bound:f}" if isinstance(bound, Decimal) else str(bound)
 
-    def convert(value: Any) -> int:
+
+class Number:
+    """Converter: an exact Decimal within [minimum, maximum] (above ``minimum`` with
+    ``above``). ``expects`` reads like ``a number 0..100``; messages and docs quote it."""
+
+    def __init__(self, minimum: Decimal | int | str, maximum: Decimal | int | str, *,
+                 above: bool = False) -> None:
+        self.minimum, self.maximum = Decimal(minimum), Decimal(maximum)
+        self.above = above
+        low, high = _shown(self.minimum), _shown(self.maximum)
+        self.expects = (f"a number above {low} and up to {high}" if above
+                        else f"a number {low}..{high}")
+
+    def __call__(self, value: Any) -> Decimal:
+        result = _decimal(value)
+        if (result is None or result < self.minimum or result > self.maximum
+                or (self.above and result == self.minimum)):
+            raise ValueError(f"expected {self.expects}, got {describe(value)}")
+        plain = _plain(result)
+        if plain is None:
+            raise ValueError(f"expected {self.expects} with at most {MAX_DECIMALS} decimal "
+                             f"places, got {describe(value)}")
+        return plain
+
+
+class Whole:
+    """Converter: an int within [minimum, maximum] (None: no bound); digits 0-9 in text are
+    fine, bools, 2.5 and -0 are not. ``expects`` reads like ``a whole number 1..10000``."""
+
+    def __init__(self, minimum: int | None = 0, maximum: int | None = None,
+                 want: str = "") -> None:
+        self.minimum, self.maximum = minimum, maximum
+        if minimum is not None and maximum is not None:
+            self.expects = f"a whole number {minimum}..{maximum}"
+        elif minimum is not None:
+            self.expects = f"a whole number >= {minimum}"
+        else:
+            self.expects = "a whole number"
+        self.want = want or f"expected {self.expects}"
+
+    def __call__(self, value: Any) -> int:
+        result: int | None = None
         if isinstance(value, int) and not isinstance(value, bool):
             result = value
-        elif isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d+\s*", value):
-            result = int(value)
-        else:
-            raise ValueError(f"{want}, got {describe(value)}")
-        if (minimum is not None and result < minimum) or (maximum is not None and result > maximum):
-            raise ValueError(f"{want}, got {describe(value)}")
+        elif isinstance(value, str):
+            text = value.strip()
+            if len(text) <= MAX_NUMBER_TEXT and _WHOLE_TEXT.fullmatch(text):
+                result = int(text.replace("_", ""))
+                if result == 0 and text.startswith("-"):
+                    result = None
+        if (result is None or (self.minimum is not None and result < self.minimum)
+                or (self.maximum is not None and result > self.maximum)):
+            raise ValueError(f"{self.want}, got {describe(value)}")
         return result
 
-    return convert
+
+def number(minimum: Decimal | int | str, maximum: Decimal | int | str, *,
+           above: bool = False) -> Number:
+    """A Decimal (exact: 0.4 -> Decimal('0.4')) in [minimum, maximum] (> minimum with
+    ``above``); not a bool, not NaN or infinite, no exponent."""
+    return Number(minimum, maximum, above=above)
+
+
+def whole(minimum: int | None = 0, maximum: int | None = None, want: str = "") -> Whole:
+    """An int within [minimum, maximum]; digits 0-9 in text are fine, bools and 2.5 are
+    not."""
+    return Whole(minimum, maximum, want)
 
 
 def choice(options: Iterable[str], make: Callable[[str], Any] = str) -> Convert:

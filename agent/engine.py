@@ -107,6 +107,9 @@ class Engine(EngineDays):
         self.changes = 0  # times ``dirty`` was set: a cheap "has anything changed?"
         self.snapshot_cache: dict[int, Any] = {}  # agent/snapshot.py: per-instrument parts
         self.reconciler = Reconciler(self)
+        # False until a live broker's books have been read once (a restart must not enter
+        # again before it knows what the previous run did): set by the composition root
+        self.broker_synced = True
         self._cutoff_at = self._square_off_at = datetime.max.replace(tzinfo=IST)
         self._day_start = self._day_end = datetime.min.replace(tzinfo=IST)
         self._configs = {c.symbol.upper(): c for c in settings.instruments}
@@ -187,6 +190,7 @@ class Engine(EngineDays):
         def gate(side: Side, t: datetime) -> bool:
             params = rt.params
             return (self.running and not self.paused and not self.login_needed
+                    and self.broker_synced
                     and not rt.halted and not rt.error and not rt.orders.hold
                     and t < self._cutoff_at and t < self._square_off_at
                     and params.trade_side.allows(side)
@@ -380,6 +384,9 @@ class Engine(EngineDays):
 
     def on_broker_snapshot(self, snap: BrokerSnapshot) -> None:
         """The broker's books (agent/lifecycle/reconciler.py): every finding is an alert."""
+        if snap.complete and not self.broker_synced:
+            self.broker_synced = True
+            log.info("the broker's books are read: entries allowed")
         for line in self.reconciler.apply(snap):
             symbol = line.split(":", 1)[0] if line[:1].isupper() else ""
             self._notify(Notification(AlertKind.BROKER_SYNC, line, snap.time, symbol))

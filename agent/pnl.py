@@ -4,7 +4,8 @@ Per instrument: signed quantity, average entry price, realized and unrealized P&
 The limit check runs on every tick, so group and account totals are kept incrementally
 for the books a limit covers (``watched``): marking one costs O(its groups), not
 O(instruments). An unwatched book only records its mark; its unrealized P&L is computed
-when asked (``Book.pnl``, ``PnlBook.fresh_total``). Engine thread only.
+when asked (``Book.pnl``, ``PnlBook.fresh_total``). Engine thread only (``read_books``,
+which checks saved rows: any thread).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from agent.fields import Fields, decimal, optional, stamp, text, whole
 from agent.models import Fill, Order, Side, Trade
 
 ZERO = Decimal(0)
@@ -207,24 +209,44 @@ class PnlBook:
         return [book_to_dict(b) for b in self.books.values() if book_matters(b)]
 
     def restore(self, rows: Iterable[dict[str, Any]]) -> None:
-        """Load saved books into books already added (unknown tokens are skipped)."""
-        for row in rows:
-            book = self.books.get(int(row["token"]))
+        """Load saved rows (the snapshot's ``positions``) into books already added; unknown
+        tokens are skipped. Raises ``FieldError`` naming the row's field, changing nothing."""
+        self.restore_books(read_books((f"positions[{i}]", row) for i, row in enumerate(rows)))
+
+    def restore_books(self, saved: Iterable[Book]) -> None:
+        """Checked saved books (``read_books``) into the books already added."""
+        for row in saved:
+            book = self.books.get(row.token)
             if book is None:
                 continue
-            book.quantity = int(row["quantity"])
-            book.average = Decimal(row["average"])
-            book.realized = Decimal(row["realized"])
-            book.mark = None if row.get("mark") is None else Decimal(row["mark"])
-            et = row.get("entry_time")
-            book.entry_time = None if et is None else datetime.fromisoformat(et)
-            book.entry_reason = row.get("entry_reason", "")
-            book.entry_tag = row.get("entry_tag", "")
-            book.trip_realized = Decimal(row.get("trip_realized", "0"))
-            book.exit_quantity = int(row.get("exit_quantity", 0))
-            book.exit_value = Decimal(row.get("exit_value", "0"))
-            book.closed_trades = int(row.get("closed_trades", 0))
+            for name in _SAVED_FIELDS:
+                setattr(book, name, getattr(row, name))
         self.recount()
+
+
+_SAVED_FIELDS = ("quantity", "average", "realized", "mark", "entry_time", "entry_reason",
+                 "entry_tag", "trip_realized", "exit_quantity", "exit_value", "closed_trades")
+
+
+def read_books(rows: Iterable[tuple[str, Any]]) -> list[Book]:
+    """(path, saved row) pairs as standalone Books, every field checked: a quantity or a P&L
+    that is not a finite number of its kind raises ``FieldError`` naming it
+    (``positions[2].realized: expected a finite number, got 'NaN'``). Any thread."""
+    books = []
+    price, money = decimal(0), decimal()
+    for path, row in rows:
+        f = Fields(row, path)
+        books.append(Book(
+            f.req("token", whole(0)), f.opt("symbol", text, ""),
+            quantity=f.req("quantity", whole()), average=f.req("average", price),
+            realized=f.req("realized", money), mark=f.opt("mark", optional(price)),
+            entry_time=f.opt("entry_time", optional(stamp)),
+            entry_reason=f.opt("entry_reason", text, ""), entry_tag=f.opt("entry_tag", text, ""),
+            trip_realized=f.opt("trip_realized", money, ZERO),
+            exit_quantity=f.opt("exit_quantity", whole(0), 0),
+            exit_value=f.opt("exit_value", price, ZERO),
+            closed_trades=f.opt("closed_trades", whole(0), 0)))
+    return books
 
 
 def book_matters(b: Book) -> bool:

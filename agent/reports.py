@@ -2,18 +2,26 @@
 cumulative realized P&L). Used by ``backtest --chart DIR`` and the 15:40 day report.
 
 Pure functions on plain data; any thread (matplotlib's Agg backend, no display, and a
-figure per call, so concurrent calls do not share state).
+figure per call, so concurrent calls do not share state). Bad candle data (a record that is
+not a candle, an unreadable file) and a chart that fails are skipped and listed in the
+report's text: the report is made from the rest.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
+from agent.fields import FieldError
 from agent.models import Candle, Side, Trade
+from agent.serialize import candle_from_dict
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,18 +113,59 @@ def pnl_chart(trades: Sequence[Trade]) -> bytes:
     return _png(fig)
 
 
+def usable_candles(read: Any) -> tuple[list[Candle], list[str]]:
+    """The candles of one read candle file (``storage.candles.CandleFileRead``: ``path``,
+    ``records``, ``numbers``, ``bad_lines``, ``problem``) and one line per thing skipped:
+    the file (unreadable), a line that is not JSON, a record that is not a candle."""
+    where = str(read.path)
+    if read.problem:
+        return [], [f"{where}: {read.problem}"]
+    skipped = [f"{where} line {n}: not a JSON object" for n in read.bad_lines]
+    candles = []
+    for number, record in zip(read.numbers or range(1, len(read.records) + 1), read.records,
+                              strict=False):
+        try:
+            candles.append(candle_from_dict(record))
+        except FieldError as exc:
+            skipped.append(f"{where} line {number}: {exc}")
+    return candles, skipped
+
+
 def day_report(day_label: str, trades: Sequence[Trade],
-               candles: Mapping[str, Sequence[Candle]]) -> DayReport:
-    """Text and charts: the P&L curve and one chart per symbol that has candles."""
+               candles: Mapping[str, Sequence[Candle]],
+               skipped: Sequence[str] = ()) -> DayReport:
+    """Text and charts: the P&L curve and one chart per symbol that has candles. What was
+    skipped (bad candle data, a chart that failed) is listed at the end of the text; the
+    report is made from the rest."""
     charts: list[tuple[str, bytes]] = []
+    problems = list(skipped)
     if trades:
-        charts.append((f"{day_label}_pnl.png", pnl_chart(trades)))
+        _chart(charts, problems, f"{day_label}_pnl.png", "the P&L chart", pnl_chart, trades)
     for symbol, series in sorted(candles.items()):
         if series:
             mine = [t for t in trades if t.symbol == symbol]
             name = symbol.replace(":", "_")
-            charts.append((f"{day_label}_{name}.png", candle_chart(symbol, series, mine)))
-    return DayReport(summary_text(day_label, trades), tuple(charts))
+            _chart(charts, problems, f"{day_label}_{name}.png", f"the chart of {symbol}",
+                   candle_chart, symbol, series, mine)
+    text = summary_text(day_label, trades)
+    if problems:
+        shown = problems[:SKIPPED_SHOWN]
+        more = len(problems) - len(shown)
+        text += "\n  skipped (bad data): " + "; ".join(shown) + (
+            f"; and {more} more (see the log)" if more else "")
+    return DayReport(text, tuple(charts))
+
+
+SKIPPED_SHOWN = 5  # lines about skipped data in the report's text
+
+
+def _chart(charts: list[tuple[str, bytes]], problems: list[str], name: str, what: str,
+           draw: Any, *args: Any) -> None:
+    try:
+        charts.append((name, draw(*args)))
+    except Exception as exc:  # one chart never stops the report
+        log.warning("day report: %s failed", what, exc_info=True)
+        problems.append(f"{what} failed ({type(exc).__name__}: {exc})")
 
 
 def write_report(report: DayReport, out_dir: Path) -> list[Path]:

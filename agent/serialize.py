@@ -1,6 +1,8 @@
 """Plain-JSON forms of core values for storage: ISO times, Decimals as strings.
 
-Pure functions, any thread.
+The ``*_from_dict`` readers check every field (``agent/fields.py``): a value that is not
+what the agent writes raises ``FieldError`` naming its path (``orders[3].tag: missing``),
+never a bare ``KeyError`` from deep inside. Pure functions, any thread.
 """
 
 from __future__ import annotations
@@ -9,6 +11,18 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from agent.fields import (
+    FieldError,
+    Fields,
+    at,
+    decimal,
+    member,
+    name,
+    optional,
+    stamp,
+    text,
+    whole,
+)
 from agent.models import Candle, Order, OrderPurpose, OrderStatus, OrderType, Side, Trade
 
 
@@ -42,18 +56,26 @@ def candle_to_dict(c: Candle) -> dict[str, Any]:
     }
 
 
-def candle_from_dict(d: dict[str, Any]) -> Candle:
-    return Candle(
-        instrument_token=int(d["token"]),
-        start=datetime.fromisoformat(d["start"]),
-        end=datetime.fromisoformat(d["end"]),
-        open=Decimal(d["open"]),
-        high=Decimal(d["high"]),
-        low=Decimal(d["low"]),
-        close=Decimal(d["close"]),
-        volume=int(d["volume"]),
-        ticks=int(d.get("ticks", 1)),
+def candle_from_dict(d: Any, path: str = "") -> Candle:
+    """A saved candle; ``FieldError`` naming the field (under ``path``) when it is not one."""
+    f = Fields(d, path)
+    price = decimal(0, above=True)
+    candle = Candle(
+        instrument_token=f.req("token", whole(0)),
+        start=f.req("start", stamp),
+        end=f.req("end", stamp),
+        open=f.req("open", price),
+        high=f.req("high", price),
+        low=f.req("low", price),
+        close=f.req("close", price),
+        volume=f.req("volume", whole(0)),
+        ticks=f.opt("ticks", whole(0), 1),
     )
+    if candle.end <= candle.start:
+        raise FieldError(at(path, "end"), f"{d['end']} is not after start {d['start']}")
+    if candle.low > candle.high:
+        raise FieldError(at(path, "low"), f"{d['low']} is above high {d['high']}")
+    return candle
 
 
 def order_to_dict(o: Order) -> dict[str, Any]:
@@ -80,27 +102,30 @@ def order_to_dict(o: Order) -> dict[str, Any]:
     }
 
 
-def order_from_dict(d: dict[str, Any]) -> Order:
+def order_from_dict(d: Any, path: str = "") -> Order:
+    """A saved order; ``FieldError`` naming the field (under ``path``) when it is not one."""
+    f = Fields(d, path)
+    price = optional(decimal(0))
     return Order(
-        tag=d["tag"],
-        instrument_token=int(d["token"]),
-        symbol=d["symbol"],
-        side=Side(d["side"]),
-        quantity=int(d["quantity"]),
-        order_type=OrderType(d["order_type"]),
-        purpose=OrderPurpose(d["purpose"]),
-        reason=d["reason"],
-        created_at=datetime.fromisoformat(d["created_at"]),
-        price=undec(d.get("price")),
-        trigger_price=undec(d.get("trigger_price")),
-        product=d.get("product", "MIS"),
-        status=OrderStatus(d["status"]),
-        filled_quantity=int(d.get("filled_quantity", 0)),
-        average_price=undec(d.get("average_price")),
-        broker_order_id=d.get("broker_order_id"),
-        message=d.get("message", ""),
-        updated_at=uniso(d.get("updated_at")),
-        modifications=int(d.get("modifications", 0)),
+        tag=f.req("tag", name),
+        instrument_token=f.req("token", whole(0)),
+        symbol=f.req("symbol", name),
+        side=f.req("side", member(Side)),
+        quantity=f.req("quantity", whole(1)),
+        order_type=f.req("order_type", member(OrderType)),
+        purpose=f.req("purpose", member(OrderPurpose)),
+        reason=f.req("reason", text),
+        created_at=f.req("created_at", stamp),
+        price=f.opt("price", price),
+        trigger_price=f.opt("trigger_price", price),
+        product=f.opt("product", name, "MIS"),
+        status=f.req("status", member(OrderStatus)),
+        filled_quantity=f.opt("filled_quantity", whole(0), 0),
+        average_price=f.opt("average_price", price),
+        broker_order_id=f.opt("broker_order_id", optional(text)),
+        message=f.opt("message", text, ""),
+        updated_at=f.opt("updated_at", optional(stamp)),
+        modifications=f.opt("modifications", whole(0), 0),
     )
 
 
@@ -123,19 +148,22 @@ def trade_to_dict(t: Trade) -> dict[str, Any]:
     }
 
 
-def trade_from_dict(d: dict[str, Any]) -> Trade:
+def trade_from_dict(d: Any, path: str = "") -> Trade:
+    """A saved trade; ``FieldError`` naming the field (under ``path``) when it is not one."""
+    f = Fields(d, path)
+    price = decimal(0, above=True)
     return Trade(
-        symbol=d["symbol"],
-        instrument_token=int(d["instrument_token"]),
-        side=Side(d["side"]),
-        quantity=int(d["quantity"]),
-        entry_time=datetime.fromisoformat(d["entry_time"]),
-        entry_price=Decimal(d["entry_price"]),
-        entry_reason=d["entry_reason"],
-        exit_time=datetime.fromisoformat(d["exit_time"]),
-        exit_price=Decimal(d["exit_price"]),
-        exit_reason=d["exit_reason"],
-        pnl=Decimal(d["pnl"]),
-        entry_tag=d.get("entry_tag", ""),
-        exit_tag=d.get("exit_tag", ""),
+        symbol=f.req("symbol", name),
+        instrument_token=f.req("instrument_token", whole(0)),
+        side=f.req("side", member(Side)),
+        quantity=f.req("quantity", whole(1)),
+        entry_time=f.req("entry_time", stamp),
+        entry_price=f.req("entry_price", price),
+        entry_reason=f.req("entry_reason", text),
+        exit_time=f.req("exit_time", stamp),
+        exit_price=f.req("exit_price", price),
+        exit_reason=f.req("exit_reason", text),
+        pnl=f.req("pnl", decimal()),
+        entry_tag=f.opt("entry_tag", text, ""),
+        exit_tag=f.opt("exit_tag", text, ""),
     )

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, urlparse
 
 from agent.clock import Clock, LiveClock
+from agent.fields import FieldError, Fields, name, stamp, text
 from agent.timeutil import IST, to_ist
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,23 @@ def last_expiry(now: datetime, expiry: time = TOKEN_EXPIRY) -> datetime:
     return at if at <= now else at - timedelta(days=1)
 
 
+def checked_session(data: Any, where: str) -> dict[str, Any]:
+    """A stored session whose fields are usable, else {} (a new login is needed; the
+    problem is logged naming ``where`` and the field, e.g. ``data/session.json: issued_at:
+    expected an ISO date and time with its UTC offset, got 'yesterday'``). Any thread."""
+    if not data:
+        return {}
+    try:
+        f = Fields(data, "")
+        f.req("access_token", name)
+        f.opt("user_id", text)
+        f.req("issued_at", stamp)
+    except FieldError as exc:
+        log.error("%s: %s: a new login is needed", where, exc)
+        return {}
+    return dict(data)
+
+
 class KiteSession:
     """The day's Kite session. ``kite_factory(api_key, root)`` builds a KiteConnect."""
 
@@ -80,7 +98,7 @@ class KiteSession:
         self._factory = kite_factory or _kiteconnect
         self._expiry = expiry
         self._lock = threading.Lock()
-        self._data = store.load() or {}
+        self._data = checked_session(store.load(), str(getattr(store, "path", "session")))
         if env_token and self._data.get("access_token") != env_token:
             # A token given in the environment (KITE_ACCESS_TOKEN) counts from now.
             self._data = {"access_token": env_token, "user_id": "",

@@ -172,6 +172,11 @@ class Secrets:
         password = urlsplit(self.kite_proxy).password if self.kite_proxy else None
         return tuple(found + ([password] if password else []))
 
+    def private(self) -> tuple[str, ...]:
+        """The values no chat reply may show, not even in part: all of ``values`` but the
+        API key, which is no secret (every login link carries it)."""
+        return tuple(v for v in self.values() if v != self.kite_api_key)
+
 
 @dataclass(frozen=True, slots=True)
 class SessionHours:

@@ -4,28 +4,26 @@ Sections: ``meta`` (day, tag sequence, running/paused), ``settings`` (the owner'
 changes, kept across days), ``orders`` and ``trades`` (today's), ``positions``,
 ``strategy`` (alerts, stops, VWAP sums per instrument), ``runtime`` (halts, trade counts,
 orders in flight, the day's candle interval) and ``risk`` (tripped scopes). Engine thread
-only (``restore``: the composition root's thread, before the engine's runner starts).
+only. ``restore`` (``agent/restore.py``, which checks every field first) runs on the
+composition root's thread, before the engine's runner starts.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from agent.engine import Engine
-from agent.lifecycle.state import InstrumentOrders
 from agent.models import Instrument, TradeSide
 from agent.pnl import book_matters, book_to_dict, book_version
-from agent.risk import Scope
-from agent.serialize import order_from_dict, order_to_dict, trade_from_dict, trade_to_dict
-from agent.settings import StrategyParams
+from agent.restore import VERSION, restore
+from agent.serialize import order_to_dict, trade_to_dict
 
 log = logging.getLogger(__name__)
 
-VERSION = 1
-_PARAM_TYPES = {k: type(getattr(StrategyParams(), k)) for k in StrategyParams.__slots__}
+__all__ = ["VERSION", "restore", "settings_section", "take"]
 
 
 def encode_value(value: Any) -> Any:
@@ -36,30 +34,11 @@ def encode_value(value: Any) -> Any:
     return value
 
 
-def decode_param(key: str, raw: Any) -> Any:
-    kind = _PARAM_TYPES.get(key)
-    if kind is Decimal:
-        return Decimal(str(raw))
-    if kind is TradeSide:
-        return TradeSide(str(raw).upper())
-    if kind is bool:
-        return bool(raw)
-    if kind is int:
-        return int(raw)
-    return raw
-
-
 def _instrument_to_dict(ins: Instrument) -> dict[str, Any]:
     return {"token": ins.token, "exchange": ins.exchange, "tradingsymbol": ins.tradingsymbol,
             "tick_size": str(ins.tick_size), "lot_size": ins.lot_size,
             "freeze_quantity": ins.freeze_quantity, "segment": ins.segment,
             "instrument_type": ins.instrument_type, "name": ins.name}
-
-
-def _instrument_from_dict(d: dict[str, Any]) -> Instrument:
-    return Instrument(int(d["token"]), d["exchange"], d["tradingsymbol"],
-                      Decimal(d["tick_size"]), int(d["lot_size"]), int(d["freeze_quantity"]),
-                      d.get("segment", ""), d.get("instrument_type", "EQ"), d.get("name", ""))
 
 
 def settings_section(engine: Engine) -> dict[str, Any]:
@@ -144,109 +123,3 @@ def _runtime_dict(engine: Engine, rt: Any) -> dict[str, Any]:
         # the grid the day started with: a ``/set interval`` of today waits for the next day
         "interval": rt.series.interval,
     }
-
-
-def restore_settings(engine: Engine, section: dict[str, Any]) -> None:
-    """The owner's runtime changes (these outlive the day)."""
-    o = engine.overrides
-    o["defaults"] = {k: decode_param(k, v) for k, v in section.get("defaults", {}).items()}
-    o["instruments"] = {s: {k: decode_param(k, v) for k, v in kv.items()}
-                        for s, kv in section.get("instruments", {}).items()}
-    o["groups"] = {g: {k: Decimal(v) for k, v in kv.items()}
-                   for g, kv in section.get("groups", {}).items()}
-    o["daily"] = {k: Decimal(v) for k, v in section.get("daily", {}).items()}
-    removed = set(section.get("removed", []))
-    o["removed"] = removed
-    o["added"] = {}
-    for d in section.get("added", []):
-        ins = _instrument_from_dict(d)
-        o["added"][ins.symbol.upper()] = ins
-        if ins.token not in engine.runtimes:
-            engine.add_instrument(ins)
-    for symbol in removed:
-        rt = engine.by_symbol.get(symbol)
-        if rt is not None:
-            engine.remove_instrument(rt)
-    for rt in engine.runtimes.values():
-        rt.params = engine.params_for(rt.symbol)
-        engine.strategy.set_params(rt.state, rt.params)
-    engine.load_limits()
-
-
-def restore(engine: Engine, snap: dict[str, Any], today: date) -> bool:
-    """Load a snapshot. Settings always; the day's state only when saved ``today``.
-    Returns whether the day's state was restored."""
-    restore_settings(engine, snap.get("settings", {}))
-    meta = snap.get("meta", {})
-    if meta.get("day") != str(today):
-        log.info("state of %s is not today's (%s): settings restored, day starts fresh",
-                 meta.get("day"), today)
-        return False
-    engine.start_day(today)
-    _keep_day_intervals(engine, snap.get("runtime", {}), today)
-    engine.running = bool(meta.get("running", True))
-    engine.paused = bool(meta.get("paused", False))
-    session_day = meta.get("session_day")
-    engine.session_day = None if session_day is None else date.fromisoformat(session_day)
-    engine.book.seq = int(meta.get("seq", 0))
-    engine.book.orders = {d["tag"]: order_from_dict(d) for d in snap.get("orders", [])}
-    engine.trades = [trade_from_dict(d) for d in snap.get("trades", [])]
-    engine.pnl.restore(snap.get("positions", []))
-    for token_text, data in snap.get("strategy", {}).items():
-        rt = engine.runtimes.get(int(token_text))
-        if rt is not None:
-            engine.strategy.restore(rt.state, data)
-    for token_text, d in snap.get("runtime", {}).items():
-        rt = engine.runtimes.get(int(token_text))
-        if rt is not None:
-            _restore_runtime(rt, d)
-    engine.risk.tripped = {(Scope(t[0]), t[1], w) for t in snap.get("risk", {}).get("tripped", [])
-                           for w in (t[2:] or ("profit_target", "loss_limit"))}
-    engine.pnl.dirty.clear()
-    log.info("restored the state of %s: %d open position(s), %d trade(s), %d order(s)",
-             today, sum(1 for b in engine.pnl.books.values() if b.quantity), len(engine.trades),
-             len(engine.book.orders))
-    return True
-
-
-def _older_orders(d: dict[str, Any]) -> dict[str, Any]:
-    """The runtime section of a state file written before agent/lifecycle (version 1)."""
-    close = d.get("pending_close") or d.get("exit_after_cancel")
-    return {"entry": d.get("entry_tag"), "exit": d.get("exit_tag"), "stop": d.get("stop_tag"),
-            "close": None if close is None else {"reason": close, "forced": True}}
-
-
-def _keep_day_intervals(engine: Engine, runtime: dict[str, Any], today: date) -> None:
-    """Give each restored instrument the candle interval today started with.
-
-    ``start_day`` grids the day with the params as they are now, which include an
-    ``interval`` the owner set earlier today; that one applies from the next trading day
-    (docs/strategy.md 9.2), so the saved interval wins until then. A snapshot written
-    before the interval was saved keeps the current params. Called by ``restore`` (the
-    composition root's thread, before the runner starts).
-    """
-    for token_text, d in runtime.items():
-        rt = engine.runtimes.get(int(token_text))
-        saved = d.get("interval")
-        if rt is None or saved is None or int(saved) == rt.params.interval:
-            continue
-        log.info("%s: today's candles stay at %s minutes; %s minutes from the next day",
-                 rt.symbol, saved, rt.params.interval)
-        rt.params = rt.params.with_overrides({"interval": int(saved)})
-        engine.strategy.set_params(rt.state, rt.params)
-        rt.series.start_day(today, rt.params.interval,
-                            *engine.session_hours(today, rt.instrument.exchange))
-
-
-def _restore_runtime(rt: Any, d: dict[str, Any]) -> None:
-    """One instrument's ``runtime`` section (its interval: ``_keep_day_intervals``).
-    Called by ``restore``, on its thread."""
-    rt.trades_today = int(d.get("trades_today", 0))
-    rt.halted = d.get("halted", "")
-    rt.error = d.get("error", "")
-    rt.squared_off = bool(d.get("squared_off", False))
-    rt.orders = InstrumentOrders.from_dict(d.get("orders") or _older_orders(d))
-    lp = d.get("last_price")
-    rt.last_price = None if lp is None else Decimal(lp)
-    lce = d.get("last_candle_end")
-    rt.last_candle_end = None if lce is None else datetime.fromisoformat(lce)

@@ -17,6 +17,15 @@ every second of a whole session, 09:15 to 15:30: 2,250,000 rows; quick: 5 instru
   instruments (quick: the whole quick file), parsed in this process so that the profile sees
   it: the shares of ``TickFile.chunks`` (CSV parsing and checks), of building ``Tick``
   objects from the chunks, and of ``Engine.on_tick``, and the top costs.
+- ``memory``: the peak resident set of ``python bot.py backtest --json`` (a process of its
+  own, as a user runs it) on tick files of one instrument ticking every second of every
+  session for 1, 20 and 200 days in a row (quick: 1 and 5; 200 days is 4.5 million rows,
+  about 225 MB), each file written beforehand in a temporary directory. The one-day file
+  is the baseline, measured in the same run; ``ratio`` is each file's peak over it (issue
+  13: memory is bounded by the number of instruments, not by the length of the file).
+  ``main_mb`` is the backtest's own process (``VmHWM``), ``parser_mb`` the child process
+  that parses a file of 4 MB or more (``getrusage``; 0 when the file was parsed in the main
+  process); ``peak_mb`` the larger of the two. Measured first, while this process is small.
 
 The caller (``python -m bench``) prints the dict; nothing here prints.
 """
@@ -24,7 +33,10 @@ The caller (``python -m bench``) prints the dict; nothing here prints.
 from __future__ import annotations
 
 import gc
+import json
 import math
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -53,6 +65,7 @@ from agent.synthetic import (
 from bench.profiling import cumulative_share, profile, top_costs
 
 DAY = date(2024, 1, 15)  # a Monday
+BOT = Path(__file__).resolve().parent.parent / "bot.py"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +74,11 @@ class Plan:
     minutes: int  # of the session, from the open
     profile_minutes: int
     repeats: int  # best of this many runs (the machines are shared and noisy)
+    memory_days: tuple[int, ...]  # tick files of one instrument; the first is the baseline
 
 
-FULL = Plan(100, 375, 30, 2)  # 09:15 to 15:30
-QUICK = Plan(5, 30, 30, 1)
+FULL = Plan(100, 375, 30, 2, (1, 20, 200))  # 09:15 to 15:30
+QUICK = Plan(5, 30, 30, 1, (1, 5))
 
 
 def settings_for(instruments: list[Instrument]) -> Settings:
@@ -161,11 +175,92 @@ def _timings(settings: Settings, path: Path, rows: int, repeats: int) -> dict[st
     }
 
 
+# Runs bot.py (argv[1:]) as its __main__, then prints, as the last line of stderr, the peak
+# RSS in KiB of this process (VmHWM: of its own memory since exec, not of the process that
+# started it) and of its largest child (the parser, from getrusage).
+_RSS_DRIVER = """
+import json, resource, runpy, sys
+sys.argv = sys.argv[1:]
+code = 0
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+except SystemExit as exit:
+    code = exit.code
+own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    with open("/proc/self/status", encoding="ascii") as status:
+        own = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+except (OSError, StopIteration, ValueError):
+    pass
+print("RSS " + json.dumps([own, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss]),
+      file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def write_days(instrument: Instrument, days: int, path: Path) -> int:
+    """A tick file of ``instrument`` ticking every second of ``days`` sessions in a row."""
+    ticks = (tick for k in range(days)
+             for tick in session_ticks([instrument], DAY + timedelta(days=k), seed=11,
+                                       every_seconds=1, skip_chance=0.0))
+    return write_csv(ticks, path)
+
+
+def backtest_rss(ticks: Path, config: Path, bot: Path = BOT) -> dict[str, Any]:
+    """``python bot.py backtest --json`` in a process of its own: its peak RSS and its
+    parser's, the wall time, and the summary's row counts."""
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", _RSS_DRIVER, str(bot), "backtest",
+                           "--ticks", str(ticks), "--config", str(config), "--json"],
+                          capture_output=True, text=True, check=False, cwd=bot.parent)
+    wall = time.perf_counter() - start
+    lines = proc.stderr.splitlines()
+    if proc.returncode != 0 or not lines or not lines[-1].startswith("RSS "):
+        raise RuntimeError(f"bot.py backtest exited {proc.returncode}: {proc.stderr[-500:]}")
+    main_kb, parser_kb = json.loads(lines[-1][4:])
+    summary = json.loads(proc.stdout)["summary"]
+    return {"main_mb": round(main_kb / 1024, 1), "parser_mb": round(parser_kb / 1024, 1),
+            "peak_mb": round(max(main_kb, parser_kb) / 1024, 1), "wall_s": round(wall, 1),
+            "trades": summary["trades"], "rows": summary.get("rows")}
+
+
+def memory(days: tuple[int, ...], bot: Path = BOT) -> dict[str, Any]:
+    """Peak RSS of bot.py backtest on one instrument over each number of ``days``; the first
+    is the baseline of the ratios."""
+    instrument = synthetic_instruments(1)[0]
+    out: dict[str, Any] = {"instrument_rows_per_day": 22_500, "files": {}}
+    with tempfile.TemporaryDirectory(prefix="bench-backtest-memory-") as tmp:
+        config = Path(tmp) / "config.yaml"
+        config.write_text(
+            "defaults: {interval: 5, percentage: 0.5, trade_side: both, lots: 1}\n"
+            f"instruments:\n  - {{symbol: \"{instrument.symbol}\", token: "
+            f"{instrument.token}, tick_size: {instrument.tick_size}, lot_size: 1}}\n",
+            encoding="utf-8")
+        for n in days:
+            path = Path(tmp) / f"{n}-days.csv"
+            rows = write_days(instrument, n, path)
+            file_mb = round(path.stat().st_size / 1e6, 1)
+            figures = backtest_rss(path, config, bot)
+            path.unlink()
+            counted = figures.pop("rows")
+            if counted is not None and counted["accepted"] != rows:  # None: before issue 13
+                raise RuntimeError(f"the backtest accepted {counted['accepted']} of {rows} "
+                                   "rows")
+            out["files"][str(n)] = {"days": n, "rows": rows, "file_mb": file_mb, **figures}
+    base = out["files"][str(days[0])]
+    out["baseline_days"] = days[0]
+    for figures in out["files"].values():
+        figures["ratio"] = round(figures["peak_mb"] / base["peak_mb"], 2)
+    return out
+
+
 def run(quick: bool) -> dict[str, Any]:
-    """Wall time of a session's backtest, its split into parsing and engine, a profile."""
+    """Wall time of a session's backtest, its split into parsing and engine, a profile, and
+    the peak memory of long backtests against a one-day one."""
     plan = QUICK if quick else FULL
     instruments = synthetic_instruments(plan.instruments)
     settings = settings_for(instruments)
+    figures = memory(plan.memory_days)  # first: the runs below make this process large
     with tempfile.TemporaryDirectory(prefix="bench-backtest-") as tmp:
         path = Path(tmp) / "session.csv"
         rows = write_session(instruments, plan.minutes, path)
@@ -184,4 +279,5 @@ def run(quick: bool) -> dict[str, Any]:
         "file_mb": round(file_mb, 1),
         **timings,
         "profile": profiled,
+        "memory": figures,
     }

@@ -158,6 +158,17 @@ def _backtest(r: dict[str, Any]) -> Iterator[Row]:
     if "overlap_s" in r:
         yield Row("backtest", "  the two side by side (parsing in a child process)",
                   f"{r['overlap_s']:.1f} s of them overlapped on two cores")
+    memory = r.get("memory") or {}
+    files = memory.get("files", {})
+    base = files.get(str(memory.get("baseline_days")))
+    for days, f in files.items():
+        if base is None or f is base:
+            continue
+        yield Row("backtest", f"  peak RSS of bot.py backtest, 1 instrument x {days} days "
+                  f"({f['rows']:,} ticks, {f['file_mb']:.0f} MB)",
+                  f"{f['peak_mb']:.0f} MB (main {f['main_mb']:.0f}, parser "
+                  f"{f['parser_mb']:.0f})", f"{base['days']} day: {base['peak_mb']:.0f} MB",
+                  f"{f['ratio']:.2f}x")
 
 
 _RENDER: dict[str, Callable[[dict[str, Any]], Iterator[Row]]] = {

@@ -2,7 +2,8 @@
 
 ``split_command('/set@bot percentage 0.4 NSE:INFY') -> ('set', ['percentage', '0.4',
 'NSE:INFY'])``. The checks raise ``UsageError``; the command layer answers with its message
-and the command's usage line. Pure functions, any thread.
+and the command's usage line; the text they echo is shortened, and masked of the
+secrets the caller is ``hiding``. Pure functions, any thread.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from agent.config_values import mask
 from agent.events import AlertKind
 from agent.models import TradeSide
 
@@ -79,14 +81,14 @@ def arity(args: list[str], low: int, high: int) -> None:
                          else f"expected {low}-{high} arguments, got {len(args)}")
     if len(args) > high:
         extra = " ".join(args[high:])
-        raise UsageError(f"unexpected extra argument(s): {extra!r}")
+        raise UsageError(f"unexpected extra argument(s): {shorten(extra)!r}")
 
 
 def symbol(text: str) -> str:
     """'nse:infy' -> 'NSE:INFY'; raises naming the bad text."""
     upper = text.strip().upper()
     if not _SYMBOL.match(upper):
-        raise UsageError(f"expected EXCHANGE:TRADINGSYMBOL such as NSE:INFY, got {text!r}")
+        raise UsageError(f"expected EXCHANGE:TRADINGSYMBOL such as NSE:INFY, got {shorten(text)!r}")
     return upper
 
 
@@ -96,16 +98,30 @@ def count(args: list[str], default: int, maximum: int) -> int:
     if not args:
         return default
     text = args[0]
-    if not text.isdigit() or not 1 <= int(text) <= maximum:
-        raise UsageError(f"n: expected a whole number 1..{maximum}, got {text!r}")
+    if not ascii_digits(text) or not 1 <= int(text) <= maximum:
+        raise UsageError(f"n: expected a whole number 1..{maximum}, got {shorten(text)!r}")
     return int(text)
+
+
+def ascii_digits(text: str, most: int = 9) -> bool:
+    """True for 1..``most`` digits 0-9 only: ``str.isdigit`` also takes '²' (which int()
+    refuses) and '٣' (which int() reads as 3)."""
+    return 0 < len(text) <= most and text.isascii() and text.isdigit()
+
+
+def shorten(text: str, most: int = 40) -> str:
+    """``text`` for an echo in a usage reply: the secrets of the enclosing
+    ``agent.config_values.hiding`` masked first, then cut to ``most`` characters (masking
+    after the cut would miss the part of a token left at the cut)."""
+    shown = mask(text[:10_000])
+    return shown if len(shown) <= most else shown[:most - 3] + "..."
 
 
 def trade_side(text: str) -> TradeSide:
     try:
         return TradeSide(text.upper())
     except ValueError:
-        raise UsageError(f"side: expected BUY, SELL or BOTH, got {text!r}") from None
+        raise UsageError(f"side: expected BUY, SELL or BOTH, got {shorten(text)!r}") from None
 
 
 def alert_kinds(text: str) -> list[AlertKind]:
@@ -116,12 +132,13 @@ def alert_kinds(text: str) -> list[AlertKind]:
     try:
         return [AlertKind(name)]
     except ValueError:
-        raise UsageError(f"alert type: expected 'all' or one of "
-                         f"{', '.join(k.value for k in AlertKind)}, got {text!r}") from None
+        kinds = ", ".join(k.value for k in AlertKind)
+        raise UsageError(f"alert type: expected 'all' or one of {kinds}, got "
+                         f"{shorten(text)!r}") from None
 
 
 def alert_mode(text: str) -> str:
     mode = text.lower()
     if mode not in ALERT_MODES:
-        raise UsageError(f"mode: expected on, silent or off, got {text!r}")
+        raise UsageError(f"mode: expected on, silent or off, got {shorten(text)!r}")
     return mode

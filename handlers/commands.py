@@ -10,11 +10,13 @@ Telegram bot and the console chat both drive it. Every method runs on the asynci
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from agent.commands import Reply
+from agent.config_values import hiding, mask
 from agent.events import Command
 from handlers import info_cmds, trading_cmds
 from handlers.alerts import AlertPrefs
@@ -58,7 +60,12 @@ class CommandCenter:
     # ------------------------------------------------------------ entry points
 
     async def handle_text(self, caller: Caller, text: str) -> list[Response]:
-        """The responses to one message (none for an ignored stranger)."""
+        """The responses to one message (none for an ignored stranger); a secret the
+        message held is never echoed, not even upper-cased."""
+        return [dataclasses.replace(r, text=self._mask(r.text))
+                for r in await self._responses(caller, text)]
+
+    async def _responses(self, caller: Caller, text: str) -> list[Response]:
         word, args = split_command(text)
         if not self.auth.allows(caller):
             if word in OPEN_TO_ALL:
@@ -70,23 +77,39 @@ class CommandCenter:
             return [await self._plain_text(caller, text)]
         handler = HANDLERS.get(word)
         if handler is None:
-            return [Response(f"/{esc(word)}: unknown command. /help lists them.")]
+            return [Response(f"/{esc(word[:40])}: unknown command. /help lists them.")]
         try:
-            return [await handler(self, caller, args)]
+            with hiding(self.services.settings.secrets.private()):  # echoes mask them
+                return [await handler(self, caller, args)]
         except UsageError as exc:
             return [usage(word, str(exc))]
         except EngineBusy as exc:
             return [busy_response(exc)]
+        except Exception as exc:  # a bug must not leave the owner without an answer
+            log.exception("/%s failed", word)
+            return [Response(f"❌ /{esc(word)} failed ({esc(type(exc).__name__)}); nothing "
+                             "more is known here, see /logs.")]
 
     async def handle_button(self, caller: Caller, data: str) -> ButtonOutcome:
-        """A pressed confirmation button: runs its choice once, or says why not."""
-        if not self.auth.allows(caller):
-            self.auth.refuse(caller, "<button>")
-            return ButtonOutcome("Not authorised: nothing done.")
-        choice = self.confirmations.take(caller.chat_id, data)
-        if isinstance(choice, Refusal):
-            return ButtonOutcome(choice.reason, esc(choice.reason) if choice.expired else None)
-        return await self._run_choice(choice)
+        """A pressed confirmation button: runs its choice once, or says why not. Always an
+        outcome (the transport answers every press with it), whatever the data holds."""
+        try:
+            if not self.auth.allows(caller):
+                self.auth.refuse(caller, "<button>")
+                return ButtonOutcome("Not authorised: nothing done.")
+            choice = self.confirmations.take(caller.chat_id, data)
+            if isinstance(choice, Refusal):
+                return ButtonOutcome(choice.reason,
+                                     esc(choice.reason) if choice.expired else None)
+            return await self._run_choice(choice)
+        except Exception as exc:
+            log.exception("a button press failed")
+            return ButtonOutcome(f"failed ({type(exc).__name__}); see /logs")
+
+    def _mask(self, text: str) -> str:
+        """``text`` without the secrets (a user may paste a token as an argument); not
+        without the API key, which the /login link carries."""
+        return mask(text, self.services.settings.secrets.private(), pieces=False)
 
     async def _run_choice(self, choice: Choice) -> ButtonOutcome:
         if choice.command is None:

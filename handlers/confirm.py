@@ -3,7 +3,8 @@
 ``offer`` stores the choices of a prompt under a random id and returns the buttons
 (``data`` is ``c:<id>:<n>``); ``take`` hands back the chosen ``Choice`` once, checking the
 chat and the age against the injected clock. An expired, reused, foreign or unknown button
-gets a ``Refusal`` that says why. Loop thread only.
+gets a ``Refusal`` that says why, and so does malformed or forged data (any text).
+Loop thread only.
 """
 
 from __future__ import annotations
@@ -55,8 +56,9 @@ class Confirmations:
 
     def take(self, chat_id: int, data: str) -> Choice | Refusal:
         """The choice behind a pressed button, once; else why it does nothing."""
-        parts = data.split(":")
-        if len(parts) != 3 or f"{parts[0]}:" != PREFIX or not parts[2].isdigit():
+        parts = data.split(":") if isinstance(data, str) else []
+        if (len(parts) != 3 or f"{parts[0]}:" != PREFIX or not parts[2].isascii()
+                or not parts[2].isdigit() or len(parts[2]) > 3):
             return Refusal("this button is not one of mine")
         key, index = parts[1], int(parts[2])
         prompt = self._prompts.get(key)

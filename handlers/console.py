@@ -85,7 +85,7 @@ class ConsoleChat:
         text = line.strip()
         if not text:
             return
-        if text.isdigit() and self._choices:
+        if text.isascii() and text.isdigit() and self._choices:  # not '²' (int() refuses it)
             index = int(text) - 1
             if not 0 <= index < len(self._choices):
                 self._write(f"choose 1..{len(self._choices)}")

@@ -7,7 +7,9 @@ with ``feed: kite``, ``kite.root`` / ``kite.ws_root`` / ``kite.login_url`` on it
 keeps its orders and positions meanwhile. Its clock starts at the pre-open (09:00) of
 ``--date`` (default: today if it trades, else the next trading day) or at the time given.
 Faults and realism rules switch at runtime through ``/sim/faults`` and ``/sim/realism``
-(``agent/sim/control.py``). Main thread only.
+(``agent/sim/control.py``). ``--port``, ``--speed`` and ``--seed`` follow the config's rules
+(``agent.config.PORT``, ``SIM_SPEED``, ``SEED``: digits 0-9, no exponent, within range); a bad
+option exits 1 naming it. Main thread only.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from typing import Any
 
 from agent.calendar import load_schedule
 from agent.clock import LiveClock
-from agent.config import ConfigError
+from agent.config import PORT, SEED, SIM_SPEED, ConfigError
+from agent.config_values import Convert
 from agent.instruments import InstrumentsError
 from agent.sim.control import apply_faults
 from agent.sim.realism import RULES, Realism
@@ -31,7 +34,6 @@ from handlers.run_cli import sim_day
 from storage.atomic import atomic_write_bytes
 
 PRE_OPEN = time(9, 0)
-MAX_SPEED = 10_000.0
 
 
 def parse_start(text: str | None, schedules: Path) -> datetime:
@@ -41,6 +43,8 @@ def parse_start(text: str | None, schedules: Path) -> datetime:
         today = LiveClock().now().date()
         return datetime.combine(sim_day(load_schedule(schedules), today), PRE_OPEN, IST)
     try:
+        if not text.isascii():  # strptime's %Y would read other scripts' digits
+            raise ValueError(text)
         if "T" in text:
             when = datetime.strptime(text, "%Y-%m-%dT%H:%M")
             return when.replace(tzinfo=IST)
@@ -54,15 +58,15 @@ def exchange_command(args: Any, schedules: Path) -> int:
     from agent.sim.server import SimExchange
 
     try:
-        if not 0 < args.speed <= MAX_SPEED:
-            raise ValueError(f"--speed: expected a number above 0 and up to {MAX_SPEED:g}, "
-                             f"got {args.speed:g}")
+        speed = float(_option("--speed", SIM_SPEED, args.speed))
+        port = _option("--port", PORT, args.port)
+        seed = _option("--seed", SEED, args.seed)
         start = parse_start(args.date, schedules)
         realism = Realism.all_but(*_names(args.realism_off))
         faults = json.loads(args.faults) if args.faults else None
         ips = [ip.strip() for ip in args.allowed_ips.split(",")] if args.allowed_ips else None
-        sim = SimExchange(args.instruments, start=start, speed=args.speed, seed=args.seed,
-                          port=args.port, realism=realism, static_ips=ips,
+        sim = SimExchange(args.instruments, start=start, speed=speed, seed=seed,
+                          port=port, realism=realism, static_ips=ips,
                           market_data=not args.personal_plan)
         if faults is not None:
             apply_faults(sim.faults, faults)
@@ -73,7 +77,7 @@ def exchange_command(args: Any, schedules: Path) -> int:
     sim.redirect_url = f"{sim.rest_root}/connect/redirect"
     info = {"rest_root": sim.rest_root, "ws_root": sim.ws_root, "api_key": sim.api_key,
             "api_secret": sim.api_secret, "login_url": sim.login_url,
-            "clock_start": start.isoformat(), "speed": args.speed,
+            "clock_start": start.isoformat(), "speed": speed,
             "realism": list(realism.names())}
     line = json.dumps(info)
     if args.info:
@@ -88,6 +92,14 @@ def exchange_command(args: Any, schedules: Path) -> int:
     return 0
 
 
+def _option(name: str, convert: Convert, value: Any) -> Any:
+    """An option's value by its rule; ValueError ``--speed: expected ..., got '1e5'``."""
+    try:
+        return convert(value)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+
+
 def _names(text: str | None) -> list[str]:
     names = [n.strip() for n in (text or "").split(",") if n.strip()]
     unknown = [n for n in names if n not in RULES]
@@ -100,11 +112,14 @@ def _names(text: str | None) -> list[str]:
 def add_parser(sub: Any) -> None:
     ex = sub.add_parser("exchange", help="the simulated Kite exchange alone (for agents and "
                         "tests)")
-    ex.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: a free one)")
-    ex.add_argument("--speed", type=float, default=1.0, help="clock speed factor (default 1)")
+    ex.add_argument("--port", default="0", help="TCP port on 127.0.0.1, 0..65535 (0: a free "
+                    "one)")
+    ex.add_argument("--speed", default="1", help="clock speed factor, above 0 and up to 10000 "
+                    "(default 1)")
     ex.add_argument("--date", default=None, metavar="YYYY-MM-DD[THH:MM]",
                     help="the trading day (its 09:00 pre-open), or the IST time to start at")
-    ex.add_argument("--seed", type=int, default=7, help="seed of the market's price paths")
+    ex.add_argument("--seed", default="7", help="seed of the market's price paths, "
+                    "0..4294967295 (default 7)")
     ex.add_argument("--instruments", default=None, metavar="FILE",
                     help="a Kite instruments CSV (default: the bundled sample)")
     ex.add_argument("--info", default=None, metavar="FILE", help="also write the JSON line here")

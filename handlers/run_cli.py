@@ -25,8 +25,9 @@ from typing import Any
 from agent.calendar import TradingCalendar, load_schedule
 from agent.clock import ExchangeClockError
 from agent.config import ConfigError, settings_or_report
+from agent.fields import FieldError
 from agent.instruments import BUNDLED_DUMP, InstrumentsError, load_dump
-from agent.logsetup import setup_logging
+from agent.logsetup import log_path, setup_logging
 from agent.settings import (
     Defaults,
     FeedKind,
@@ -39,8 +40,9 @@ from agent.settings import (
 )
 from agent.timeutil import IST, parse_hhmm
 from handlers.runtime import AgentProcess, RuntimeOptions
+from storage.datadir import prepare_data_dir
+from storage.errors import DataFileError, unusable
 from storage.lock import DataDirLocked
-from storage.state import StateFileCorrupt
 
 log = logging.getLogger(__name__)
 
@@ -76,39 +78,96 @@ def _serve(proc: AgentProcess, extra: Any = None) -> None:
     asyncio.run(main())
 
 
+# Errors whose message already says what is wrong and where (a file, a key, a URL).
+KNOWN_START_ERRORS = (DataDirLocked, DataFileError, FieldError, InstrumentsError,
+                      ExchangeClockError, ConfigError)
+
+
 def _open(proc: AgentProcess) -> str | None:
+    """Open the agent; the problem as one line when it cannot start (``open`` has given
+    back whatever it took: the lock, the writer thread, the broker)."""
     try:
         proc.open()
-    except (DataDirLocked, StateFileCorrupt, InstrumentsError, ExchangeClockError) as exc:
-        proc.close()
+    except KNOWN_START_ERRORS as exc:
+        _to_log_file(f"cannot start: {exc}")
         return str(exc)
+    except Exception as exc:  # a bug: one line here, the traceback in the log file
+        _to_log_file("start-up failed", exc)
+        where = log_path(proc.settings.data_dir)
+        return f"the agent could not start: {type(exc).__name__}: {exc} (details in {where})"
     return None
 
 
+def _to_log_file(message: str, exc: BaseException | None = None) -> None:
+    """Why the start failed (with the traceback of an unforeseen failure), to the log file
+    only: the console gets the one line ``error: ...``."""
+    info = None if exc is None else (type(exc), exc, exc.__traceback__)
+    record = log.makeRecord(log.name, logging.ERROR, __file__, 0, message, (), info)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+
+
+def _prepare(settings: Settings) -> str | None:
+    """The data directory and the log file, before anything else; the problem or None."""
+    try:
+        prepare_data_dir(settings.data_dir)
+        setup_logging(settings.data_dir, settings.log_level, settings.secrets.values())
+    except DataFileError as exc:
+        return str(exc)
+    except OSError as exc:  # e.g. data/logs is a file
+        where = Path(exc.filename) if exc.filename else log_path(settings.data_dir)
+        return str(unusable(where, exc, "the log file cannot be opened"))
+    return None
+
+
+def _serve_until_stopped(proc: AgentProcess) -> str | None:
+    """Run an opened agent until told to stop, then close it; the problem, if any (the
+    chat could not start, the last state was not saved), as one line."""
+    problem = None
+    try:
+        _serve(proc)
+    except Exception as exc:  # e.g. Telegram refused the bot token: one line, no hang
+        _to_log_file("the agent stopped", exc)
+        problem = (f"the agent stopped: {type(exc).__name__}: {exc} (details in "
+                   f"{log_path(proc.settings.data_dir)})")
+    finally:
+        proc.close()
+    return problem or proc.close_problem or None
+
+
 def run_command(config: Path, schedules: Path) -> int:
+    """Exit status 0 after a clean stop; 1 (one line on stderr naming the file or key)
+    when the agent cannot start or its last state could not be saved."""
     settings = settings_or_report(config, schedules)
     if settings is None:
         return 1
-    setup_logging(settings.data_dir, settings.log_level, settings.secrets.values())
-    sim = None
-    if settings.feed is FeedKind.SIM:
-        day = sim_day(settings.schedule, datetime.now(IST).date())
-        sim = _start_sim(settings, day, settings.sim.speed)
-        log.info("feed: sim: the simulated exchange trades %s at %sx from 09:15", day,
-                 settings.sim.speed)
-    proc = AgentProcess(settings, sim=sim)
-    problem = _open(proc)
+    problem = _prepare(settings)
     if problem is not None:
         print(f"error: {problem}", file=sys.stderr)
-        if sim is not None:
-            sim.stop()
         return 1
+    sim = None
     try:
-        _serve(proc)
+        if settings.feed is FeedKind.SIM:
+            day = sim_day(settings.schedule, datetime.now(IST).date())
+            try:
+                sim = _start_sim(settings, day, settings.sim.speed)
+            except Exception as exc:  # e.g. sim.instruments_file unreadable
+                _to_log_file("the simulated exchange could not start", exc)
+                print(f"error: the simulated exchange could not start: {exc}", file=sys.stderr)
+                return 1
+            log.info("feed: sim: the simulated exchange trades %s at %sx from 09:15", day,
+                     settings.sim.speed)
+        proc = AgentProcess(settings, sim=sim)
+        problem = _open(proc)
+        if problem is None:
+            problem = _serve_until_stopped(proc)
     finally:
-        proc.close()
         if sim is not None:
             sim.stop()
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
     return 0
 
 

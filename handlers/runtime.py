@@ -42,24 +42,25 @@ from agent.events import (
 from agent.lifecycle.tags import wall_epoch
 from agent.models import Instrument
 from agent.recovery import MinuteBar, bars_from_kite, fill_gaps
-from agent.reports import day_report, write_report
+from agent.reports import day_report, usable_candles, write_report
 from agent.runner import THREAD_SWITCH_SECONDS, EngineRunner
 from agent.scheduler import DayScheduler, DayServices
 from agent.scheduler_sim import ScaledJobDriver
-from agent.serialize import candle_from_dict, trade_from_dict
+from agent.serialize import trade_from_dict
 from agent.session import KiteSession
 from agent.settings import ClockKind, Mode, Settings
 from handlers.access_watch import AccessWatch
 from handlers.build import ChatOptions, ChatServices, build_console, build_telegram
 from handlers.instruments import live_index, resolve
 from handlers.services import FeedInfo
+from storage.datadir import prepare_data_dir
+from storage.errors import unusable
 from storage.hookup import EnginePersistence
 from storage.lock import DataDirLock
 from storage.prefs import Prefs
 from storage.session_file import SessionFile
 
 log = logging.getLogger(__name__)
-
 
 
 class MemorySessionStore:
@@ -106,12 +107,28 @@ class AgentProcess:
         self._closers: list[Callable[[], object]] = []
         self._stop_jobs: Callable[[], object] = lambda: None
         self._armed: frozenset[int] = frozenset()
+        self._storage_failure = ""  # the storage writer's latest complaint
+        self.close_problem = ""  # set by close: what did not reach the disk
 
     # ------------------------------------------------------------ wiring (main thread)
 
     def open(self) -> None:
-        """Raises ``ExchangeClockError`` (before anything is taken) when ``clock: exchange``
-        cannot read the exchange's clock."""
+        """Wire everything; nothing runs yet (``run`` starts the engine and the jobs).
+
+        Raises ``ExchangeClockError`` (before anything is taken) when ``clock: exchange``
+        cannot read the exchange's clock; ``DataFileError`` (``StateFileCorrupt`` among
+        them) naming the file and the field when the data directory or a saved file cannot
+        be used; ``DataDirLocked``, ``InstrumentsError``. On any exception whatever was
+        taken is given back first (``close``: the storage writer and the broker's threads
+        stopped, the lock released, nothing saved), so a failed start never hangs on a
+        thread or keeps the data directory locked."""
+        try:
+            self._compose()
+        except BaseException:
+            self.close()
+            raise
+
+    def _compose(self) -> None:
         s = self.settings
         if self._follow_exchange:
             followed = exchange_clock(s.kite.root)
@@ -119,14 +136,13 @@ class AgentProcess:
             log.info("clock: exchange: following %s, now %s at %gx", s.kite.root,
                      f"{followed.now():%Y-%m-%d %H:%M:%S}", followed.speed)
         sys.setswitchinterval(THREAD_SWITCH_SECONDS)
-        data_dir = s.data_dir
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir = prepare_data_dir(s.data_dir)
         self.lock = DataDirLock(data_dir)
         self.lock.acquire()
         self._closers.append(self.lock.release)
         self.prefs = Prefs.in_dir(data_dir)
         self.persistence = EnginePersistence(data_dir, self._storage_error)
-        self._closers.append(self.persistence.close)
+        self._closers.append(self._close_storage)
         self.session = self._session()
         self.index = live_index(s, self.session, self.sim)
         instruments = resolve(s, self.index)
@@ -149,6 +165,8 @@ class AgentProcess:
                                     save=lambda v: self.prefs.update("day_override", dict(v)))
         self.submitter = OverrideSubmitter(self.runner, self.override, self.clock)
         self.chat = self._chat()
+        if self.prefs.problem:  # the owner's alert modes and /start or /stop were reset
+            self._notify(Notification(AlertKind.ERROR, self.prefs.problem, self.clock.now()))
         self.day = DayScheduler(self.calendar, self.submitter, services=self._day_services(),
                                 override=self.override, clock=self.clock)
         self.session.on_login = self._logged_in
@@ -189,6 +207,7 @@ class AgentProcess:
                                 clock=self.clock, on_token_error=self._token_refused,
                                 on_access_refused=lambda r: self.access.refused(r, repeat=True))
             self._closers.append(broker.close)
+            self.engine.broker_synced = False  # entries wait for the broker's books
             if self.session.access_token():
                 self._reconcile(broker)
             return broker
@@ -295,10 +314,19 @@ class AgentProcess:
             self._loop.call_soon_threadsafe(self.stop_event.set)
 
     def close(self) -> None:
-        """Take everything down: no more jobs, no more ticks, the engine's last state saved,
-        then the rest in reverse order of opening."""
-        self._stop_jobs()
-        self.stop_feed()
+        """Take everything down: no more jobs, no more ticks, the engine's last state saved
+        (only when the runner ran: a start that failed saves nothing), then the rest in
+        reverse order of opening. Idempotent; main thread. ``close_problem`` then says
+        what did not reach the disk, naming the file ("" when everything did)."""
+        try:
+            self._stop_jobs()
+        except Exception:
+            log.exception("while stopping the day's jobs")
+        self._stop_jobs = lambda: None
+        try:
+            self.stop_feed()
+        except Exception:
+            log.exception("while closing the feed")
         if hasattr(self, "runner"):
             self.runner.stop()
         for closer in reversed(self._closers):
@@ -307,6 +335,13 @@ class AgentProcess:
             except Exception:
                 log.exception("while shutting down")
         self._closers.clear()
+
+    def _close_storage(self) -> None:
+        """Stop the storage writer (its queued writes first): the last closer but the lock."""
+        if not self.persistence.close():
+            self.close_problem = (f"{self.persistence.store.path}: the last state was not "
+                                  f"saved ({self._storage_failure or 'the writer did not finish'})")
+            log.error("%s", self.close_problem)
 
     # ------------------------------------------------------------ services
 
@@ -374,18 +409,26 @@ class AgentProcess:
 
     def report(self, day: date) -> Path | None:
         """The day report: text as an alert, charts under data/reports/DAY (any thread but
-        the engine's: it asks the engine through its inbox)."""
+        the engine's: it asks the engine through its inbox). A candle file or record that
+        cannot be used, or charts that cannot be written, are named in the text; the report
+        is made from the rest."""
         trades = [trade_from_dict(t) for t in self.runner.call(Query(QueryKind.TRADES)).data]
         status = self.runner.call(Query(QueryKind.STATUS)).data
-        candles = {}
+        candles, skipped = {}, []
         for row in status["instruments"]:
-            records = self.persistence.candles.read_day(day, row["token"],
-                                                        row["settings"]["interval"])
-            candles[row["symbol"]] = [candle_from_dict(r) for r in records]
-        report = day_report(day.isoformat(), trades, candles)
+            read = self.persistence.candles.read(day, row["token"],
+                                                 row["settings"]["interval"])
+            candles[row["symbol"]], bad = usable_candles(read)
+            skipped += bad
+        report = day_report(day.isoformat(), trades, candles, skipped)
         out = self.settings.data_dir / "reports" / day.isoformat()
-        paths = write_report(report, out)
-        self._notify(Notification(AlertKind.DAY_REPORT, f"{report.text}\ncharts: {out}",
+        try:
+            paths = write_report(report, out)
+            where = f"charts: {out}"
+        except OSError as exc:
+            log.error("day report: the charts could not be written to %s: %s", out, exc)
+            paths, where = [], f"charts not written: {unusable(out, exc)}"
+        self._notify(Notification(AlertKind.DAY_REPORT, f"{report.text}\n{where}",
                                   self.clock.now(), data={"charts": [str(p) for p in paths]}))
         return out
 
@@ -395,5 +438,8 @@ class AgentProcess:
             chat.notify(note)
 
     def _storage_error(self, message: str) -> None:
+        """The storage writer's thread: a write failed (the writer keeps it and retries)."""
+        if "state write" in message or not self._storage_failure:
+            self._storage_failure = message  # the state file's own failure says most
         log.error("storage: %s", message)
         self._notify(Notification(AlertKind.ERROR, f"storage: {message}", self.clock.now()))

@@ -1,23 +1,35 @@
-"""Sending to Telegram: one paced queue per chat, retries, and the plain-text fallback.
+"""Sending to Telegram: two lanes per chat, paced, with retries and the plain-text fallback.
 
-Each chat has its own queue and worker task, so a slow or flooded chat never holds up
-another. A worker sends at most one message per ``pace`` seconds (Telegram allows about one
-per second per chat). On ``RetryAfter`` it sleeps the time Telegram asks and sends the same
-message again; on a network error it retries after each delay of ``backoff`` and then gives
-up on that message (logged); when Telegram rejects the HTML ("can't parse entities") it
-sends the plain-text twin. A full queue drops its oldest message, counted and logged.
-Loop thread only.
+Each chat has its own worker task, so a slow or flooded chat never holds up another. A
+worker sends at most one message per ``pace`` seconds (Telegram allows about one per second
+per chat) from two lanes:
+
+- ``Lane.MAIN``: alerts and replies to allowed callers. Always sent first. On ``RetryAfter``
+  the worker sleeps the time Telegram asks and sends the same message again; on a network
+  error it retries after each delay of ``backoff`` and then gives up on that message
+  (logged). A full main lane (``queue_size``) drops its oldest message, counted and logged.
+- ``Lane.COURTESY``: replies to callers who are not allowed (refusals, their /whoami).
+  Sent only when the main lane of the chat is empty, so such a message delays an alert by at
+  most the one pacing slot it is using. Bounded per chat (``courtesy_size``) and in total
+  (``courtesy_total``): beyond either the new message is dropped, counted. Tried once: on
+  ``RetryAfter`` it is dropped and the chat waits as Telegram asks; a network error drops it.
+
+When Telegram rejects the HTML ("can't parse entities") either lane sends the plain-text
+twin. A chat's worker ends, and its entry goes, once both lanes are empty and its pacing
+slot has passed, so strangers' chats leave nothing behind. Loop thread only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import warnings
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from enum import Enum
 from typing import Any
 
 from telegram import Bot
@@ -31,6 +43,11 @@ log = logging.getLogger(__name__)
 MAX_FLOOD_WAITS = 5  # RetryAfter answers for one message before it is given up
 
 
+class Lane(Enum):
+    MAIN = "main"  # alerts and replies to allowed callers: first, retried
+    COURTESY = "courtesy"  # replies to callers not allowed: when MAIN is empty, tried once
+
+
 @dataclass(frozen=True, slots=True)
 class Outgoing:
     text: str  # HTML, at most one Telegram message long (a photo's caption)
@@ -41,10 +58,14 @@ class Outgoing:
 
 @dataclass(slots=True)
 class _ChatQueue:
-    items: deque[Outgoing] = field(default_factory=deque)
+    items: deque[Outgoing] = field(default_factory=deque)  # Lane.MAIN
+    courtesy: deque[Outgoing] = field(default_factory=deque)  # Lane.COURTESY
     ready: asyncio.Event = field(default_factory=asyncio.Event)
-    last_sent: float = float("-inf")
+    next_at: float = float("-inf")  # loop time before which nothing may be sent
     task: asyncio.Task[None] | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.items or self.courtesy)
 
 
 def retry_seconds(exc: RetryAfter) -> float:
@@ -58,37 +79,63 @@ def retry_seconds(exc: RetryAfter) -> float:
 class ChatSender:
     def __init__(self, bot: Bot, *, pace: float = 1.0,
                  backoff: Sequence[float] = (1.0, 2.0, 5.0, 10.0, 30.0),
-                 queue_size: int = 200) -> None:
+                 queue_size: int = 200, courtesy_size: int = 5,
+                 courtesy_total: int = 30) -> None:
         self.bot = bot
         self.pace = pace
         self.backoff = tuple(backoff)
-        self.queue_size = queue_size
+        self.queue_size = queue_size  # main lane, per chat
+        self.courtesy_size = courtesy_size  # courtesy lane, per chat
+        self.courtesy_total = courtesy_total  # courtesy lane, all chats together
         self.sent = 0
         self.failed = 0
-        self.dropped = 0
+        self.dropped = 0  # main lane overflow
+        self.courtesy_dropped = 0  # courtesy lane overflow, or given up after one try
         self.plain_fallbacks = 0
+        self.peak_main = 0  # the longest main lane of any chat so far
+        self.peak_courtesy = 0  # the most courtesy messages waiting at once, all chats
         self._queues: dict[int, _ChatQueue] = {}
+        self._courtesy_waiting = 0
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
 
-    def enqueue(self, chat_id: int, out: Outgoing) -> None:
-        """Queue a message for ``chat_id`` (never waits)."""
+    @property
+    def chats(self) -> int:
+        """Chats with a worker now (something queued, or a pacing slot not yet over)."""
+        return len(self._queues)
+
+    def enqueue(self, chat_id: int, out: Outgoing, lane: Lane = Lane.MAIN) -> bool:
+        """Queue a message for ``chat_id`` (never waits); False when a full courtesy lane
+        dropped it."""
         queue = self._queues.get(chat_id)
+        if lane is Lane.COURTESY:
+            waiting = len(queue.courtesy) if queue is not None else 0
+            if waiting >= self.courtesy_size or self._courtesy_waiting >= self.courtesy_total:
+                self.courtesy_dropped += 1
+                log.debug("courtesy lane full: a reply to chat %s dropped", chat_id)
+                return False
         if queue is None:
             queue = self._queues[chat_id] = _ChatQueue()
-        if len(queue.items) >= self.queue_size:
-            queue.items.popleft()
-            self.dropped += 1
-            if self.dropped == 1 or self.dropped % 100 == 0:
-                log.warning("send queue of chat %s full: dropped the oldest message "
-                            "(%d dropped so far)", chat_id, self.dropped)
-        queue.items.append(out)
+        if lane is Lane.COURTESY:
+            queue.courtesy.append(out)
+            self._courtesy_waiting += 1
+            self.peak_courtesy = max(self.peak_courtesy, self._courtesy_waiting)
+        else:
+            if len(queue.items) >= self.queue_size:
+                queue.items.popleft()
+                self.dropped += 1
+                if self.dropped == 1 or self.dropped % 100 == 0:
+                    log.warning("send queue of chat %s full: dropped the oldest message "
+                                "(%d dropped so far)", chat_id, self.dropped)
+            queue.items.append(out)
+            self.peak_main = max(self.peak_main, len(queue.items))
         queue.ready.set()
         self._idle.clear()
         if queue.task is None or queue.task.done():
             queue.task = asyncio.get_running_loop().create_task(
                 self._worker(chat_id, queue), name=f"telegram-send-{chat_id}")
+        return True
 
     async def drain(self) -> None:
         """Wait until every queue is empty and nothing is being sent."""
@@ -101,31 +148,51 @@ class ChatSender:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     def _maybe_idle(self) -> None:
-        if self._in_flight == 0 and not any(q.items for q in self._queues.values()):
+        if self._in_flight == 0 and not any(self._queues.values()):
             self._idle.set()
 
     async def _worker(self, chat_id: int, queue: _ChatQueue) -> None:
         loop = asyncio.get_running_loop()
-        while True:
-            while not queue.items:
-                queue.ready.clear()
-                self._maybe_idle()
-                await queue.ready.wait()
-            wait = queue.last_sent + self.pace - loop.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            out = queue.items.popleft()
-            self._in_flight += 1
-            try:
-                await self._deliver(chat_id, out)
-            except Exception:
-                self.failed += 1
-                log.exception("sending to chat %s failed", chat_id)
-            finally:
-                self._in_flight -= 1
-                queue.last_sent = loop.time()
+        try:
+            while True:
+                if not queue:
+                    self._maybe_idle()
+                    quiet = queue.next_at - loop.time()
+                    if quiet <= 0:  # nothing to send and the slot is over: the worker ends
+                        return
+                    queue.ready.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(queue.ready.wait(), quiet)
+                    continue
+                wait = queue.next_at - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                    continue  # look again: an alert may have come meanwhile
+                courtesy = not queue.items
+                if courtesy:
+                    out = queue.courtesy.popleft()
+                    self._courtesy_waiting -= 1
+                else:
+                    out = queue.items.popleft()
+                self._in_flight += 1
+                try:
+                    await self._deliver(chat_id, out, queue, patient=not courtesy)
+                except Exception:
+                    self.failed += 1
+                    log.exception("sending to chat %s failed", chat_id)
+                finally:
+                    self._in_flight -= 1
+                    queue.next_at = max(queue.next_at, loop.time() + self.pace)
+        finally:
+            if self._queues.get(chat_id) is queue:
+                del self._queues[chat_id]
+                self._courtesy_waiting -= len(queue.courtesy)  # cancelled with some left
+            self._maybe_idle()
 
-    async def _deliver(self, chat_id: int, out: Outgoing) -> None:
+    async def _deliver(self, chat_id: int, out: Outgoing, queue: _ChatQueue, *,
+                       patient: bool) -> None:
+        """Send one message; ``patient`` (the main lane) waits out flood control and
+        retries network errors, a courtesy message is tried once."""
         html = True
         failures = floods = 0
         while True:
@@ -144,6 +211,12 @@ class ChatSender:
             except RetryAfter as exc:
                 floods += 1
                 seconds = retry_seconds(exc)
+                if not patient:  # the chat waits as asked; the courtesy reply is not worth it
+                    self.courtesy_dropped += 1
+                    queue.next_at = asyncio.get_running_loop().time() + seconds
+                    log.warning("chat %s: Telegram flood control (%.0f s); a reply to a "
+                                "caller who is not allowed dropped", chat_id, seconds)
+                    return
                 if floods > MAX_FLOOD_WAITS:
                     self.failed += 1
                     log.error("chat %s: still flood-limited after %d waits; message dropped",
@@ -163,6 +236,11 @@ class ChatSender:
                 log.error("chat %s: Telegram refused a message: %s", chat_id, exc.message)
                 return
             except NetworkError as exc:  # includes TimedOut
+                if not patient:
+                    self.courtesy_dropped += 1
+                    log.warning("chat %s: network error (%s); a reply to a caller who is not "
+                                "allowed dropped", chat_id, exc.message)
+                    return
                 if failures >= len(self.backoff):
                     self.failed += 1
                     log.error("chat %s: network errors, message dropped after %d tries: %s",

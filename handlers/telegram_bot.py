@@ -6,6 +6,12 @@ application (retrying while Telegram is unreachable), polls for updates, turns e
 through the paced ``ChatSender``. ``notify(notification)`` is what the engine calls, on the
 engine thread; alerts reach every allowed chat.
 
+Alerts and replies to callers who may act go on the sender's main lane; replies to callers
+who may not (refusals, their /whoami) on its courtesy lane, sent only when a chat has no
+alert or owner reply waiting. /whoami is answered within the ``Authorizer``'s per-user
+budget (then one "slow down" note, then silence), refusals within its refusal budget, so a
+stranger's flood neither delays alerts nor grows a queue.
+
 Polling survives network errors (PTB retries with backoff). A ``Conflict`` (another process
 polling with the same token) is logged loudly, polling stops, ``conflict`` turns True and
 ``on_conflict()`` is called; trading and alerts carry on. Updates that queued up while the
@@ -37,10 +43,11 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHand
 
 from agent.events import Notification
 from handlers.alerts import Alert, AlertDispatcher, pump_alerts
-from handlers.args import COMMANDS
+from handlers.args import COMMANDS, split_command
+from handlers.auth import Verdict
 from handlers.commands import CommandCenter
 from handlers.inbox import AlertInbox
-from handlers.sender import ChatSender, Outgoing
+from handlers.sender import ChatSender, Lane, Outgoing
 from handlers.services import Caller, Response
 from handlers.text import esc, split_message
 
@@ -217,9 +224,9 @@ class TelegramBot:
             for photo in photos:
                 self.sender.enqueue(chat_id, photo)
 
-    def send(self, chat_id: int, response: Response) -> None:
+    def send(self, chat_id: int, response: Response, lane: Lane = Lane.MAIN) -> None:
         for out in outgoing(response):
-            self.sender.enqueue(chat_id, out)
+            self.sender.enqueue(chat_id, out, lane)
 
     async def process(self, update: Update) -> None:
         """Handle one update: a command, a plain text, or a button press."""
@@ -230,8 +237,18 @@ class TelegramBot:
             assert update.callback_query is not None
             await self._on_button(update.callback_query, incoming)
             return
-        for response in await self.center.handle_text(incoming.caller, incoming.text):
-            self.send(incoming.caller.chat_id, response)
+        caller = incoming.caller
+        auth = self.center.auth
+        lane = Lane.MAIN if auth.allows(caller) else Lane.COURTESY
+        if split_command(incoming.text)[0] == "whoami":
+            verdict = auth.whoami(caller)
+            if verdict is Verdict.SILENT:
+                return
+            if verdict is Verdict.SLOW_DOWN:
+                self.send(caller.chat_id, Response(esc(auth.slow_down_text())), lane)
+                return
+        for response in await self.center.handle_text(caller, incoming.text):
+            self.send(caller.chat_id, response, lane)
 
     async def _on_button(self, query: CallbackQuery, incoming: Incoming) -> None:
         outcome = await self.center.handle_button(incoming.caller, incoming.button or "")
@@ -246,7 +263,8 @@ class TelegramBot:
             await message.edit_text(outcome.text, parse_mode=ParseMode.HTML, reply_markup=None)
         except TelegramError as exc:
             log.warning("editing the prompt failed (%s); sending the outcome instead", exc)
-            self.send(incoming.caller.chat_id, Response(outcome.text))
+            lane = Lane.MAIN if self.center.auth.allows(incoming.caller) else Lane.COURTESY
+            self.send(incoming.caller.chat_id, Response(outcome.text), lane)
 
     async def _on_update(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         if isinstance(update, Update):

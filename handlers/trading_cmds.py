@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from agent.config import parse_param
+from agent.config import parse_limit, parse_param
 from agent.events import (
     AddInstrument,
     PauseEntries,
@@ -29,7 +28,16 @@ from agent.events import (
 )
 from agent.instruments import InstrumentsError
 from handlers import formatting as fmt
-from handlers.args import LIMIT_KEYS, SETTABLE, UsageError, arity, count, symbol, trade_side
+from handlers.args import (
+    LIMIT_KEYS,
+    SETTABLE,
+    UsageError,
+    arity,
+    count,
+    shorten,
+    symbol,
+    trade_side,
+)
 from handlers.confirm import Choice
 from handlers.services import Caller, FeedInfo, Response
 from handlers.text import b, esc, reply_html
@@ -135,7 +143,8 @@ async def set_param(center: CommandCenter, caller: Caller, args: list[str]) -> R
     key = args[0].lower()
     if key not in SETTABLE:
         hint = " (use /side for trade_side)" if key == "trade_side" else ""
-        raise UsageError(f"{args[0]!r}: not a settable key{hint}; keys: {', '.join(SETTABLE)}")
+        raise UsageError(f"{shorten(args[0])!r}: not a settable key{hint}; keys: "
+                         f"{', '.join(SETTABLE)}")
     try:
         value = parse_param(key, args[1])
     except ValueError as exc:
@@ -154,12 +163,12 @@ async def limits(center: CommandCenter, caller: Caller, args: list[str]) -> Resp
     if scope.lower() == "daily":
         scope = "daily"
     if key not in LIMIT_KEYS:
-        raise UsageError(f"{args[1]!r}: expected profit_target or loss_limit")
+        raise UsageError(f"{shorten(args[1])!r}: expected profit_target or loss_limit")
     try:
-        value = parse_param(key, args[2])
+        value = parse_limit(key, args[2])
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    return await _simple(center, SetLimit(scope, key, Decimal(value)))
+    return await _simple(center, SetLimit(scope, key, value))
 
 
 async def add(center: CommandCenter, caller: Caller, args: list[str]) -> Response:

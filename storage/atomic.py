@@ -23,6 +23,7 @@ from typing import Any
 
 from tinydb.storages import Storage
 
+from storage.errors import unusable
 from storage.plainjson import check_plain_json
 
 logger = logging.getLogger(__name__)
@@ -95,16 +96,23 @@ def _check_tinydb_layout(path: Path, data: Any) -> None:
 
 
 def read_json_file(path: Path) -> dict[str, Any] | None:
-    """The parsed TinyDB file; None when it does not exist or is zero-length.
+    """The parsed TinyDB file; None when it does not exist.
 
-    Raises :class:`StorageFileCorrupt` (with line and column for a JSON error) otherwise.
+    Raises :class:`StorageFileCorrupt` (with line and column for a JSON error) for a file
+    that is not a TinyDB file, a zero-length one included: an atomic write never leaves
+    one, so it is what a crash on a file system that lost the data left. Raises
+    :class:`~storage.errors.DataFileError` when the file cannot be read at all (a
+    directory in its place, no permission).
     """
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise unusable(path, exc, "cannot be read") from None
     if not raw:
-        return None
+        raise StorageFileCorrupt(path, "the file is empty (zero-length): a write was cut "
+                                 "short; nothing saved is a missing file, never an empty one")
     try:
         data = json.loads(raw)
     except UnicodeDecodeError as exc:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from storage.atomic import fsync_directory
+from storage.errors import os_problem
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,8 @@ class CandleFileRead:
     path: Path
     records: list[dict[str, Any]]
     bad_lines: tuple[int, ...]  # 1-based
+    numbers: tuple[int, ...] = ()  # the line number of each record (1-based)
+    problem: str = ""  # why the file could not be read at all (a directory in its place)
 
 
 class CandleLog:
@@ -84,19 +87,31 @@ class CandleLog:
         return sorted(found)
 
     def read_day(self, day: date, token: int, interval: int) -> list[dict[str, Any]]:
-        """The records of one file in append order; [] when there is none."""
-        return self.read_file(self.path(day, token, interval)).records
+        """The records of one file in append order; [] when there is none (or it cannot be
+        read: logged)."""
+        return self.read(day, token, interval).records
+
+    def read(self, day: date, token: int, interval: int) -> CandleFileRead:
+        """One file's records with what was skipped (``bad_lines``, ``problem``)."""
+        return self.read_file(self.path(day, token, interval))
 
     def read_file(self, path: Path) -> CandleFileRead:
-        """Parse a candle file, skipping (and logging) lines that are not JSON objects."""
+        """Parse a candle file, skipping (and logging) lines that are not JSON objects. A
+        file that cannot be read at all gives no records and its ``problem``: one bad file
+        never stops a report or a start."""
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
             return CandleFileRead(path, [], ())
+        except OSError as exc:
+            problem = f"cannot be read: {os_problem(exc)}"
+            logger.warning("candle file %s %s", path, problem)
+            return CandleFileRead(path, [], (), (), problem)
         lines = raw.split(b"\n")
         if lines[-1] == b"":
             lines.pop()  # the file ends with a newline, as it should
         records: list[dict[str, Any]] = []
+        numbers: list[int] = []
         bad: list[int] = []
         for number, line in enumerate(lines, start=1):
             if not line.strip():
@@ -107,6 +122,7 @@ class CandleLog:
                 record = None
             if isinstance(record, dict):
                 records.append(record)
+                numbers.append(number)
             else:
                 bad.append(number)
         if bad:
@@ -115,7 +131,7 @@ class CandleLog:
             ) else ""
             logger.warning("candle file %s: skipped %d unreadable line(s) at line(s) %s%s",
                            path, len(bad), ", ".join(map(str, bad)), last)
-        return CandleFileRead(path, records, tuple(bad))
+        return CandleFileRead(path, records, tuple(bad), tuple(numbers))
 
     def append_lines(self, path: Path, lines: Sequence[str]) -> None:
         """Append encoded lines (each ending in a newline), then fsync. Writer thread only.

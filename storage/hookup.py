@@ -13,6 +13,7 @@ from pathlib import Path
 
 from agent import snapshot
 from agent.engine import Engine
+from agent.fields import FieldError
 from agent.models import Candle, Instrument
 from agent.serialize import candle_to_dict
 from storage.candles import CandleLog
@@ -28,19 +29,31 @@ CANDLES_DIR = "candles"
 class EnginePersistence:
     def __init__(self, data_dir: Path, on_error: Callable[[str], None]) -> None:
         """Opens ``state.json`` (raises ``StateFileCorrupt`` naming the file, with a copy
-        kept aside) and starts the writer thread."""
-        data_dir.mkdir(parents=True, exist_ok=True)
+        kept aside, or ``DataFileError`` when it cannot be read) and then starts the writer
+        thread (non-daemon: ``close`` stops it; nothing is started when opening fails)."""
         self.store = StateStore(data_dir / STATE_FILE)
         self.candles = CandleLog(data_dir / CANDLES_DIR)
         self.writer = StorageWriter(self.store, self.candles, on_error)
 
     def restore_into(self, engine: Engine, today: date) -> bool:
-        """Load the saved state (settings always, the day's state if it is today's)."""
+        """Load the saved state (settings always, the day's state if it is today's).
+
+        Anything in it the engine cannot take raises ``StateFileCorrupt`` naming the file
+        and the field (``data/state.json: orders[3].tag: missing``), with a copy kept aside:
+        a bad field is refused, never half-restored or passed over. Main thread, at start.
+        """
         saved = self.store.load()
         if saved is None:
             log.info("no saved state: a fresh start")
             return False
-        return snapshot.restore(engine, saved, today)
+        try:
+            return snapshot.restore(engine, saved, today)
+        except FieldError as exc:
+            self.store.refuse(str(exc))
+        except Exception as exc:  # not foreseen: still this file's content, still refused
+            log.error("restoring %s failed", self.store.path, exc_info=True)
+            self.store.refuse(f"cannot be restored ({type(exc).__name__}: {exc})")
+        raise AssertionError("unreachable: refuse() raises")  # pragma: no cover
 
     def snapshot(self, engine: Engine) -> None:
         """Engine thread: hand the whole state to the writer (it coalesces)."""

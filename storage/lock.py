@@ -16,6 +16,8 @@ import os
 from pathlib import Path
 from types import TracebackType
 
+from storage.errors import unusable
+
 logger = logging.getLogger(__name__)
 
 LOCK_FILE = "agent.lock"
@@ -45,11 +47,15 @@ class DataDirLock:
         return self._fd is not None
 
     def acquire(self) -> None:
-        """Take the lock without waiting; raises DataDirLocked naming the holder's PID."""
+        """Take the lock without waiting; raises DataDirLocked naming the holder's PID, or
+        ``DataFileError`` naming the lock file when it cannot be opened or written."""
         if self._fd is not None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise unusable(self.path, exc, "the lock file cannot be opened") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -59,9 +65,14 @@ class DataDirLock:
         except BaseException:
             os.close(fd)
             raise
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        os.fsync(fd)
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            os.fsync(fd)
+        except OSError as exc:  # a full or read-only disk: let go of the lock at once
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+            raise unusable(self.path, exc, "the lock file cannot be written") from None
         self._fd = fd
         logger.debug("locked %s", self.path)
 

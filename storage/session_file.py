@@ -1,7 +1,8 @@
 """``session.json``: the day's Kite access token, readable by the owner only (mode 0600).
 
 Written atomically; the file is created with 0600 before any secret is in it. Any thread
-(calls are short and rare: login, 06:00 expiry, start-up).
+(calls are short and rare: login, 06:00 expiry, start-up). ``KiteSession`` checks what it
+holds (``agent/session.py:checked_session``): a bad field means a new login.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from storage.atomic import atomic_write_bytes
+from storage.errors import unusable
 
 log = logging.getLogger(__name__)
 
@@ -29,22 +31,32 @@ class SessionFile:
         return cls(data_dir / SESSION_FILE)
 
     def load(self) -> dict[str, Any] | None:
-        """The saved session, or None (no file, or one that cannot be read: logged)."""
+        """The saved session, or None: no file, or one whose content cannot be used (logged
+        with the reason: a new login is needed; ``KiteSession`` checks the fields). A file
+        that cannot be read at all (a directory in its place) raises ``DataFileError``: the
+        next login could not be saved either."""
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            raw = self.path.read_bytes()
         except FileNotFoundError:
             return None
-        except (OSError, ValueError) as exc:
-            log.error("cannot read %s (%s): a new login is needed", self.path, exc)
+        except OSError as exc:
+            raise unusable(self.path, exc, "cannot be read") from None
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+            log.error("%s: not a session (%s): a new login is needed", self.path, exc)
             return None
         if not isinstance(data, dict):
             log.error("%s does not hold a session object: a new login is needed", self.path)
             return None
-        mode = self.path.stat().st_mode & 0o777
-        if mode & 0o077:
-            log.warning("%s is readable by others (mode %o): tightening to 0600", self.path,
-                        mode)
-            os.chmod(self.path, 0o600)
+        try:
+            mode = self.path.stat().st_mode & 0o777
+            if mode & 0o077:
+                log.warning("%s is readable by others (mode %o): tightening to 0600",
+                            self.path, mode)
+                os.chmod(self.path, 0o600)
+        except OSError as exc:
+            log.warning("%s: could not make it private (%s)", self.path, exc)
         return data
 
     def save(self, data: dict[str, Any]) -> None:

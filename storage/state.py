@@ -28,6 +28,7 @@ from tinydb import TinyDB
 
 from agent.clock import Clock, LiveClock
 from storage.atomic import AtomicJSONStorage, StorageFileCorrupt
+from storage.errors import DataFileError, unusable
 from storage.plainjson import check_plain_json
 
 logger = logging.getLogger(__name__)
@@ -39,18 +40,20 @@ FORMAT_VERSION = 1
 _KINDS = ("dict", "list")
 
 
-class StateFileCorrupt(Exception):
-    """``state.json`` exists but cannot be used; a copy was kept, the original is untouched."""
+class StateFileCorrupt(DataFileError):
+    """``state.json`` exists but cannot be used; a copy was kept, the original is untouched.
+
+    The message starts with the file and the problem, e.g. ``data/state.json:
+    orders[3].tag: missing``, then says where the copy is.
+    """
 
     def __init__(self, path: Path, reason: str, copy: Path | None, copy_error: str = "") -> None:
-        self.path = path
-        self.reason = reason
-        self.copy = copy
         kept = f"a copy was kept at {copy}" if copy else f"no copy could be made ({copy_error})"
         super().__init__(
-            f"state file {path} is corrupt: {reason}; {kept}; the original was left as it is. "
-            f"Repair it or move it away to start with an empty state."
-        )
+            path, f"{reason} (the state file is corrupt; {kept}; the original was left as it "
+            "is. Repair it or move it away to start with an empty state.)")
+        self.reason = reason
+        self.copy = copy
 
 
 def _layout_problem(data: dict[str, Any]) -> str | None:
@@ -100,15 +103,20 @@ def _section_kind(name: Any, value: Any) -> str:
 class StateStore:
     """The state file at ``path`` (e.g. ``data_dir / "state.json"``), opened through TinyDB.
 
-    Opening checks the file: one that exists but is not a readable StateStore file raises
-    :class:`StateFileCorrupt` after copying it aside to ``<name>.corrupt-YYYYmmddTHHMMSS``;
-    it never starts silently from an empty state over a damaged one.
+    Opening checks the file: one that exists but is not a readable StateStore file (a
+    zero-length one included) raises :class:`StateFileCorrupt` after copying it aside to
+    ``<name>.corrupt-YYYYmmddTHHMMSS``; it never starts silently from an empty state over a
+    damaged one. One that cannot be read at all (a directory in its place) raises
+    :class:`~storage.errors.DataFileError` naming it.
     """
 
     def __init__(self, path: Path, *, clock: Clock | None = None) -> None:
         self.path = Path(path)
         self._clock = clock or LiveClock()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise unusable(self.path.parent, exc, "cannot be made a directory") from None
         self._db = TinyDB(self.path, storage=AtomicJSONStorage)
         storage = self._db.storage
         assert isinstance(storage, AtomicJSONStorage)
@@ -119,7 +127,7 @@ class StateStore:
         except StorageFileCorrupt as exc:
             problem = exc.reason
         if problem is not None:
-            self._refuse(problem)
+            self.refuse(problem)
 
     @property
     def storage(self) -> AtomicJSONStorage:
@@ -169,7 +177,9 @@ class StateStore:
             return dict(docs[0])
         return [dict(doc) for doc in docs]
 
-    def _refuse(self, problem: str) -> None:
+    def refuse(self, problem: str) -> None:
+        """Raise ``StateFileCorrupt`` for ``problem`` (a field path and what is wrong with it,
+        or why the file cannot be parsed), after copying the file aside. Start-up thread."""
         stamp = self._clock.now().strftime("%Y%m%dT%H%M%S")
         copy = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
         n = 1

@@ -19,9 +19,11 @@ from agent.config import (
     SETTABLE_KEYS,
     ConfigError,
     check_config_command,
+    check_param,
     known_key_paths,
     load_settings,
     load_settings_from_dict,
+    parse_limit,
     parse_param,
 )
 from agent.instruments import BUNDLED_DUMP, InstrumentIndex, load_dump, resolve_configured
@@ -107,12 +109,12 @@ def test_groups_are_built_from_listed_symbols() -> None:
      "defaults.trailling: unknown key (did you mean 'trailing'?)"),
     (config(instrument=[]), "instrument: unknown key (did you mean 'instruments'?)"),
     (config(risk={"daily_loss_limit": -5}),
-     "risk.daily_loss_limit: expected a number >= 0, got -5"),
+     "risk.daily_loss_limit: expected a number 0..100000000, got -5"),
     (config(risk={"daily_profit_target": True}),
-     "risk.daily_profit_target: expected a number >= 0, got true"),
-    (config(defaults={"lots": True}), "defaults.lots: expected a whole number >= 1, got true"),
-    (config(defaults={"lots": 0}), "defaults.lots: expected a whole number >= 1, got 0"),
-    (config(defaults={"lots": 2.5}), "defaults.lots: expected a whole number >= 1, got 2.5"),
+     "risk.daily_profit_target: expected a number 0..100000000, got true"),
+    (config(defaults={"lots": True}), "defaults.lots: expected a whole number 1..10000, got true"),
+    (config(defaults={"lots": 0}), "defaults.lots: expected a whole number 1..10000, got 0"),
+    (config(defaults={"lots": 2.5}), "defaults.lots: expected a whole number 1..10000, got 2.5"),
     (config(defaults={"trailing": 1}), "defaults.trailing: expected true or false, got 1"),
     (config(defaults={"trade_side": "long"}),
      "defaults.trade_side: expected one of BUY, SELL, BOTH, got 'long'"),
@@ -121,9 +123,9 @@ def test_groups_are_built_from_listed_symbols() -> None:
     (config(defaults={"stop_mode": "virtual"}),
      "defaults.stop_mode: expected one of exchange, synthetic, got 'virtual'"),
     (config(defaults={"slippage_ticks": -1}),
-     "defaults.slippage_ticks: expected a whole number >= 0, got -1"),
+     "defaults.slippage_ticks: expected a whole number 0..1000, got -1"),
     (config(defaults={"loss_limit": -100}),
-     "defaults.loss_limit: expected a number >= 0, got -100"),
+     "defaults.loss_limit: expected a number 0..100000000, got -100"),
     (config(kite={"market_protection": 150}),
      "kite.market_protection: expected -1 (automatic) or a whole number 1..100 (Kite refuses "
      "0), got 150"),
@@ -137,13 +139,13 @@ def test_groups_are_built_from_listed_symbols() -> None:
      "kite.root: expected a http:// or https:// URL, got 'ftp://x'"),
     (config(telegram={"allowed_chat_ids": 12}),
      "telegram.allowed_chat_ids: expected a list of whole numbers (Telegram ids), got 12"),
-    (config(sim={"speed": 0}), "sim.speed: expected a number > 0, got 0"),
+    (config(sim={"speed": 0}), "sim.speed: expected a number above 0 and up to 10000, got 0"),
     (config(mode="real"), "mode: expected one of paper, live, got 'real'"),
     (config(defaults=[1]), "defaults: expected a mapping, got a list"),
     ({"instruments": [dict(INFY, percentage="abc")]},
-     "instruments[0].percentage: expected a number >= 0, got 'abc'"),
+     "instruments[0].percentage: expected a number 0..100, got 'abc'"),
     ({"instruments": [dict(INFY, tick_size=0)]},
-     "instruments[0].tick_size: expected a number > 0, got 0"),
+     "instruments[0].tick_size: expected a number 0.0001..10000, got 0"),
     ({"instruments": [dict(INFY, lotsize=1)]},
      "instruments[0].lotsize: unknown key (did you mean 'lot_size'?)"),
     ({"instruments": [{"symbol": "INFY"}]},
@@ -180,7 +182,7 @@ def test_group_members_must_be_listed_instruments() -> None:
         "groups.banks.instruments[2]: 'NSE:INFY' is listed twice",
         "groups.empty.instruments: expected a list of at least one instrument symbol, "
         "got nothing",
-        "groups.odd.loss_limit: expected a number >= 0, got -1",
+        "groups.odd.loss_limit: expected a number 0..100000000, got -1",
     ]
 
 
@@ -284,6 +286,13 @@ def test_yaml_syntax_and_duplicate_keys_are_reported_with_line_and_column(tmp_pa
         f"{dup}: YAML error at line 3, column 1: duplicate key 'mode'"]
 
 
+def test_a_deeply_nested_file_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    deep = write(tmp_path / "c.yaml", "instruments: " + "[" * 50_000 + "\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(deep, SCHEDULES, env={})
+    assert caught.value.problems == [f"{deep}: YAML error: nested too deeply"]
+
+
 def test_config_and_schedule_problems_are_reported_together(tmp_path: Path) -> None:
     cfg = write(tmp_path / "c.yaml", "instruments: ['NSE:INFY']\nrisk: {daily_loss_limit: -1}\n")
     sched = write(tmp_path / "s.yaml", SCHEDULES.read_text().replace('"15:15"', '"25:00"'))
@@ -291,7 +300,7 @@ def test_config_and_schedule_problems_are_reported_together(tmp_path: Path) -> N
         load_settings(cfg, sched, env={})
     assert caught.value.problems == [
         f"{sched}: jobs.square_off: expected a time HH:MM, got '25:00'",
-        "risk.daily_loss_limit: expected a number >= 0, got -1"]
+        "risk.daily_loss_limit: expected a number 0..100000000, got -1"]
 
 
 def test_relative_paths_are_taken_from_the_config_directory(tmp_path: Path) -> None:
@@ -352,12 +361,12 @@ def test_parse_param_uses_the_file_rules_on_typed_text() -> None:
 
 
 @pytest.mark.parametrize(("key", "text", "message"), [
-    ("percentage", "abc", "percentage: expected a number >= 0, got 'abc'"),
-    ("percentage", "true", "percentage: expected a number >= 0, got 'true'"),
-    ("loss_limit", "-5", "loss_limit: expected a number >= 0, got '-5'"),
-    ("percentage", "nan", "percentage: expected a number >= 0, got 'nan'"),
+    ("percentage", "abc", "percentage: expected a number 0..100, got 'abc'"),
+    ("percentage", "true", "percentage: expected a number 0..100, got 'true'"),
+    ("loss_limit", "-5", "loss_limit: expected a number 0..100000000, got '-5'"),
+    ("percentage", "nan", "percentage: expected a number 0..100, got 'nan'"),
     ("interval", "7", "interval: expected one of 1, 2, 3, 5, 10, 15, 30, 60, got '7'"),
-    ("lots", "1.5", "lots: expected a whole number >= 1, got '1.5'"),
+    ("lots", "1.5", "lots: expected a whole number 1..10000, got '1.5'"),
     ("trailing", "1", "trailing: expected true or false, got '1'"),
     ("trade_side", "long", "trade_side: expected one of BUY, SELL, BOTH, got 'long'"),
 ])
@@ -403,7 +412,7 @@ def test_check_config_cli_exits_1_listing_every_problem(tmp_path: Path) -> None:
     assert lines[:5] == [
         "defaults.interval: expected one of 1, 2, 3, 5, 10, 15, 30, 60, got 7",
         "defaults.trailling: unknown key (did you mean 'trailing'?)",
-        "instruments[0].percentage: expected a number >= 0, got 'abc'",
+        "instruments[0].percentage: expected a number 0..100, got 'abc'",
         "mode: live needs a Kite API key: set KITE_API_KEY in the environment or .env "
         "(or kite.api_key)",
         "mode: live needs KITE_API_SECRET in the environment or .env",
@@ -458,3 +467,286 @@ def test_kite_proxy_is_checked_and_its_password_never_echoed() -> None:
     with pytest.raises(ConfigError) as err:
         load_settings_from_dict(ONE, SCHEDULE, {"KITE_PROXY": "ftp://me:hunter22@h:21"})
     assert "KITE_PROXY" in str(err.value) and "hunter22" not in str(err.value)
+
+
+# ---------------------------------------------------------------- 9.1: every number has a range
+
+HUGE = "9" * 5000  # more digits than int() reads by default
+
+
+@pytest.mark.parametrize(("where", "value", "expects"), [
+    ("defaults.percentage", "1e999999", "a number 0..100"),
+    ("defaults.percentage", "1e5", "a number 0..100"),
+    ("defaults.percentage", "NaN", "a number 0..100"),
+    ("defaults.percentage", "inf", "a number 0..100"),
+    ("defaults.percentage", "-Infinity", "a number 0..100"),
+    ("defaults.percentage", "-0", "a number 0..100"),
+    ("defaults.percentage", "²", "a number 0..100"),
+    ("defaults.percentage", "٣", "a number 0..100"),
+    ("defaults.percentage", HUGE, "a number 0..100"),
+    ("defaults.percentage", float("nan"), "a number 0..100"),
+    ("defaults.percentage", float("inf"), "a number 0..100"),
+    ("defaults.percentage", -0.0, "a number 0..100"),
+    ("defaults.percentage", 100.5, "a number 0..100"),
+    ("defaults.target_multiple", 101, "a number 0..100"),
+    ("defaults.lots", 10_001, "a whole number 1..10000"),
+    ("defaults.lots", "٣", "a whole number 1..10000"),
+    ("defaults.lots", "-0", "a whole number 1..10000"),
+    pytest.param("defaults.lots", 10**5000, "a whole number 1..10000", id="huge-int"),
+    ("defaults.max_trades_per_day", 1001, "a whole number 0..1000"),
+    ("defaults.profit_target", 100_000_000.01, "a number 0..100000000"),
+    ("defaults.loss_limit", "1e888888", "a number 0..100000000"),
+    ("defaults.slippage_ticks", 1001, "a whole number 0..1000"),
+    ("defaults.stop_limit_buffer_ticks", 1001, "a whole number 0..1000"),
+    ("risk.daily_loss_limit", Decimal("1e888888"), "a number 0..100000000"),
+    ("risk.daily_profit_target", "1_000_000_000", "a number 0..100000000"),
+    ("sim.speed", 10_001, "a number above 0 and up to 10000"),
+    ("sim.speed", "1e3", "a number above 0 and up to 10000"),
+    ("sim.seed", 2**32, "a whole number 0..4294967295"),
+    ("instruments[0].tick_size", "0.00001", "a number 0.0001..10000"),
+    ("instruments[0].lot_size", 1_000_001, "a whole number 1..1000000"),
+    ("instruments[0].freeze_quantity", 10_000_001, "a whole number 0..10000000"),
+    ("instruments[0].token", 2**32, "a whole number 1..4294967295"),
+    ("instruments[0].percentage", "1e999999", "a number 0..100"),
+    ("groups.g.loss_limit", "1e888888", "a number 0..100000000"),
+    ("kite.market_protection", "1e2", "-1 (automatic) or a whole number 1..100 (Kite "
+                                      "refuses 0)"),
+    ("telegram.allowed_chat_ids", ["٣"], "a list of whole numbers (Telegram ids)"),
+])
+def test_9_1_a_number_out_of_range_or_not_in_plain_digits_is_refused_naming_key_and_range(
+        where: str, value: Any, expects: str) -> None:
+    raw = config(groups={"g": {"instruments": ["NSE:INFY"]}})
+    section_, _, key = where.partition(".")
+    if section_ == "instruments[0]":
+        raw["instruments"][0][key] = value
+    elif section_ == "groups":
+        raw["groups"]["g"][key.split(".")[1]] = value
+    else:
+        raw[section_] = {key: value}
+    (problem,) = problems_of(raw)
+    assert problem.startswith(f"{where}: expected {expects}, got "), problem
+    assert len(problem) < 200  # a huge value is shortened, never printed whole
+
+
+@pytest.mark.parametrize(("key", "value", "expected"), [
+    ("percentage", 0, Decimal(0)),  # 0 stays allowed (9.1: the band is the rounded H/L)
+    ("percentage", 100, Decimal(100)),
+    ("percentage", "0.0001", Decimal("0.0001")),
+    ("target_multiple", "100", Decimal(100)),
+    ("lots", 10_000, 10_000),
+    ("lots", "+5", 5),
+    ("max_trades_per_day", 1000, 1000),
+    ("profit_target", "1_00_000", Decimal(100_000)),
+    ("loss_limit", 100_000_000, Decimal(100_000_000)),
+])
+def test_9_1_the_bounds_themselves_are_accepted(key: str, value: Any, expected: Any) -> None:
+    settings = load_settings_from_dict(config(defaults={key: value}), SCHEDULE, {})
+    assert getattr(settings.defaults.params, key) == expected
+    assert parse_param(key, str(value)) == expected
+
+
+def test_9_1_inline_instrument_and_sim_bounds_are_accepted() -> None:
+    raw = {"instruments": [dict(INFY, tick_size="0.0001", lot_size=1_000_000,
+                                freeze_quantity=10_000_000, token=2**32 - 1)],
+           "sim": {"speed": 10_000, "seed": 2**32 - 1}, "risk": {"daily_loss_limit": 1e8}}
+    settings = load_settings_from_dict(raw, SCHEDULE, {})
+    (infy,) = settings.instruments
+    assert (infy.tick_size, infy.lot_size, infy.freeze_quantity, infy.token) == (
+        Decimal("0.0001"), 1_000_000, 10_000_000, 2**32 - 1)
+    assert settings.sim.speed == 10_000.0 and settings.risk.daily_loss_limit == Decimal(10**8)
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("1e999999", "'1e999999'"), ("1e5", "'1e5'"), ("NaN", "'NaN'"), ("inf", "'inf'"),
+    ("-0", "'-0'"), ("²", "'²'"), ("٣", "'٣'"), ("0x10", "'0x10'"), ("1,5", "'1,5'"),
+    ("9" * 100, "'" + "9" * 37 + "...'"), ("101", "'101'"),
+])
+def test_9_1_set_refuses_what_the_file_refuses_with_the_range(text: str, shown: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_param("percentage", text)
+    assert str(caught.value) == f"percentage: expected a number 0..100, got {shown}"
+
+
+@pytest.mark.parametrize("text", ["0.000001", "0.10000000", "100.0000000", "0.00000000", "5.",
+                                  "+5", "0100", "1_00_000", "100000000.000000", "0.4", "0"])
+def test_9_1_an_accepted_value_reads_back_from_its_stored_text(text: str) -> None:
+    """The state file stores a setting as ``str(value)``; that text must pass the same rules
+    (``0.0000001`` would be stored as ``1E-7``: refused, so more than 6 places are)."""
+    value = parse_param("loss_limit", text)
+    assert parse_param("loss_limit", str(value)) == value and "E" not in str(value)
+    with pytest.raises(ValueError, match=r"^percentage: expected a number 0\.\.100 with at "
+                                         r"most 6 decimal places, got '0\.0000001'$"):
+        parse_param("percentage", "0.0000001")
+
+
+def test_9_1_limits_take_the_money_range() -> None:
+    assert parse_limit("loss_limit", "100000000") == Decimal(100_000_000)
+    with pytest.raises(ValueError, match=r"^loss_limit: expected a number 0\.\.100000000, got "
+                                         r"'1e888888'$"):
+        parse_limit("loss_limit", "1e888888")
+    with pytest.raises(ValueError, match="unknown limit"):
+        parse_limit("lots", "1")
+
+
+def test_9_1_the_engine_checks_a_typed_value_by_the_same_rules() -> None:
+    assert check_param("percentage", Decimal("0.4")) == Decimal("0.4")
+    assert check_param("trade_side", TradeSide.SELL) is TradeSide.SELL
+    for key, value in (("percentage", Decimal("1e999999")), ("loss_limit", Decimal("NaN")),
+                       ("lots", 10**6), ("lots", True), ("interval", 7)):
+        with pytest.raises(ValueError, match=rf"^{key}: expected "):
+            check_param(key, value)
+
+
+YAML_NUMBERS = """\
+defaults:
+  percentage: 1.0e+5
+  target_multiple: .nan
+  loss_limit: .inf
+  profit_target: -0
+  lots: 0x10
+  max_trades_per_day: {huge}
+  slippage_ticks: ٣
+sim:
+  speed: 1e3
+instruments: [{{symbol: "NSE:INFY", lot_size: 1_000_001}}]
+"""
+YAML_PROBLEMS = [
+    "defaults.percentage: expected a number 0..100, got '1.0e+5'",
+    "defaults.target_multiple: expected a number 0..100, got '.nan'",
+    "defaults.loss_limit: expected a number 0..100000000, got '.inf'",
+    "defaults.profit_target: expected a number 0..100000000, got '-0'",
+    "defaults.lots: expected a whole number 1..10000, got '0x10'",
+    f"defaults.max_trades_per_day: expected a whole number 0..1000, got '{'9' * 37}...'",
+    "defaults.slippage_ticks: expected a whole number 0..1000, got '٣'",
+    "sim.speed: expected a number above 0 and up to 10000, got '1e3'",
+    "instruments[0].lot_size: expected a whole number 1..1000000, got 1000001",
+]
+
+
+def test_9_1_yaml_numbers_are_read_from_their_text(tmp_path: Path) -> None:
+    """Exponents, .nan/.inf, -0, hex and 5000 digits in the file are refused by their text
+    (YAML would read 1.0e+5 as 100000.0, -0 as 0, 0x10 as 16; int() refuses 5000 digits)."""
+    cfg = write(tmp_path / "config.yaml", YAML_NUMBERS.format(huge=HUGE))
+    with pytest.raises(ConfigError) as caught:
+        load_settings(cfg, SCHEDULES, env={})
+    assert caught.value.problems == YAML_PROBLEMS
+    fine = write(tmp_path / "fine.yaml", "defaults: {percentage: 0.4, loss_limit: 1_00_000, "
+                 "lots: 010}\ninstruments: ['NSE:INFY']\n")
+    params = load_settings(fine, SCHEDULES, env={}).defaults.params
+    assert (params.percentage, params.loss_limit, params.lots) == (
+        Decimal("0.4"), Decimal(100_000), 10)  # 010 is ten (decimal), never octal eight
+
+
+def test_check_config_and_run_refuse_the_same_config_with_the_same_lines(tmp_path: Path) -> None:
+    """One set of rules: what check-config refuses, run refuses too, before anything starts."""
+    cfg = write(tmp_path / "config.yaml", YAML_NUMBERS.format(huge=HUGE))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KITE_", "TELEGRAM_"))}
+    runs = [subprocess.run([sys.executable, "bot.py", command, "--config", str(cfg), *extra],
+                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+            for command, extra in (("check-config", ["--offline"]), ("run", []))]
+    for done in runs:
+        assert done.returncode == 1, done.stderr
+        assert done.stderr.splitlines()[:len(YAML_PROBLEMS)] == YAML_PROBLEMS, done.stderr
+        assert "Traceback" not in done.stderr
+    assert runs[0].stderr == runs[1].stderr
+
+
+# ---------------------------------------------------------------- secrets, even in part
+
+BOT_TOKEN = "7123456789:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0"  # 46 characters, as Telegram's
+
+
+def _pieces(secret: str, size: int = 5) -> set[str]:
+    return {secret[i:i + size] for i in range(len(secret) - size + 1)}
+
+
+def test_a_secret_inside_a_longer_wrong_value_is_masked_before_it_is_shortened() -> None:
+    password = "pr0xy-Pa55word-9f3k"
+    env = {"TELEGRAM_BOT_TOKEN": BOT_TOKEN, "KITE_API_SECRET": SECRET,
+           "KITE_ACCESS_TOKEN": "Acc3ssT0kenOfTheDay0123456789abc",
+           "KITE_PROXY": f"http://me:{password}@10.0.0.9:3128"}
+    raw = config(kite={"root": f"api.telegram.org/bot{BOT_TOKEN}/getMe",
+                       "ws_root": f"x{SECRET}y", "login_url": f"tok={env['KITE_ACCESS_TOKEN']}"},
+                 telegram={"base_url": f"see {password} here"},
+                 defaults={"trade_side": f"{'x' * 25}{BOT_TOKEN[11:40]}",  # a cut paste
+                           "product": f"{'y' * 30}{BOT_TOKEN[10:]}"})  # the secret at the cut
+    problems = problems_of(raw, env)
+    assert [p.split(":")[0] for p in problems] == [
+        "kite.root", "kite.ws_root", "kite.login_url", "telegram.base_url",
+        "defaults.trade_side", "defaults.product"]
+    text = "\n".join(problems)
+    assert "kite.root: expected a http:// or https:// URL, got 'api.telegram.org/bot***/getMe'" \
+        in problems
+    for secret in (BOT_TOKEN.split(":")[1], SECRET, env["KITE_ACCESS_TOKEN"], password):
+        leaked = [piece for piece in _pieces(secret, 8) if piece in text]
+        assert leaked == [], (secret, leaked)
+    assert not _pieces(BOT_TOKEN.split(":")[1], 5) & _pieces(text, 5)
+    with pytest.raises(ValueError) as caught:  # /set: the same masking
+        parse_param("percentage", f"{BOT_TOKEN}", hidden=[BOT_TOKEN])
+    assert str(caught.value) == "percentage: expected a number 0..100, got '***'"
+
+
+# ---------------------------------------------------------------- the command line
+
+
+@pytest.mark.parametrize(("argv", "code", "says"), [
+    (["demo", "--speed", "1e5"], 2,
+     "argument --speed: expected a number above 0 and up to 10000, got '1e5'"),
+    (["demo", "--speed", "nan"], 2, "argument --speed: expected a number above 0"),
+    (["demo", "--speed", "٣"], 2, "argument --speed: expected a number above 0"),
+    (["demo", "--until", "²²:00"], 2, "argument --until: expected a time HH:MM, got '²²:00'"),
+    (["exchange", "--speed", "10001"], 1,
+     "exchange: --speed: expected a number above 0 and up to 10000, got '10001'"),
+    (["exchange", "--speed", "inf"], 1, "exchange: --speed: expected a number above 0"),
+    (["exchange", "--port", "65536"], 1,
+     "exchange: --port: expected a whole number 0..65535, got '65536'"),
+    (["exchange", "--port", "٣"], 1, "exchange: --port: expected a whole number 0..65535"),
+    (["exchange", "--seed", "-1"], 1,
+     "exchange: --seed: expected a whole number 0..4294967295, got '-1'"),
+    (["exchange", "--seed", "1e3"], 1, "exchange: --seed: expected a whole number"),
+])
+def test_cli_numbers_follow_the_config_rules(argv: list[str], code: int, says: str) -> None:
+    done = subprocess.run([sys.executable, "bot.py", *argv], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == code and says in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+# ---------------------------------------------------------------- the ranges are documented
+
+
+def _rules() -> dict[str, Any]:
+    from agent.config import GROUP_SPEC, INSTRUMENT_SPEC, SECTIONS
+
+    specs = {**{f"{name}.{key}": rule for name, spec in SECTIONS.items()
+                for key, rule in spec.items()},
+             **{f"instruments[].{key}": rule for key, rule in INSTRUMENT_SPEC.items()},
+             **{f"groups.*.{key}": rule for key, rule in GROUP_SPEC.items()}}
+    return {path: rule for path, rule in specs.items() if hasattr(rule, "expects")}
+
+
+def _comment_of(lines: list[str], name: str) -> str:
+    at = next(i for i, line in enumerate(lines) if re.match(rf"\s*-?\s*{name}:", line))
+    block = [lines[at].partition("#")[2]]
+    i = at - 1
+    while i >= 0 and lines[i].strip().startswith("#"):
+        block.insert(0, lines[i].strip().lstrip("#"))
+        i -= 1
+    return " ".join(" ".join(block).split())
+
+
+def test_every_numeric_key_states_its_range_in_the_example_and_the_readme() -> None:
+    lines = EXAMPLE.read_text().splitlines()
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("| key | range |"):readme.index("## How it works")]
+    rules = _rules()
+    assert len(rules) >= 18, sorted(rules)
+    for path, rule in rules.items():
+        name = path.rsplit(".", 1)[-1]
+        expects = " ".join(rule.expects.split())
+        assert expects in _comment_of(lines, name), (path, expects)
+        high = re.search(r"\.\.(\d+)$|up to (\d+)$", expects)
+        if high is None:
+            continue
+        rows = [row for row in table.splitlines() if f"`{name}`" in row or f".{name}`" in row]
+        assert any(f"{int(high.group(1) or high.group(2)):,}" in row for row in rows), path

@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("agent.adapters.kite_broker")
 
+RATE_LIMITED_RETRY = 0.6  # seconds after a 429: past the end of Kite's calendar second
+
 VARIETY = "regular"
 LOUD_EVERY = 10  # a write retried for a passing reason: logged on the 1st, 10th, 20th ...
 
@@ -119,6 +121,13 @@ class KiteActions:
             c.not_before = ended + self.retry.settle
             log.warning("kite broker: %s placement may have reached Kite (%s): looking it up "
                         "before any retry", t.tag, text)
+        elif failed is Failure.RETRY and "too many requests" in text.lower():
+            # Kite's windows are calendar seconds: the next one has room. Not counted as
+            # an attempt: an exit or a stop must not be given up for the rate limit.
+            c.attempts -= 1
+            c.not_before = ended + RATE_LIMITED_RETRY
+            log.warning("kite broker: %s placement rate-limited (%s): again in %.1fs", t.tag,
+                        text, RATE_LIMITED_RETRY)
         elif failed is Failure.RETRY and c.attempts < self.retry.attempts:
             c.not_before = ended + self.retry.delay(c.attempts)
             log.warning("kite broker: %s placement failed (%s): retry %d in %.1fs", t.tag,

@@ -46,7 +46,7 @@ class KiteBook:
         order_id = str(row.get("order_id") or "")
         if not order_id:
             return False
-        found = self.by_id.get(order_id) or self._attach(row)
+        found = self.by_id.get(order_id) or self._attach(row) or self._adopt_open(row)
         if found is None:
             self.log_once(f"order:{order_id}", "kite broker: Kite order %s (tag %r) is not "
                           "one this run tracks: the engine sees it in the broker snapshot",
@@ -75,6 +75,28 @@ class KiteBook:
         if c.final:
             self._child_final(t, c)
         self.publish(t)
+
+    def _adopt_open(self: KiteBroker, row: dict[str, Any]) -> tuple[Tracked, Child] | None:
+        """An open order under one of our tags that this run does not track (sent by an
+        earlier run, after the start-up read): tracked from now on, so the engine can
+        cancel or change it; a cancel or change the engine asked before is carried out."""
+        tag = agent_tag(row)
+        if tag is None or tag in self.orders:
+            return None
+        status = row_view(row).status
+        if status is not None and status.is_terminal:
+            return None
+        self._adopt(tag, [row])
+        found = self.by_id.get(str(row.get("order_id") or ""))
+        wanted = self.wanted.pop(tag, None)
+        if wanted is not None:
+            log.info("kite broker: %s found at Kite: carrying out the %s the engine asked",
+                     tag, "cancel" if wanted is True else "change")
+            if wanted is True:
+                self.queue_cancel(tag)
+            else:
+                self.queue_modify(wanted)
+        return found
 
     def _attach(self: KiteBroker, row: dict[str, Any]) -> tuple[Tracked, Child] | None:
         """A row under one of our tags with an unknown id: a placement whose answer is lost

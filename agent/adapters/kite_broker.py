@@ -127,6 +127,8 @@ class KiteBroker(KiteSchedule, KiteCalls, KiteActions, KiteBook, KiteReads):
         # worker-thread state
         self.orders: dict[str, Tracked] = {}
         self.by_id: dict[str, tuple[Tracked, Child]] = {}
+        # an earlier run's tags the engine asked to cancel (True) or change, not seen yet
+        self.wanted: dict[str, Any] = {}
         self.reads: list[ReadJob] = []
         self.next_poll = self.timer.monotonic()  # the start-up snapshot
         self.poll_again_at = math.inf  # a poll wanted right after the one in progress

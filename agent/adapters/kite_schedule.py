@@ -200,8 +200,11 @@ class KiteSchedule:
 
     def queue_cancel(self: KiteBroker, tag: str) -> None:
         t = self.orders.get(tag)
-        if t is None:
-            log.warning("kite broker: cancel for unknown order %s ignored", tag)
+        if t is None:  # an earlier run's order not seen yet: carried out once it is
+            log.warning("kite broker: cancel for %s, an order this run does not track yet: "
+                        "it is carried out when the order book shows it", tag)
+            self.wanted[tag] = True
+            self.soon()
             return
         if t.done:
             return
@@ -215,9 +218,13 @@ class KiteSchedule:
 
     def queue_modify(self: KiteBroker, m: ModifyRequest) -> None:
         t = self.orders.get(m.tag)
+        if t is None and self.wanted.get(m.tag) is not True:
+            self.wanted[m.tag] = m  # carried out when the order book shows it
+            self.soon()
         if t is None or t.done:
-            log.info("kite broker: modify for %s ignored (%s)", m.tag,
-                     "unknown order" if t is None else "already final")
+            log.info("kite broker: modify for %s %s", m.tag,
+                     "waits until the order book shows it" if t is None else
+                     "ignored (already final)")
             return
         if m.quantity is not None and m.quantity != t.quantity:
             log.warning("kite broker: %s quantity change to %d refused: cancel and place a "

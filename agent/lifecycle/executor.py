@@ -56,6 +56,8 @@ class Executor(Stepper):
         self.wait_scale = 1.0  # engine-time seconds per second of broker latency
         self.depth = 0  # steps under way (a synchronous broker makes them nest)
         self.sent: set[str] = set()  # tags this process sent: their broker adapter owns them
+        # while a broker snapshot is applied: instruments whose step waits for all its facts
+        self.deferred: set[int] | None = None
         # set by the engine: the limits check before an entry, a stop's own fill
         self.check_limits: Callable[[datetime], None] = lambda now: None
         self.on_stopped_out: Callable[[InstrumentRuntime, Any, datetime], None] = \
@@ -87,7 +89,8 @@ class Executor(Stepper):
         """An entry the strategy decided: it counts now (docs/strategy.md 9.5); it goes out
         at once when the instrument is flat with nothing working, else it waits."""
         o = rt.orders
-        if o.close is not None or o.entry or o.exit or o.stop or rt.book.quantity:
+        if (o.close is not None or o.entry or o.exit or o.stop or rt.book.quantity
+                or self.deferred is not None):  # (a broker snapshot's facts come first)
             self.drop_next_entry(rt, "replaced by a new entry")
             rt.trades_today += 1
             o.next_entry = intent

@@ -28,15 +28,20 @@ def on_tick(price: Decimal, tick: Decimal, up: bool) -> Decimal:
     return (steps * tick).quantize(tick)
 
 
+def through(ins: Instrument, side: Side, last: Decimal) -> Decimal:
+    """A marketable limit ``OPTION_LIMIT_STEP`` through the last price, on the tick grid."""
+    if side is Side.BUY:
+        return on_tick(last * (1 + OPTION_LIMIT_STEP), ins.tick_size, up=True)
+    return max(on_tick(last * (1 - OPTION_LIMIT_STEP), ins.tick_size, up=False),
+               ins.tick_size)
+
+
 def market_order(ins: Instrument, side: Side, last: Decimal | None
                  ) -> tuple[OrderType, Decimal | None]:
     """(order type, price) of an entry or exit at the market."""
     if not is_option(ins) or last is None:
         return OrderType.MARKET, None
-    if side is Side.BUY:
-        return OrderType.LIMIT, on_tick(last * (1 + OPTION_LIMIT_STEP), ins.tick_size, up=True)
-    price = on_tick(last * (1 - OPTION_LIMIT_STEP), ins.tick_size, up=False)
-    return OrderType.LIMIT, max(price, ins.tick_size)
+    return OrderType.LIMIT, through(ins, side, last)
 
 
 def stop_limit(ins: Instrument, side: Side, trigger: Decimal, buffer_ticks: int) -> Decimal:

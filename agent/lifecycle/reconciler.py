@@ -12,7 +12,9 @@ reconnect. ``Reconciler.apply`` then, in this order:
    engine does not know (placed just before a crash) is adopted: its fills are booked, a
    working stop, entry or exit is tracked.
 2. **orders that never arrived**: a restored working order the broker has not shown in two
-   complete snapshots, a minute after it was sent, never reached it: rejected.
+   complete snapshots, 10 broker seconds after this process started (longer than any
+   request of the previous one can take to land), never reached it: given up, and what it
+   was for is done again at once (no back-off).
 3. **the owner's hand**: the net position under our tags, against the broker's net (ours,
    foreign orders, what was carried overnight). When the owner (in the Kite app) or the
    broker's own square-off has closed or reduced what the agent holds, the difference is
@@ -45,7 +47,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("agent.reconcile")
 
-NEVER_ARRIVED = timedelta(seconds=60)  # broker seconds before a missing order is given up
+# An order the previous process sent just before it died lands at the broker within the
+# client's timeout (kiteconnect: 7 s) or never: 10 broker seconds after this process started,
+# absence from two complete snapshots proves it never arrived.
+NEVER_ARRIVED = timedelta(seconds=10)
+NEVER_REACHED = "never reached the broker"
 BROKER_SQUARE_OFF = ("squared off by the broker", "auto square-off", "auto square off")
 
 
@@ -82,6 +88,7 @@ class Reconciler:
         self._missing: dict[str, int] = {}  # tag -> complete snapshots without it
         self._reported: set[tuple[int, int]] = set()  # (token, foreign qty) told once
         self._outside = 0
+        self.born = engine.clock.now()  # this process's start, on the engine's clock
 
     def apply(self, snap: BrokerSnapshot) -> list[str]:
         engine = self.engine
@@ -106,11 +113,22 @@ class Reconciler:
                 found.append(self._adopt(tag, rows, update))
             self._missing.pop(tag, None)
             updates.append(update)
-        for update in updates:
-            engine.exec.on_update(update)
-        if snap.complete:
-            found += self._never_arrived(set(ours), snap.time)
-            found += self._owner_hand(snap, ours)
+        # Every fact first, then each instrument's step: an exit must not go out because
+        # the fill that made it needless is the next row (a restart's first snapshot).
+        ex = engine.exec
+        ex.deferred = set()
+        try:
+            for update in updates:
+                ex.on_update(update)
+            if snap.complete:
+                found += self._never_arrived(set(ours), snap.time)
+                found += self._owner_hand(snap, ours)
+        finally:
+            touched, ex.deferred = ex.deferred, None
+        for token in sorted(touched):
+            rt = engine.runtimes.get(token)
+            if rt is not None:
+                ex.step(rt, snap.time)
         for line in found:
             log.warning("reconciliation: %s", line)
         if found:
@@ -153,18 +171,18 @@ class Reconciler:
     def _never_arrived(self, seen: set[str], now: datetime) -> list[str]:
         engine, found = self.engine, []
         limit = timedelta(seconds=NEVER_ARRIVED.total_seconds() * engine.exec.wait_scale)
+        if now - self.born < limit:
+            return found
         for order in list(engine.book.orders.values()):
             if (order.status.is_terminal or order.tag in seen or order.broker_order_id
                     or order.tag in engine.exec.sent):  # the adapter settles its own
-                continue
-            if now - order.created_at < limit:
                 continue
             count = self._missing[order.tag] = self._missing.get(order.tag, 0) + 1
             if count < 2:
                 continue
             del self._missing[order.tag]
             engine.exec.on_update(OrderUpdate(order.tag, OrderStatus.REJECTED, 0, None, now,
-                                              None, "never reached the broker"))
+                                              None, NEVER_REACHED))
             found.append(f"{order.symbol}: order {order.tag} never reached the broker: "
                          "given up")
         return found

@@ -18,7 +18,8 @@ Phase (``Phase``)::
   cancelled to make way for an exit order, or an exit order is working; until flat.
 
 The stop's state (``StopState``): NONE, WORKING (resting at the broker for the open
-quantity), EXIT (the stop was crossed: its own fill is the exit, due by ``stop_due``),
+quantity), EXIT (the stop was crossed: its own fill is the exit, due by ``stop_due``; past
+it, its limit is moved to a marketable price once, then it is cancelled for a market exit),
 CANCELLING (a cancel was asked: to make way for an exit, or because nothing is held).
 
 Engine thread only. ``to_dict``/``from_dict`` carry it through a restart.
@@ -76,6 +77,7 @@ class InstrumentOrders:
     next_entry: Enter | None = None  # an entry (a reverse) waiting until flat
     stop_due: datetime | None = None  # stop crossed: its fill is due by then, else market
     stop_cancel: bool = False  # a cancel of the stop order was asked
+    stop_pushed: bool = False  # its limit was moved to a marketable price (the stop as exit)
     stop_rejections: int = 0  # refused stop orders for this position (then synthetic)
     entry_cancel: bool = False  # a cancel of the entry order was asked
     entry_due: datetime | None = None  # a working entry not filled by then is cancelled
@@ -89,6 +91,7 @@ class InstrumentOrders:
     stop_level: Decimal | None = None  # the last stop sent (kept when the strategy forgets)
     modify_again: datetime | None = None  # the broker refused the stop's change: again then
     cancels: dict[str, datetime] = field(default_factory=dict)  # cancels asked: again then
+    noted: str = ""  # the last condition logged (one line per change, not per tick)
 
     # ------------------------------------------------------------ derived
 
@@ -135,6 +138,7 @@ class InstrumentOrders:
             {"side": nxt.side.value, "reason": nxt.reason.value, "stop": str(nxt.stop),
              "price": str(nxt.price)},
             "stop_due": _t(self.stop_due), "stop_cancel": self.stop_cancel,
+            "stop_pushed": self.stop_pushed,
             "stop_rejections": self.stop_rejections, "entry_cancel": self.entry_cancel,
             "entry_due": _t(self.entry_due),
             "exit_due": _t(self.exit_due), "exit_cancel": self.exit_cancel,
@@ -158,6 +162,7 @@ class InstrumentOrders:
                 Side(nxt["side"]), EntryReason(nxt["reason"]), Decimal(nxt["stop"]),
                 Decimal(nxt["price"])),
             stop_due=_dt(d.get("stop_due")), stop_cancel=bool(d.get("stop_cancel")),
+            stop_pushed=bool(d.get("stop_pushed")),
             stop_rejections=int(d.get("stop_rejections", 0)),
             entry_cancel=bool(d.get("entry_cancel")), entry_due=_dt(d.get("entry_due")),
             exit_due=_dt(d.get("exit_due")),
@@ -176,7 +181,8 @@ class InstrumentOrders:
         return (self.entry, self.exit, self.stop,
                 None if self.close is None else (self.close.reason, self.close.forced),
                 None if nxt is None else (nxt.side, nxt.reason, nxt.stop, nxt.price),
-                self.stop_due, self.stop_cancel, self.stop_rejections, self.entry_cancel,
+                self.stop_due, self.stop_cancel, self.stop_pushed, self.stop_rejections,
+                self.entry_cancel,
                 self.entry_due, self.exit_due, self.exit_cancel, self.exit_backoff,
                 self.entry_backoff, self.entry_rejections, self.hold, self.outside,
                 self.stop_level, self.modify_again, tuple(self.cancels.items()))

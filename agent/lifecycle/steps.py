@@ -28,7 +28,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING
 
 from agent.events import AlertKind
-from agent.lifecycle.orders_out import crossed, market_order, stop_limit
+from agent.lifecycle.orders_out import crossed, market_order, stop_limit, through
 from agent.lifecycle.state import STOP_REASONS, Close
 from agent.models import (
     EntryReason,
@@ -83,6 +83,9 @@ class Stepper:
         """Do what the instrument needs now (see the module docstring). A synchronous
         broker answers inside it, so steps nest; a broker that answers every order with
         a reason for another is cut off (``MAX_DEPTH``) rather than run for ever."""
+        if self.deferred is not None:  # a broker snapshot is being applied: facts first
+            self.deferred.add(rt.token)
+            return
         if self.depth >= MAX_DEPTH:
             log.error("%s order steps nested %d deep: stopped (the broker answers every "
                       "order with another?)", rt.symbol, self.depth)
@@ -105,6 +108,10 @@ class Stepper:
             o.entry_cancel = True
             return self._cancel(o.entry, rt, now, "an exit is wanted" if o.close is not None
                                 else "it rests unfilled")
+        if (o.next_entry is not None and held and o.close is None and o.entry is None
+                and o.exit is None and (held > 0) is (o.next_entry.side is Side.BUY)):
+            self.drop_next_entry(rt, "already held: the broker shows it filled")
+            return True
         if not held and o.exit is not None and not o.exit_cancel:
             o.exit_cancel = True  # nothing is held any more: never sell what is not there
             return self._cancel(o.exit, rt, now, "nothing is held")
@@ -190,9 +197,10 @@ class Stepper:
             return
         rt.trades_today = max(0, rt.trades_today - 1)
         self.strategy.entry_rejected(rt.state)
-        if ours:  # it rested unfilled and we took it back: a missed entry, not a refusal
-            log.info("%s entry %s rested unfilled: cancelled [%s]", rt.symbol, order.side,
-                     order.tag)
+        if ours or order.message == "never reached the broker":
+            # it rested unfilled and we took it back, or it never arrived: not a refusal
+            log.info("%s entry %s %s: the strategy decides again [%s]", rt.symbol, order.side,
+                     "rested unfilled: cancelled" if ours else order.message, order.tag)
             return
         o.entry_rejections += 1
         why = order.message or "no reason given"
@@ -234,6 +242,8 @@ class Stepper:
                              stop, reason=close.reason.value)
                     return False
                 if now < o.stop_due:
+                    return False
+                if not o.stop_pushed and self._push_stop(rt, now):
                     return False
                 o.stop_cancel = True
                 return self._cancel(o.stop, rt, now, "it did not fill in time (price past "
@@ -281,6 +291,10 @@ class Stepper:
                      order.status.lower(), held, order.tag)
             return
         why = order.message or "no reason given"
+        if why == "never reached the broker":  # sent by a process that died: send it now
+            log.info("%s exit %s never reached the broker: sending it again [%s]",
+                     rt.symbol, order.side, order.tag)
+            return
         o.exit_backoff = now + self.wait(EXIT_RETRY)
         close = o.close
         log.error("%s exit %s %s: %s; position %d still open and managed [%s]", rt.symbol,
@@ -342,8 +356,10 @@ class Stepper:
                 log.info("%s stop %s already crossed (last %s): exiting", rt.symbol, trigger,
                          rt.last_price)
                 return True
-            log.info("%s stop %s already crossed (last %s): the engine exits it", rt.symbol,
-                     trigger, rt.last_price)
+            if o.noted != f"crossed {trigger}":
+                o.noted = f"crossed {trigger}"
+                log.info("%s stop %s already crossed (last %s): the strategy exits it",
+                         rt.symbol, trigger, rt.last_price)
             return False
         order = self.book.new(token=rt.token, symbol=rt.symbol, side=side,
                               quantity=abs(held), order_type=OrderType.SL,
@@ -353,11 +369,29 @@ class Stepper:
                               price=stop_limit(rt.instrument, side, trigger, self.buffer_ticks),
                               trigger_price=trigger)
         o.stop, o.stop_due, o.stop_cancel, o.stop_level = order.tag, None, False, trigger
+        o.stop_pushed = False
         log.info("%s exchange stop %s %d trigger %s limit %s%s [%s]", rt.symbol, side,
                  order.quantity, trigger, order.price, f" ({why})" if why else "", order.tag)
         self.say(AlertKind.STOP_PLACED, rt, now, f"{rt.symbol} stop placed at {trigger}"
                  + (f" ({why})" if why else ""), order, stop=str(trigger))
         self.submit(order)
+        return True
+
+    def _push_stop(self: Executor, rt: InstrumentRuntime, now: datetime) -> bool:
+        """The crossed stop has not filled (the price jumped past its limit): move its limit
+        to a marketable price, so the stop order itself is the exit and the position is
+        never without one; cancelling it for a market exit is the last resort."""
+        o = rt.orders
+        stop = self.book.get(o.stop or "")
+        if stop is None or rt.last_price is None or self.broker is None:
+            return False
+        price = through(rt.instrument, stop.side, rt.last_price)
+        o.stop_pushed, o.stop_due = True, now + self.wait(STOP_FILL_WAIT)
+        log.info("%s stop did not fill in time (price past its limit?): its limit moves to "
+                 "%s [%s]", rt.symbol, price, stop.tag)
+        stop.price = price
+        self.broker.modify(stop, price=price, trigger_price=stop.trigger_price)
+        self.pump()
         return True
 
     def stop_finished(self: Executor, rt: InstrumentRuntime, order: Order,
@@ -366,7 +400,7 @@ class Stepper:
         if o.stop != order.tag:
             return
         asked, was_exit = o.stop_cancel, o.stop_due is not None
-        o.stop, o.stop_due, o.stop_cancel = None, None, False
+        o.stop, o.stop_due, o.stop_cancel, o.stop_pushed = None, None, False, False
         held = rt.book.quantity
         if order.filled_quantity and not held:
             if o.close is None and order.average_price is not None:
@@ -378,8 +412,17 @@ class Stepper:
         why = order.message or "no reason given"
         if order.status is OrderStatus.REJECTED:
             o.stop_rejections += 1
+            # Kite refuses a stop whose trigger the price has already passed ("... should
+            # be higher than the last traded price"): the stop is crossed.
+            passed = "last traded price" in why.lower()
             then = ("the engine watches the stop" if o.stop_rejections >= MAX_STOP_REFUSALS
-                    else "placing it again")
+                    or passed else "placing it again")
+            if (passed or o.stop_rejections >= MAX_STOP_REFUSALS) and held \
+                    and o.close is None and self.strategy.position(rt.state) is None:
+                o.close = Close(ExitReason.STOP, None, forced=True)  # nobody else watches it
+                then = "exiting at market (a position the strategy does not know)"
+            elif passed:
+                o.stop_rejections = MAX_STOP_REFUSALS  # the strategy exits on its next tick
             log.error("%s exchange stop rejected: %s; %s [%s]", rt.symbol, why, then,
                       order.tag)
             self.say(AlertKind.ORDER_REJECTED, rt, now, f"{rt.symbol} stop order rejected: "

@@ -226,7 +226,7 @@ def test_reconcile_reports_our_open_orders_and_every_position_and_adopts_the_ord
                           purpose=OrderPurpose.STOP)
         adopted.tag = stop.tag
         h.broker.cancel(adopted)  # tracked since the reconciliation
-        last = final(h)[-1]
+        last = h.until(lambda u: u.tag == stop.tag and u.status.is_terminal)[-1]
         assert (last.tag, last.status) == (stop.tag, OrderStatus.CANCELLED)
         assert eyes.order_history(stop_id)[-1]["status"] == "CANCELLED"
 
@@ -324,3 +324,21 @@ def test_a_resting_limit_exit_is_repriced_by_a_modify_of_its_price() -> None:
         (sent,) = h.kite.sent("order.modify")
         assert sent["price"] == str(ltp - 1 - TICK) and "trigger_price" not in sent
         assert "market_protection" not in sent
+
+
+def test_an_earlier_runs_order_is_adopted_when_seen_and_a_cancel_asked_before_goes_out(
+        ) -> None:
+    """A stop an earlier run placed after this run's start-up read: the engine asks to
+    cancel it before the adapter has seen it; the cancel waits for the order book."""
+    with Harness() as h:
+        stop_id = h.eyes.place_order("regular", "NSE", "ADANIPORTS", "SELL", 5, "MIS", "SL",
+                                     trigger_price=str(h.ltp() - 50),
+                                     price=str(h.ltp() - 51), tag="S24011500950")
+        earlier = h.order(side=Side.SELL, quantity=5, order_type=OrderType.SL,
+                          purpose=OrderPurpose.STOP)
+        earlier.tag = "S24011500950"
+        h.broker.cancel(earlier)  # not tracked yet: remembered
+        h.timer.advance(3.0)  # the next poll shows it
+        last = h.until(lambda u: u.tag == earlier.tag and u.status.is_terminal)[-1]
+        assert last.status is OrderStatus.CANCELLED
+        assert h.eyes.order_history(stop_id)[-1]["status"] == "CANCELLED"

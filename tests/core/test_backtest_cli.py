@@ -54,7 +54,9 @@ def test_worked_example_through_the_command_line(tmp_path) -> None:
     assert short["exit_reason"] == "end_of_data"
     assert data["summary"] == {"trades": 2, "realized_pnl": -657.5,
                                "by_symbol": {"NSE:EXAMPLE": {"trades": 2,
-                                                             "realized_pnl": -657.5}}}
+                                                             "realized_pnl": -657.5}},
+                               "rows": {"read": 9, "bad": 0, "stale": 0, "outside_session": 0,
+                                        "accepted": 9}}
     assert not (tmp_path / "data").exists()  # a backtest never touches the data directory
 
 
@@ -87,4 +89,4 @@ def test_missing_file_column_and_bad_config_exit_1(tmp_path) -> None:
     assert proc.returncode == 1 and "tick file not found" in proc.stderr
     proc = _run(tmp_path, TICKS, config=CONFIG.replace("percentage: 0.5", "percentage: abc"))
     assert proc.returncode == 1
-    assert "defaults.percentage: expected a number >= 0, got 'abc'" in proc.stderr
+    assert "defaults.percentage: expected a number 0..100, got 'abc'" in proc.stderr

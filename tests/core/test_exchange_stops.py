@@ -68,7 +68,7 @@ def test_a_trailing_move_modifies_the_sl_order() -> None:
     assert r.trades[0].exit_reason == "trailing_stop"
 
 
-def test_a_gap_past_the_limit_cancels_the_sl_and_exits_at_market_once() -> None:
+def test_a_gap_past_the_limit_moves_the_sl_limit_then_cancels_it_for_a_market_exit() -> None:
     r = _exchange_run(reverse_on_stop=False)
     f = Feed()
     r.feed(worked_long(f), f.tick(at(9, 26), "98.00"))  # below the limit 99.00
@@ -79,10 +79,34 @@ def test_a_gap_past_the_limit_cancels_the_sl_and_exits_at_market_once() -> None:
     r.feed(f.tick(at(9, 26, 2), "97.90"))
     assert _exits(r) == [] and r.quantity() == 50
     r.feed(f.tick(at(9, 26) + timedelta(seconds=3), "97.80"))  # STOP_FILL_WAIT passed
-    assert stop.status is OrderStatus.CANCELLED
-    (market,) = _exits(r)
-    assert (market.status, market.average_price, market.reason) == (
-        OrderStatus.COMPLETE, d("97.80"), "stop")
+    # The stop itself becomes marketable (never a moment without an exit order); the
+    # paper broker fills it at the price.
+    assert stop.price == d("94.85") and stop.status is OrderStatus.COMPLETE
+    assert _exits(r) == [] and r.quantity() == 0 and len(r.trades) == 1
+    assert r.trades[0].exit_price == d("97.80") and r.trades[0].exit_reason == "stop"
+
+
+def test_a_stop_that_will_not_fill_even_when_pushed_is_cancelled_for_a_market_exit() -> None:
+    from tests.helpers import ManualBroker, filled
+
+    r = _exchange_run(reverse_on_stop=False)
+    broker = ManualBroker()
+    modified: list[dict] = []
+    broker.modify = lambda order, **kw: modified.append(kw)  # type: ignore[method-assign]
+    r.engine.attach_broker(broker)
+    f = Feed()
+    r.feed(worked_long(f))
+    r.engine.handle(filled(broker.submitted[0], "112.65", at(9, 25, 11)))
+    stop = broker.submitted[1]
+    r.feed(f.tick(at(9, 26), "98.00"))  # crossed: the stop order is the exit
+    r.feed(f.tick(at(9, 26, 3), "97.80"))  # not filled: its limit is pushed
+    assert modified[-1]["price"] == d("94.85") and broker.cancelled == []
+    r.feed(f.tick(at(9, 26, 6), "97.70"))  # still not filled: cancelled, then market
+    assert broker.cancelled == [stop]
+    market = broker.submitted[-1]
+    assert (market.purpose, market.order_type, market.reason) == (
+        OrderPurpose.EXIT, OrderType.MARKET, "stop")
+    r.engine.handle(filled(market, "97.70", at(9, 26, 7)))
     assert r.quantity() == 0 and len(r.trades) == 1
 
 

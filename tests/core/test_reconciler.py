@@ -15,10 +15,11 @@ from agent.events import (
     BrokerOrderRow,
     BrokerSnapshot,
     Job,
+    OrderUpdate,
     ResumeEntries,
     RunJob,
 )
-from agent.models import Order, OrderPurpose, OrderStatus, OrderType, Side
+from agent.models import ExitReason, Order, OrderPurpose, OrderStatus, OrderType, Side
 from tests.helpers import DAY, Feed, ManualBroker, at, d, filled, make_run, make_settings
 
 PAST = at(9, 40)
@@ -187,6 +188,7 @@ def test_an_order_the_broker_never_showed_is_given_up_after_two_snapshots() -> N
             f.tick(at(9, 25), "112.60"), f.tick(at(9, 25, 10), "112.65"))
     r = _restart(r0, broker)  # saved in flight; the crash came before it reached Kite
     entry = r.engine.book.get(broker.submitted[0].tag)
+    r.engine.reconciler.born = at(9, 25, 35)  # the new process started then
     assert r.engine.reconciler.apply(_snap([], t=at(9, 25, 40))) == []  # too young
     assert r.engine.reconciler.apply(_snap([], t=at(9, 26, 20))) == []  # once
     assert r.engine.reconciler.apply(_snap([], t=at(9, 26, 30), complete=False)) == []
@@ -216,3 +218,81 @@ def test_an_order_this_process_sent_ends_by_its_adapter_not_by_a_snapshot() -> N
                            _row(stop, OrderStatus.CANCELLED)]))  # the old child of a
     assert stop.status is not OrderStatus.CANCELLED  # replacement under way
     assert r.rt().orders.stop == stop.tag and len(broker.submitted) == 2
+
+
+def test_after_a_restart_no_entry_goes_out_before_the_brokers_books_are_read() -> None:
+    """Killed right after an entry was sent, before the state was saved: the restarted
+    agent must not enter again before it has seen what the broker holds."""
+    broker = ManualBroker()
+    r = _run(broker)
+    r.engine.broker_synced = False  # as the composition root sets it for a live broker
+    f = Feed()
+    r.feed(f.candle(at(9, 15), "100", "105", "95", "100", 100),
+           f.candle(at(9, 20), "100", "112", "100", "109", 300),
+           f.tick(at(9, 25), "112.60"), f.tick(at(9, 25, 10), "112.65"))
+    assert broker.submitted == []  # the trigger is crossed, but the books are not read
+    r.engine.handle(_snap([], t=at(9, 25, 11), complete=False))
+    r.feed(f.tick(at(9, 25, 12), "112.70"))
+    assert broker.submitted == []  # an incomplete read proves nothing
+    r.engine.handle(_snap([], t=at(9, 25, 13)))
+    r.feed(f.tick(at(9, 25, 14), "112.75"))
+    assert [o.purpose for o in broker.submitted] == [OrderPurpose.ENTRY]
+
+
+def test_an_adopted_position_whose_stop_is_refused_as_crossed_exits_at_once() -> None:
+    """After a restart the strategy may not know a position (adopted); if Kite refuses its
+    stop because the price has passed the trigger, nobody else would close it."""
+    broker = ManualBroker()
+    r = _run(broker)
+    r.feed(Feed().tick(at(9, 30), "112.00"))
+    stray = Order(tag="E24011501234500001", instrument_token=1, symbol="NSE:AAA",
+                  side=Side.BUY, quantity=50, order_type=OrderType.MARKET,
+                  purpose=OrderPurpose.ENTRY, reason="signal", created_at=at(9, 29))
+    r.engine.reconciler.apply(_snap([_row(stray, OrderStatus.COMPLETE, 50, "112.00")]))
+    stop = broker.submitted[-1]
+    r.engine.handle(OrderUpdate(stop.tag, OrderStatus.REJECTED, 0, None, at(9, 30, 1), None,
+                                "Trigger price for stoploss sell orders should be lower than "
+                                "the last traded price."))
+    exit_ = broker.submitted[-1]
+    assert (exit_.purpose, exit_.side, exit_.quantity, exit_.reason) == (
+        OrderPurpose.EXIT, Side.SELL, 50, "stop")
+
+
+def test_a_restarts_first_snapshot_books_every_fill_before_anything_is_sent() -> None:
+    """The dead process had cancelled the stop and sent the exit (not saved); the first
+    snapshot shows both. The exit's fill must be booked before the missing stop makes the
+    restarted agent send another exit: one exit, never two."""
+    broker = ManualBroker()
+    r, _f, entry, stop = _entered(broker)
+    broker.cancel = lambda order: broker.cancelled.append(order)  # type: ignore[method-assign]
+    r.engine.exec.close(r.rt(), ExitReason.MANUAL, at(9, 30))
+    assert broker.cancelled == [stop]  # the cancel asked, not yet answered: then the crash
+    r2 = _restart(r, broker)
+    broker.submitted.clear()
+    sent_exit = Order(tag="X24011501234500009", instrument_token=1, symbol="NSE:AAA",
+                      side=Side.SELL, quantity=50, order_type=OrderType.MARKET,
+                      purpose=OrderPurpose.EXIT, reason="manual", created_at=at(9, 30, 1))
+    r2.engine.handle(_snap([_row(entry, OrderStatus.COMPLETE, 50, "112.65"),
+                            _row(stop, OrderStatus.CANCELLED),
+                            _row(sent_exit, OrderStatus.COMPLETE, 50, "111.00")]))
+    assert r2.quantity() == 0 and broker.submitted == []
+    assert r2.engine.trades[-1].exit_price == d("111")
+
+
+def test_a_reverse_the_dead_process_already_sent_is_not_sent_again() -> None:
+    """The stop filled and its reverse went out just before the crash (neither saved): the
+    first snapshot shows both; the stop's fill makes the strategy reverse again, but the
+    reverse already held must not be doubled."""
+    broker = ManualBroker()
+    r, _f, entry, stop = _entered(broker)
+    r2 = _restart(r, broker)
+    r2.rt().last_price = d("99.45")  # the market where the dead process left it
+    broker.submitted.clear()
+    reverse = Order(tag="E24011501234500011", instrument_token=1, symbol="NSE:AAA",
+                    side=Side.SELL, quantity=50, order_type=OrderType.MARKET,
+                    purpose=OrderPurpose.ENTRY, reason="reverse", created_at=at(9, 30, 1))
+    r2.engine.handle(_snap([_row(entry, OrderStatus.COMPLETE, 50, "112.65"),
+                            _row(stop, OrderStatus.COMPLETE, 50, "99.50"),
+                            _row(reverse, OrderStatus.COMPLETE, 50, "99.45")]))
+    assert r2.quantity() == -50
+    assert [o.purpose for o in broker.submitted] == [OrderPurpose.STOP]  # guarded, no entry

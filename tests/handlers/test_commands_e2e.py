@@ -116,7 +116,8 @@ def test_limits_show_and_set(tmp_path: Path) -> None:
             assert "❌ banks: expected 'daily' or a group (none configured)" in reply
             assert "expected profit_target or loss_limit" in await env.text(
                 "/limits daily stop 5")
-            assert "expected a number &gt;= 0" in await env.text("/limits daily loss_limit -1")
+            assert "loss_limit: expected a number 0..100000000, got '-1'" in \
+                await env.text("/limits daily loss_limit -1")
 
     run(body())
 

@@ -41,12 +41,14 @@ def test_missing_file_is_empty_and_not_created(tmp_path: Path) -> None:
     assert not path.exists()
 
 
-def test_zero_length_file_is_empty(tmp_path: Path) -> None:
+def test_zero_length_file_is_corrupt_not_empty(tmp_path: Path) -> None:
+    """An atomic write never leaves a zero-length file: one is what a crash on a file
+    system that lost the data leaves, so it is refused rather than read as nothing saved."""
     path = tmp_path / "db.json"
     path.touch()
-    assert read_json_file(path) is None
-    _db(path).insert({"a": 1})
-    assert json.loads(path.read_text()) == {"_default": {"1": {"a": 1}}}
+    with pytest.raises(StorageFileCorrupt, match="empty"):
+        read_json_file(path)
+    assert path.read_bytes() == b""
 
 
 @pytest.mark.parametrize(

@@ -150,13 +150,23 @@ def test_wrong_shape_refused(tmp_path: Path, data: Any, reason: str) -> None:
     assert (tmp_path / "state.json.corrupt-20240105T091500").exists()
 
 
-def test_empty_or_fresh_tinydb_files_are_empty_state(tmp_path: Path) -> None:
+def test_fresh_tinydb_file_is_empty_state(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
-    path.touch()
-    assert StateStore(path, clock=CLOCK).load() is None
     path.write_text('{"_default": {}}')
     assert StateStore(path, clock=CLOCK).load() is None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]  # no copies made
+
+
+def test_zero_length_state_file_is_corrupt_and_kept(tmp_path: Path) -> None:
+    """A zero-length state.json is what a crash on a file system that lost the data leaves
+    (an atomic write never does): refused with a copy kept, never read as 'nothing saved'."""
+    path = tmp_path / "state.json"
+    path.touch()
+    with pytest.raises(StateFileCorrupt, match="empty") as info:
+        StateStore(path, clock=CLOCK)
+    assert str(info.value).startswith(f"{path}: ")
+    assert info.value.copy == tmp_path / "state.json.corrupt-20240105T091500"
+    assert info.value.copy.read_bytes() == b"" and path.read_bytes() == b""
 
 
 def test_creates_data_dir(tmp_path: Path) -> None:
