@@ -107,7 +107,7 @@ def schedule_from_dict(raw: Any) -> ScheduleConfig:
                      problems)
     grace = 300
     try:
-        grace = whole(1)(top.get("misfire_grace_seconds", grace))
+        grace = whole(1, 3600)(top.get("misfire_grace_seconds", grace))
     except ValueError as exc:
         problems.append(f"misfire_grace_seconds: {exc}")
     _check_order(jobs, sessions.get("NSE"), problems)

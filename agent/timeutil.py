@@ -25,7 +25,7 @@ def to_ist(dt: datetime) -> datetime:
 def parse_hhmm(text: str) -> time:
     """'09:15' or '09:15:30' -> time; raises ValueError naming the text."""
     parts = text.strip().split(":")
-    if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts):
+    if len(parts) not in (2, 3) or not all(p.isascii() and p.isdigit() for p in parts):
         raise ValueError(f"expected a time HH:MM, got {text!r}")
     hh, mm = int(parts[0]), int(parts[1])
     ss = int(parts[2]) if len(parts) == 3 else 0

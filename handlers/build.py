@@ -41,7 +41,7 @@ class ChatOptions:
     backoff: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0, 30.0)  # network error retries
     poll_timeout: float = 10.0  # long polling
     inbox_size: int = 1000  # notifications waiting for the loop
-    refusal_interval: timedelta = timedelta(minutes=1)  # one refusal per stranger chat
+    refusal_interval: timedelta = timedelta(minutes=1)  # one refusal per stranger (user)
     # People's time (button lifetimes, the /login wait, refusal pacing): wall time even when
     # the agent's clock runs scaled (the demo, ``clock: exchange``). None: the agent's clock.
     human_clock: Clock | None = None

@@ -209,7 +209,7 @@ def test_holidays_can_be_limited_to_some_exchanges() -> None:
     (edited(timezone="Europe/London"),
      ["timezone: the agent runs on IST: expected 'Asia/Kolkata', got 'Europe/London'"]),
     (edited(misfire_grace_seconds=0),
-     ["misfire_grace_seconds: expected a whole number >= 1, got 0"]),
+     ["misfire_grace_seconds: expected a whole number 1..3600, got 0"]),
     (edited(sessions={"MCX": {"open": "23:30", "close": "09:00"}}),
      ["sessions.MCX.close: expected after open 23:30, got 09:00"]),
     (edited(sessions={"nse2": {"open": "09:00", "close": "10:00"}}),
@@ -320,3 +320,14 @@ def test_schedule_cli_in_a_subprocess() -> None:
     bad = subprocess.run([sys.executable, "bot.py", "schedule", "--date", "2026-02-30"],
                          cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "expected YYYY-MM-DD" in bad.stderr
+
+
+def test_a_grace_over_an_hour_and_times_in_other_digits_are_refused() -> None:
+    """Issue 13: every number a person gives is within a sane range, in digits 0-9."""
+    from agent.timeutil import parse_hhmm
+
+    with pytest.raises(ValueError, match="expected a time HH:MM"):
+        parse_hhmm("٠٩:١٥")  # Arabic-Indic digits
+    assert parse_hhmm("09:15").hour == 9
+    problems = problems_of(edited(misfire_grace_seconds=100_000))
+    assert problems == ["misfire_grace_seconds: expected a whole number 1..3600, got 100000"]
