@@ -243,7 +243,7 @@ def _remove(engine: Engine, cmd: RemoveInstrument) -> Reply:
     engine.remove_instrument(rt)
     engine.overrides.setdefault("added", {}).pop(rt.symbol.upper(), None)
     engine.overrides.setdefault("removed", set()).add(rt.symbol.upper())
-    return Reply(True, f"{rt.symbol}: removed")
+    return Reply(True, f"{rt.symbol}: removed", rt.instrument)  # the feed drops its token
 
 
 def _run_job(engine: Engine, cmd: RunJob) -> Reply:

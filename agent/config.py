@@ -130,6 +130,7 @@ SECTIONS: Mapping[str, Mapping[str, Convert]] = {
         "base_url": url("http", "https"),
         "allowed_chat_ids": id_list,
         "allowed_user_ids": id_list,
+        "keyboard": as_is,  # checked by ``_keyboard`` (rows of known commands)
     },
     "defaults": {
         **PARAM_SPEC,
@@ -283,6 +284,44 @@ def _groups(raw: Any, symbols: set[str], problems: list[str]) -> tuple[GroupConf
     return tuple(out)
 
 
+KEYBOARD_ROWS, KEYBOARD_ROW = 12, 6  # at most: rows, buttons in a row (a phone's width)
+KEYBOARD_TEXT = 64  # characters of one button ("/orders 5" sends that text)
+
+
+def _keyboard(raw: Any, problems: list[str]) -> tuple[tuple[str, ...], ...] | None:
+    """``telegram.keyboard``: rows of buttons, each a message starting with one of the bot's
+    commands (``handlers.args.COMMANDS``; a foreign one such as /profit is named with its
+    equivalent here). None when it is wrong (the problems name the row and the button)."""
+    from handlers.args import COMMANDS, split_command  # the chat's command list
+    from handlers.suggest import suggestion
+
+    where = "telegram.keyboard"
+    if not isinstance(raw, list) or len(raw) > KEYBOARD_ROWS:
+        problems.append(f'{where}: expected a list of up to {KEYBOARD_ROWS} rows, each a list '
+                        f'of commands such as [["/status", "/pnl"], ["/pause", "/resume"]] '
+                        f"([] for no keyboard), got {describe(raw)}")
+        return None
+    before = len(problems)
+    rows: list[tuple[str, ...]] = []
+    for i, row in enumerate(raw):
+        if not isinstance(row, list) or not 1 <= len(row) <= KEYBOARD_ROW:
+            problems.append(f"{where}[{i}]: expected a list of 1..{KEYBOARD_ROW} commands, got "
+                            f"{describe(row) if not isinstance(row, list) else len(row)}")
+            continue
+        for j, button in enumerate(row):
+            label = button.strip() if isinstance(button, str) else ""
+            word = split_command(label)[0]
+            if not word or len(label) > KEYBOARD_TEXT:
+                problems.append(f'{where}[{i}][{j}]: expected a command such as "/status" (up '
+                                f"to {KEYBOARD_TEXT} characters), got {describe(button)}")
+            elif word not in COMMANDS:
+                close = suggestion(word)
+                problems.append(f"{where}[{i}][{j}]: /{word} is not a command of this bot"
+                                + (f" (did you mean {close}?)" if close else ""))
+        rows.append(tuple(b.strip() for b in row if isinstance(b, str)))
+    return tuple(rows) if len(problems) == before else None
+
+
 def _resolve(base_dir: Path | None, path_text: str) -> Path:
     path = Path(path_text).expanduser()
     return path if path.is_absolute() or base_dir is None else base_dir / path
@@ -362,6 +401,11 @@ def _build(raw: Any, schedule: ScheduleConfig | None, env: Mapping[str, str],
                             "environment or .env (or kite.api_key)")
         if not secrets.kite_api_secret:
             problems.append("mode: live needs KITE_API_SECRET in the environment or .env")
+    telegram = parts["telegram"]
+    if "keyboard" in telegram:
+        keyboard = _keyboard(telegram.pop("keyboard"), problems)
+        if keyboard is not None:
+            telegram["keyboard"] = keyboard
     params = StrategyParams(**{k: v for k, v in defaults.items() if k in PARAM_KEYS})
     return Settings(
         mode=mode,
@@ -370,7 +414,7 @@ def _build(raw: Any, schedule: ScheduleConfig | None, env: Mapping[str, str],
         data_dir=_resolve(base_dir, top.get("data_dir", "./data")),
         log_level=top.get("log_level", "INFO"),
         kite=KiteConfig(**kite),
-        telegram=TelegramConfig(**parts["telegram"]),
+        telegram=TelegramConfig(**telegram),
         defaults=Defaults(params=params,
                           **{k: v for k, v in defaults.items() if k not in PARAM_KEYS}),
         instruments=instruments,

@@ -1,5 +1,6 @@
 """The day report: a text summary and PNG charts (candles with entries and exits, and the
-cumulative realized P&L). Used by ``backtest --chart DIR`` and the 15:40 day report.
+cumulative realized P&L). Used by ``backtest --chart DIR``, the 15:40 day report and the
+``/report`` and ``/chart`` commands (``report_from_views``, ``resample``).
 
 Pure functions on plain data; any thread (matplotlib's Agg backend, no display, and a
 figure per call, so concurrent calls do not share state). Bad candle data (a record that is
@@ -13,13 +14,14 @@ import io
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from agent.fields import FieldError
 from agent.models import Candle, Side, Trade
-from agent.serialize import candle_from_dict
+from agent.serialize import candle_from_dict, trade_from_dict
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +64,8 @@ def _png(fig) -> bytes:
 
 
 def candle_chart(symbol: str, candles: Sequence[Candle], trades: Iterable[Trade]) -> bytes:
-    """OHLC bars of one instrument's day with its entries (triangles) and exits (crosses)."""
+    """OHLC bars of one instrument's day with its entries (triangles) and exits (crosses);
+    ``symbol`` is the chart's title."""
     fig = _figure()
     ax = fig.add_subplot(1, 1, 1)
     width = 0.0
@@ -166,6 +169,43 @@ def _chart(charts: list[tuple[str, bytes]], problems: list[str], name: str, what
     except Exception as exc:  # one chart never stops the report
         log.warning("day report: %s failed", what, exc_info=True)
         problems.append(f"{what} failed ({type(exc).__name__}: {exc})")
+
+
+def report_from_views(day: date, trade_rows: Sequence[Mapping[str, Any]],
+                      instrument_rows: Sequence[Mapping[str, Any]], read: Any) -> DayReport:
+    """The day report from the engine's query data: ``trade_rows`` (``QueryKind.TRADES``),
+    ``instrument_rows`` (``QueryKind.STATUS``'s ``instruments``: symbol, token, today's
+    interval) and ``read(day, token, interval)``, the stored candles
+    (``storage.candles.CandleLog.read``). Any thread but the engine's: it reads files and
+    draws (the 15:40 report and ``/report`` both build it so)."""
+    trades = [trade_from_dict(t) for t in trade_rows]
+    candles: dict[str, list[Candle]] = {}
+    skipped: list[str] = []
+    for row in instrument_rows:
+        series, bad = usable_candles(read(day, row["token"], row["settings"]["interval"]))
+        candles[row["symbol"]] = series
+        skipped += bad
+    return day_report(day.isoformat(), trades, candles, skipped)
+
+
+def resample(candles: Sequence[Candle], minutes: int, anchor: datetime) -> list[Candle]:
+    """``candles`` (in time order, on a grid from ``anchor``, the session open) merged into
+    candles of ``minutes`` on the same grid; a bucket starts with its first candle's open.
+    ``minutes`` should be a multiple of the candles' own length."""
+    step = timedelta(minutes=minutes)
+    out: list[Candle] = []
+    for c in candles:
+        start = anchor + step * ((c.start - anchor) // step)
+        last = out[-1] if out else None
+        if last is not None and last.start == start:
+            last.high, last.low = max(last.high, c.high), min(last.low, c.low)
+            last.close = c.close
+            last.volume += c.volume
+            last.ticks += c.ticks
+        else:
+            out.append(Candle(c.instrument_token, start, start + step, c.open, c.high, c.low,
+                              c.close, c.volume, c.ticks))
+    return out
 
 
 def write_report(report: DayReport, out_dir: Path) -> list[Path]:

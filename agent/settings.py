@@ -136,11 +136,20 @@ class KiteConfig:
     proxy: str = ""  # HTTP(S) proxy for REST calls (a static-IP egress); KITE_PROXY wins
 
 
+# The reply keyboard's rows of buttons (``telegram.keyboard``); each is a command message.
+DEFAULT_KEYBOARD: tuple[tuple[str, ...], ...] = (
+    ("/status", "/positions", "/pnl"),
+    ("/orders", "/trades", "/report"),
+    ("/pause", "/resume", "/help"),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class TelegramConfig:
     base_url: str = "https://api.telegram.org/bot"
     allowed_chat_ids: tuple[int, ...] = ()
     allowed_user_ids: tuple[int, ...] = ()
+    keyboard: tuple[tuple[str, ...], ...] = DEFAULT_KEYBOARD  # (): no reply keyboard
 
 
 @dataclass(frozen=True, slots=True)

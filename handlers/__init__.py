@@ -19,9 +19,10 @@ Wiring (the composition root, main thread)::
     await chat.run_until(stop)         # on the main thread's loop; returns after stop
 
 Inside: ``commands.CommandCenter`` is the transport-agnostic command layer (auth, argument
-checks, engine calls with a timeout, HTML replies, confirmation buttons); ``trading_cmds``
-and ``info_cmds`` hold the commands, ``formatting`` the query replies, ``alerts`` the alert
-modes (persisted in ``prefs.json``), formatting and STOP_MOVED coalescing, ``inbox`` the
+checks, engine calls with a timeout, HTML replies, confirmation buttons); ``trading_cmds``,
+``info_cmds`` and ``report_cmds`` hold the commands, ``suggest`` the "did you mean",
+``formatting`` the query replies, ``alerts`` the alert modes (persisted in
+``prefs.json``), formatting and STOP_MOVED coalescing, ``inbox`` the
 thread-safe hand-off from the engine thread, ``sender`` the paced per-chat sending with
 retries, ``telegram_bot`` the python-telegram-bot transport and ``console`` its stdin/stdout
 twin. ``services`` has the shared data shapes and the ``LoginService`` protocol that

@@ -27,7 +27,7 @@ _SYMBOL = re.compile(r"^[A-Z][A-Z0-9]*:[A-Z0-9][A-Z0-9&_.\-]*$")
 class CommandInfo:
     usage: str
     summary: str
-    everyday: bool = False  # on the reply keyboard
+    everyday: bool = False  # on the default reply keyboard (``telegram.keyboard``)
 
 
 COMMANDS: dict[str, CommandInfo] = {
@@ -49,8 +49,11 @@ COMMANDS: dict[str, CommandInfo] = {
     "instruments": CommandInfo("/instruments", "the traded instruments"),
     "add": CommandInfo("/add EXCHANGE:SYMBOL", "trade one more instrument"),
     "remove": CommandInfo("/remove EXCHANGE:SYMBOL", "stop trading an instrument (flat only)"),
-    "squareoff": CommandInfo("/squareoff SYMBOL|all", "close positions (asks first)"),
-    "unhalt": CommandInfo("/unhalt SYMBOL", "allow entries again after a halt"),
+    "squareoff": CommandInfo("/squareoff [SYMBOL|all]", "close positions (asks first; "
+                             "alone: pick one)"),
+    "unhalt": CommandInfo("/unhalt SYMBOL|all", "allow entries again after a halt"),
+    "report": CommandInfo("/report", "today's report so far, with charts", True),
+    "chart": CommandInfo("/chart SYMBOL [interval]", "today's candles of SYMBOL"),
     "login": CommandInfo("/login", "the daily Kite login"),
     "schedule": CommandInfo("/schedule", "today's sessions and jobs"),
     "alerts": CommandInfo("/alerts [TYPE|all on|silent|off]", "show or change alert types"),

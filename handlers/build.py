@@ -24,8 +24,10 @@ from handlers.auth import Authorizer
 from handlers.commands import CommandCenter
 from handlers.console import CONSOLE_CHAT_ID, ConsoleChat
 from handlers.inbox import AlertInbox
-from handlers.services import CommandSubmitter, FeedInfo, LoginService, Services
+from handlers.services import CandleReader, CommandSubmitter, FeedInfo, LoginService, Services
 from handlers.telegram_bot import TelegramBot
+from storage.candles import CandleLog
+from storage.hookup import CANDLES_DIR
 from storage.prefs import Prefs
 
 
@@ -55,9 +57,10 @@ class ChatServices:
     feed_status: Callable[[], FeedInfo] | None = None
     instruments: InstrumentIndex | None = None
     on_added: Callable[[Instrument], None] | None = None
-    on_removed: Callable[[str], None] | None = None
+    on_removed: Callable[[Instrument], None] | None = None
     prefs: Prefs | None = None  # default: prefs.json in settings.data_dir
     log_file: Path | None = None  # default: the data dir's log file
+    candles: CandleReader | None = None  # default: the data dir's candle files
 
 
 def _center(settings: Settings, runner: CommandSubmitter, clock: Clock, extra: ChatServices,
@@ -66,7 +69,8 @@ def _center(settings: Settings, runner: CommandSubmitter, clock: Clock, extra: C
                         human_clock=options.human_clock or clock, login=extra.login,
                         feed_status=extra.feed_status, instruments=extra.instruments,
                         log_file=extra.log_file or log_path(settings.data_dir),
-                        on_added=extra.on_added, on_removed=extra.on_removed)
+                        on_added=extra.on_added, on_removed=extra.on_removed,
+                        candles=extra.candles or CandleLog(settings.data_dir / CANDLES_DIR))
     prefs = AlertPrefs(extra.prefs or Prefs.in_dir(settings.data_dir))
     center = CommandCenter(services, auth, prefs, confirm_ttl=options.confirm_ttl,
                            login_ttl=options.login_ttl, engine_timeout=options.engine_timeout)

@@ -18,20 +18,25 @@ from datetime import datetime, timedelta
 from agent.commands import Reply
 from agent.config_values import hiding, mask
 from agent.events import Command
-from handlers import info_cmds, trading_cmds
+from handlers import info_cmds, report_cmds, trading_cmds
 from handlers.alerts import AlertPrefs
 from handlers.args import COMMANDS, UsageError, split_command
 from handlers.auth import REFUSAL_TEXT, Authorizer
 from handlers.confirm import Choice, Confirmations, Refusal
 from handlers.services import ButtonOutcome, Caller, Response, Services
+from handlers.suggest import unknown_reply
 from handlers.text import b, esc, reply_html
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[["CommandCenter", Caller, list[str]], Awaitable[Response]]
 
-HANDLERS: dict[str, Handler] = {**trading_cmds.HANDLERS, **info_cmds.HANDLERS}
+HANDLERS: dict[str, Handler] = {**trading_cmds.HANDLERS, **info_cmds.HANDLERS,
+                                **report_cmds.HANDLERS}
 OPEN_TO_ALL = frozenset({"whoami"})
+# Commands that take seconds (charts drawn in a worker thread): the Telegram transport
+# answers them in a task of their own, so the next message is handled meanwhile.
+LONG_RUNNING = frozenset(report_cmds.HANDLERS)
 
 
 class EngineBusy(Exception):
@@ -56,6 +61,7 @@ class CommandCenter:
         self.login_ttl = login_ttl
         self.engine_timeout = engine_timeout
         self._login_until: dict[int, datetime] = {}  # chat -> the paste is awaited until
+        self.drawing = asyncio.Lock()  # /report and /chart draw one at a time
 
     # ------------------------------------------------------------ entry points
 
@@ -77,7 +83,7 @@ class CommandCenter:
             return [await self._plain_text(caller, text)]
         handler = HANDLERS.get(word)
         if handler is None:
-            return [Response(f"/{esc(word[:40])}: unknown command. /help lists them.")]
+            return [Response(unknown_reply(word))]
         try:
             with hiding(self.services.settings.secrets.private()):  # echoes mask them
                 return [await handler(self, caller, args)]
@@ -101,10 +107,18 @@ class CommandCenter:
             if isinstance(choice, Refusal):
                 return ButtonOutcome(choice.reason,
                                      esc(choice.reason) if choice.expired else None)
+            if choice.then is not None:
+                return await choice.then(caller)
             return await self._run_choice(choice)
+        except EngineBusy as exc:
+            return ButtonOutcome("engine busy", busy_response(exc).text)
         except Exception as exc:
             log.exception("a button press failed")
             return ButtonOutcome(f"failed ({type(exc).__name__}); see /logs")
+
+    def runs_long(self, caller: Caller, text: str) -> bool:
+        """True for a command of an allowed caller that takes seconds (/report, /chart)."""
+        return split_command(text)[0] in LONG_RUNNING and self.auth.allows(caller)
 
     def _mask(self, text: str) -> str:
         """``text`` without the secrets (a user may paste a token as an argument); not

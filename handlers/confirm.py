@@ -3,19 +3,21 @@
 ``offer`` stores the choices of a prompt under a random id and returns the buttons
 (``data`` is ``c:<id>:<n>``); ``take`` hands back the chosen ``Choice`` once, checking the
 chat and the age against the injected clock. An expired, reused, foreign or unknown button
-gets a ``Refusal`` that says why, and so does malformed or forged data (any text).
-Loop thread only.
+gets a ``Refusal`` that says why, and so does malformed or forged data (any text). A choice
+may lead to a second prompt instead of running a command (``then``: a position button of
+the /squareoff list asks "Square off ...? Yes/No"). Loop thread only.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from agent.clock import Clock
 from agent.events import Command
-from handlers.services import Button
+from handlers.services import Button, ButtonOutcome, Caller
 
 PREFIX = "c:"
 
@@ -23,8 +25,10 @@ PREFIX = "c:"
 @dataclass(frozen=True, slots=True)
 class Choice:
     label: str
-    command: Command | None  # None: cancel
+    command: Command | None  # None: cancel (unless ``then`` is given)
     done: str = ""  # what the prompt says once chosen (else the engine's reply)
+    # a follow-up instead of a command: ``then(caller)`` -> the ButtonOutcome (a new prompt)
+    then: Callable[[Caller], Awaitable[ButtonOutcome]] | None = None
 
 
 @dataclass(frozen=True, slots=True)

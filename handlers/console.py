@@ -1,10 +1,11 @@
 """The console twin of the Telegram chat (no bot token, ``make demo``).
 
 The same ``CommandCenter`` serves lines typed on stdin and the same alerts are printed on
-stdout, as plain text. A confirmation's buttons become numbered choices: typing the number
-presses the button (with the same expiry). When stdin ends (no terminal, ``< /dev/null``)
-the chat only prints alerts until the stop. The console is the owner: it is the one caller
-the console's ``Authorizer`` allows.
+stdout, as plain text (a chart of /report or /chart as one line saying what it shows). A
+confirmation's buttons become numbered choices: typing the number presses the button (with
+the same expiry; a button that asks again offers the new choices). When stdin ends (no
+terminal, ``< /dev/null``) the chat only prints alerts until the stop. The console is the
+owner: it is the one caller the console's ``Authorizer`` allows.
 
 A daemon thread reads stdin and hands lines to the loop; everything else runs on the loop.
 """
@@ -92,13 +93,18 @@ class ConsoleChat:
                 return
             button, self._choices = self._choices[index], ()
             outcome = await self.center.handle_button(CONSOLE, button.data)
-            self._write(html_to_plain(outcome.text) if outcome.text else outcome.answer)
+            text = html_to_plain(outcome.text) if outcome.text else outcome.answer
+            self.print_response(Response(text, outcome.buttons))  # a follow-up asks again
             return
         for response in await self.center.handle_text(CONSOLE, text):
             self.print_response(response)
 
     def print_response(self, response: Response) -> None:
-        self._write(html_to_plain(response.text))
+        if response.text or not response.photos:
+            self._write(html_to_plain(response.text))
+        for photo in response.photos:  # a terminal shows no pictures: say what was drawn
+            self._write(f"[chart] {html_to_plain(photo.caption)} "
+                        f"(PNG, {len(photo.png) // 1024 + 1} KB; Telegram shows it)")
         if response.buttons:
             self._choices = response.buttons
             seconds = int(self.center.confirmations.ttl.total_seconds())

@@ -42,11 +42,10 @@ from agent.events import (
 from agent.lifecycle.tags import wall_epoch
 from agent.models import Instrument
 from agent.recovery import MinuteBar, bars_from_kite, fill_gaps
-from agent.reports import day_report, usable_candles, write_report
+from agent.reports import report_from_views, write_report
 from agent.runner import THREAD_SWITCH_SECONDS, EngineRunner
 from agent.scheduler import DayScheduler, DayServices
 from agent.scheduler_sim import ScaledJobDriver
-from agent.serialize import trade_from_dict
 from agent.session import KiteSession
 from agent.settings import ClockKind, Mode, Settings
 from handlers.access_watch import AccessWatch
@@ -260,7 +259,9 @@ class AgentProcess:
         s = self.settings
         services = ChatServices(login=self.session if self.sim is None else None,
                                 feed_status=self.feed_info, instruments=self.index,
-                                on_added=self._instrument_added, prefs=self.prefs)
+                                on_added=self._instrument_added,
+                                on_removed=self._instrument_removed, prefs=self.prefs,
+                                candles=self.persistence.candles)
         # People's waits (buttons, /login) run on wall time when trading time is scaled.
         options = ChatOptions(human_clock=LiveClock() if isinstance(self.clock, ScaledClock)
                               else None)
@@ -386,6 +387,12 @@ class AgentProcess:
         if self.feed is not None:
             self.feed.subscribe([ins.token])
 
+    def _instrument_removed(self, ins: Instrument) -> None:
+        """/remove (loop thread): no more ticks of it. The next session's feed starts with
+        the engine's instruments, which no longer hold it."""
+        if self.feed is not None:
+            self.feed.unsubscribe([ins.token])
+
     def _token_refused(self) -> None:
         self.session.drop_token()
         self.runner.put(LoginNeeded("Kite refused the access token for an order"))
@@ -412,15 +419,9 @@ class AgentProcess:
         the engine's: it asks the engine through its inbox). A candle file or record that
         cannot be used, or charts that cannot be written, are named in the text; the report
         is made from the rest."""
-        trades = [trade_from_dict(t) for t in self.runner.call(Query(QueryKind.TRADES)).data]
-        status = self.runner.call(Query(QueryKind.STATUS)).data
-        candles, skipped = {}, []
-        for row in status["instruments"]:
-            read = self.persistence.candles.read(day, row["token"],
-                                                 row["settings"]["interval"])
-            candles[row["symbol"]], bad = usable_candles(read)
-            skipped += bad
-        report = day_report(day.isoformat(), trades, candles, skipped)
+        trades = self.runner.call(Query(QueryKind.TRADES)).data
+        rows = self.runner.call(Query(QueryKind.STATUS)).data["instruments"]
+        report = report_from_views(day, trades, rows, self.persistence.candles.read)
         out = self.settings.data_dir / "reports" / day.isoformat()
         try:
             paths = write_report(report, out)

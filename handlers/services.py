@@ -1,8 +1,8 @@
 """The data shapes of the command layer and the services it is given.
 
 ``Caller`` is who sent something, ``Response`` what goes back (HTML text, optional
-confirmation buttons, optional everyday keyboard), ``ButtonOutcome`` what a button press
-does. ``Services`` bundles what the commands need; the composition root builds it.
+confirmation buttons, optional reply keyboard, optional photos), ``ButtonOutcome`` what a
+button press does. ``Services`` bundles what the commands need; the composition root builds it.
 Frozen values, any thread.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,21 +37,31 @@ class Button:
 
 
 @dataclass(frozen=True, slots=True)
+class Photo:
+    """A PNG sent after a reply's text; ``caption`` is HTML (never a server path)."""
+
+    caption: str
+    png: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Response:
     """One reply. ``text`` is Telegram HTML (escaped); transports split it when long."""
 
     text: str
     buttons: tuple[Button, ...] = ()
-    keyboard: bool = False  # attach the reply keyboard of everyday commands
+    keyboard: bool = False  # attach the reply keyboard (``telegram.keyboard``)
+    photos: tuple[Photo, ...] = ()  # sent after the text, in order
 
 
 @dataclass(frozen=True, slots=True)
 class ButtonOutcome:
     """``answer``: a short toast for the press; ``text``: replaces the prompt's text
-    (and removes its buttons) when not None."""
+    (and its buttons: by ``buttons``, a follow-up prompt's, or none) when not None."""
 
     answer: str
     text: str | None = None
+    buttons: tuple[Button, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +88,15 @@ class LoginService(Protocol):
         ...
 
 
+class CandleReader(Protocol):
+    """The day's completed candles as stored (``storage.candles.CandleLog``). Called in a
+    worker thread (``asyncio.to_thread``): it reads files."""
+
+    def read(self, day: date, token: int, interval: int) -> Any:
+        """A ``storage.candles.CandleFileRead`` (``agent.reports.usable_candles`` takes it)."""
+        ...
+
+
 class CommandSubmitter(Protocol):
     """What the command layer needs of ``agent.runner.EngineRunner``."""
 
@@ -97,4 +117,5 @@ class Services:
     instruments: InstrumentIndex | None = None  # resolves /add SYMBOL
     log_file: Path | None = None  # /logs reads its tail
     on_added: Callable[[Instrument], None] | None = None  # e.g. subscribe the feed
-    on_removed: Callable[[str], None] | None = None
+    on_removed: Callable[[Instrument], None] | None = None  # e.g. unsubscribe the feed
+    candles: CandleReader | None = None  # /report and /chart read the day's candles

@@ -6,6 +6,10 @@ application (retrying while Telegram is unreachable), polls for updates, turns e
 through the paced ``ChatSender``. ``notify(notification)`` is what the engine calls, on the
 engine thread; alerts reach every allowed chat.
 
+The reply keyboard is ``telegram.keyboard`` (sent with /help and /start). Commands that
+take seconds (/report, /chart: charts drawn in a worker thread) are answered in a task of
+their own, so the next update is handled meanwhile.
+
 Alerts and replies to callers who may act go on the sender's main lane; replies to callers
 who may not (refusals, their /whoami) on its courtesy lane, sent only when a chat has no
 alert or owner reply waiting. /whoami is answered within the ``Authorizer``'s per-user
@@ -26,6 +30,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from telegram import (
     BotCommand,
@@ -48,7 +53,7 @@ from handlers.auth import Verdict
 from handlers.commands import CommandCenter
 from handlers.inbox import AlertInbox
 from handlers.sender import ChatSender, Lane, Outgoing
-from handlers.services import Caller, Response
+from handlers.services import Button, Caller, Response
 from handlers.text import esc, split_message
 
 log = logging.getLogger(__name__)
@@ -77,24 +82,31 @@ def incoming_from_update(update: Update) -> Incoming | None:
     return Incoming(Caller(message.chat.id, user), text=message.text)
 
 
-def everyday_keyboard() -> ReplyKeyboardMarkup:
-    words = [f"/{w}" for w, info in COMMANDS.items() if info.everyday]
-    rows = [words[i:i + 4] for i in range(0, len(words), 4)]
-    return ReplyKeyboardMarkup([[KeyboardButton(w) for w in row] for row in rows],
+def reply_keyboard(rows: Sequence[Sequence[str]]) -> ReplyKeyboardMarkup | None:
+    """The reply keyboard of ``telegram.keyboard`` (validated at start-up); None: none."""
+    if not rows:
+        return None
+    return ReplyKeyboardMarkup([[KeyboardButton(text) for text in row] for row in rows],
                                resize_keyboard=True, is_persistent=True)
 
 
-def outgoing(response: Response) -> list[Outgoing]:
-    """A response as messages under the size limit; buttons go on the last one."""
-    chunks = split_message(response.text)
+def inline_buttons(buttons: Sequence[Button]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[InlineKeyboardButton(btn.label, callback_data=btn.data)]
+                                 for btn in buttons])
+
+
+def outgoing(response: Response, keyboard: Any = None) -> list[Outgoing]:
+    """A response as messages under the size limit (buttons, or else ``keyboard`` when the
+    response asks for it, on the last text), then its photos."""
+    chunks = split_message(response.text) if response.text or not response.photos else []
     markup = None
     if response.buttons:
-        markup = InlineKeyboardMarkup([[InlineKeyboardButton(btn.label, callback_data=btn.data)]
-                                       for btn in response.buttons])
+        markup = inline_buttons(response.buttons)
     elif response.keyboard:
-        markup = everyday_keyboard()
-    return [Outgoing(chunk, markup=markup if i == len(chunks) - 1 else None)
-            for i, chunk in enumerate(chunks)]
+        markup = keyboard
+    out = [Outgoing(chunk, markup=markup if i == len(chunks) - 1 else None)
+           for i, chunk in enumerate(chunks)]
+    return out + [Outgoing(photo.caption, photo=photo.png) for photo in response.photos]
 
 
 class TelegramBot:
@@ -117,7 +129,9 @@ class TelegramBot:
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_handler_error)
         self.sender = ChatSender(self.application.bot, pace=pace, backoff=backoff)
+        self.keyboard = reply_keyboard(center.services.settings.telegram.keyboard)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._answers: set[asyncio.Task[None]] = set()  # /report, /chart being built
 
     # ------------------------------------------------------------ any thread
 
@@ -197,6 +211,10 @@ class TelegramBot:
 
     async def _shutdown(self) -> None:
         app = self.application
+        for task in self._answers:  # a report being drawn is not waited for
+            task.cancel()
+        if self._answers:
+            await asyncio.gather(*self._answers, return_exceptions=True)
         if self._tasks:  # a Conflict's polling stop still finishing
             await asyncio.gather(*self._tasks, return_exceptions=True)
         try:
@@ -225,7 +243,7 @@ class TelegramBot:
                 self.sender.enqueue(chat_id, photo)
 
     def send(self, chat_id: int, response: Response, lane: Lane = Lane.MAIN) -> None:
-        for out in outgoing(response):
+        for out in outgoing(response, self.keyboard):
             self.sender.enqueue(chat_id, out, lane)
 
     async def process(self, update: Update) -> None:
@@ -247,7 +265,16 @@ class TelegramBot:
             if verdict is Verdict.SLOW_DOWN:
                 self.send(caller.chat_id, Response(esc(auth.slow_down_text())), lane)
                 return
-        for response in await self.center.handle_text(caller, incoming.text):
+        if self.center.runs_long(caller, incoming.text):  # the next update goes on meanwhile
+            task = asyncio.create_task(self._answer(caller, incoming.text, lane),
+                                       name="tg-long-answer")
+            self._answers.add(task)
+            task.add_done_callback(self._answers.discard)
+            return
+        await self._answer(caller, incoming.text, lane)
+
+    async def _answer(self, caller: Caller, text: str, lane: Lane) -> None:
+        for response in await self.center.handle_text(caller, text):
             self.send(caller.chat_id, response, lane)
 
     async def _on_button(self, query: CallbackQuery, incoming: Incoming) -> None:
@@ -259,12 +286,13 @@ class TelegramBot:
         message = query.message
         if outcome.text is None or not isinstance(message, Message):
             return
+        markup = inline_buttons(outcome.buttons) if outcome.buttons else None
         try:
-            await message.edit_text(outcome.text, parse_mode=ParseMode.HTML, reply_markup=None)
+            await message.edit_text(outcome.text, parse_mode=ParseMode.HTML, reply_markup=markup)
         except TelegramError as exc:
             log.warning("editing the prompt failed (%s); sending the outcome instead", exc)
             lane = Lane.MAIN if self.center.auth.allows(incoming.caller) else Lane.COURTESY
-            self.send(incoming.caller.chat_id, Response(outcome.text), lane)
+            self.send(incoming.caller.chat_id, Response(outcome.text, outcome.buttons), lane)
 
     async def _on_update(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         if isinstance(update, Update):

@@ -7,7 +7,7 @@ engine's reply text says when a change takes effect. Loop thread only.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from agent.config import parse_limit, parse_param
@@ -39,8 +39,8 @@ from handlers.args import (
     trade_side,
 )
 from handlers.confirm import Choice
-from handlers.services import Caller, FeedInfo, Response
-from handlers.text import b, esc, reply_html
+from handlers.services import ButtonOutcome, Caller, FeedInfo, Response
+from handlers.text import b, esc, money, reply_html
 
 if TYPE_CHECKING:
     from handlers.commands import CommandCenter
@@ -192,13 +192,21 @@ async def remove(center: CommandCenter, caller: Caller, args: list[str]) -> Resp
     name = symbol(args[0])
     reply = await center.engine(RemoveInstrument(name))
     if reply.ok and center.services.on_removed is not None:
-        center.services.on_removed(name)
+        center.services.on_removed(reply.data)  # the instrument: e.g. unsubscribe the feed
     return Response(reply_html(reply))
 
 
 async def squareoff(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
-    arity(args, 1, 1)
-    target = None if args[0].lower() == "all" else symbol(args[0])
+    arity(args, 0, 1)
+    if not args:
+        return await _squareoff_menu(center, caller)
+    return await _squareoff_prompt(center, caller,
+                                   None if args[0].lower() == "all" else symbol(args[0]))
+
+
+async def _squareoff_prompt(center: CommandCenter, caller: Caller, target: str | None
+                            ) -> Response:
+    """The confirmation of squaring off ``target`` (None: every position)."""
     open_rows = await _query(center, QueryKind.POSITIONS)
     if target is not None:
         open_rows = [r for r in open_rows if r["symbol"].upper() == target]
@@ -213,9 +221,54 @@ async def squareoff(center: CommandCenter, caller: Caller, args: list[str]) -> R
                     buttons)
 
 
+async def _squareoff_menu(center: CommandCenter, caller: Caller) -> Response:
+    """/squareoff alone: a button per open position (the order that closes it), All and
+    Cancel. A position's button (and All) asks once more, like /squareoff SYMBOL."""
+    open_rows = await _query(center, QueryKind.POSITIONS)
+    if not open_rows:
+        return Response("no open positions")
+
+    def ask(target: str | None) -> Callable[[Caller], Awaitable[ButtonOutcome]]:
+        async def then(who: Caller) -> ButtonOutcome:
+            prompt = await _squareoff_prompt(center, who, target)
+            return ButtonOutcome("Confirm below" if prompt.buttons else "Nothing open",
+                                 prompt.text, prompt.buttons)
+        return then
+
+    choices = [Choice(_exit_label(row), None, then=ask(row["symbol"].upper()))
+               for row in open_rows]
+    choices += [Choice("All", None, then=ask(None)), Choice("Cancel", None)]
+    buttons = center.confirmations.offer(caller.chat_id, "choose a position to square off",
+                                         tuple(choices))
+    return Response(f"{b('Square off which?')} {len(open_rows)} open; you confirm next.",
+                    buttons)
+
+
+def _exit_label(row: Mapping[str, Any]) -> str:
+    """'SELL 150 INFY +320.00': the order that closes the position, and its P&L."""
+    qty = row["quantity"]
+    long = qty > 0 or (not qty and row.get("side") == "BUY")
+    name = row["symbol"].split(":", 1)[-1]
+    return f"{'SELL' if long else 'BUY'} {abs(qty)} {name} {money(row.get('unrealized'))}"
+
+
 async def unhalt(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
     arity(args, 1, 1)
-    return await _simple(center, Unhalt(symbol(args[0])))
+    if args[0].lower() != "all":
+        return await _simple(center, Unhalt(symbol(args[0])))
+    rows = [r for r in (await _query(center, QueryKind.STATUS))["instruments"]
+            if r.get("halted")]
+    if not rows:
+        return Response("Nothing is halted.")
+    lines, done = [], 0
+    for row in rows:
+        name = row["symbol"]
+        reply = await center.engine(Unhalt(name))
+        done += reply.ok
+        said = reply.text.removeprefix(f"{name}: ")
+        lines.append(f"{b(name)}, halted for: {esc(row['halted'])}\n  "
+                     f"{'✅' if reply.ok else '❌'} {esc(said)}")
+    return Response("\n".join([b(f"Unhalted {done} of {len(rows)}"), *lines]))
 
 
 HANDLERS: dict[str, Handler] = {

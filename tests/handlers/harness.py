@@ -57,12 +57,14 @@ class SpyRunner(EngineRunner):
 
 def chat_settings(tmp: Path, syms: Iterable[Sym] = (AAA,), *, base_url: str = "",
                   chats: tuple[int, ...] = (CHAT,), users: tuple[int, ...] = (),
+                  keyboard: tuple[tuple[str, ...], ...] | None = None,
                   **kwargs: Any) -> Settings:
     base = make_settings(syms, **kwargs)
+    shown = {} if keyboard is None else {"keyboard": keyboard}  # telegram.keyboard
     return dataclasses.replace(
         base, data_dir=tmp,
         telegram=TelegramConfig(base_url=base_url or "http://127.0.0.1:9/bot",
-                                allowed_chat_ids=chats, allowed_user_ids=users),
+                                allowed_chat_ids=chats, allowed_user_ids=users, **shown),
         secrets=Secrets(telegram_bot_token=TOKEN))
 
 

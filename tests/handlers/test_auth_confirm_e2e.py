@@ -127,7 +127,8 @@ def test_squareoff_all_cancel_and_nothing_open(tmp_path: Path) -> None:
         async with telegram_env(tmp_path) as env:
             assert "no open positions" in await env.text("/squareoff all")
             assert "no open position in NSE:AAA" in await env.text("/squareoff NSE:AAA")
-            assert "missing argument" in await env.text("/squareoff")
+            assert await env.text("/squareoff") == "no open positions"  # alone: the list
+            assert "unexpected extra argument" in await env.text("/squareoff NSE:AAA now")
             stopped = await env.text("/stop")  # flat: no question asked
             assert "stopped: no new entries" in stopped
             await env.text("/start")

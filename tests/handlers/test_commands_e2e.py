@@ -124,7 +124,7 @@ def test_limits_show_and_set(tmp_path: Path) -> None:
 
 def test_instruments_add_remove(tmp_path: Path) -> None:
     added: list[Instrument] = []
-    removed: list[str] = []
+    removed: list[Instrument] = []
 
     async def body() -> None:
         index = InstrumentIndex([AAA.instrument(), BBB.instrument()])
@@ -137,11 +137,11 @@ def test_instruments_add_remove(tmp_path: Path) -> None:
             assert added == [BBB.instrument()] and 2 in env.engine.runtimes
             assert "'NSE:NOPE' is not in the instruments dump" in await env.text("/add NSE:NOPE")
             assert "NSE:BBB: removed" in await env.text("/remove NSE:BBB")
-            assert removed == ["NSE:BBB"] and 2 not in env.engine.runtimes
+            assert removed == [BBB.instrument()] and 2 not in env.engine.runtimes
             await _open_long(env)
             reply = await env.text("/remove NSE:AAA")
             assert "❌ NSE:AAA: a position is open; /squareoff NSE:AAA first" in reply
-            assert removed == ["NSE:BBB"]
+            assert removed == [BBB.instrument()]
 
     run(body())
 

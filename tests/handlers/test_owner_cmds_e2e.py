@@ -151,7 +151,7 @@ def test_version_help_and_whoami(tmp_path: Path) -> None:
             assert "agent 0.1.0 (paper mode)" in await env.text("/version")
             assert "python-telegram-bot 22.8" in await env.text("/version")
             (help_,) = await env.ask("/help")
-            assert "/squareoff SYMBOL|all" in help_.params["text"]
+            assert "/squareoff [SYMBOL|all]" in help_.params["text"]
             assert "/status" in json.dumps(help_.params["reply_markup"])
             assert "allowed to act: yes" in await env.text("/whoami")
             commands = [c["command"] for c in env.fake.commands]

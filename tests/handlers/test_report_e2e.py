@@ -1,0 +1,192 @@
+"""/report and /chart end to end through the fake Bot API: the engine's real candles (stored
+as the agent stores them), the day report's text and charts again as photos, one
+instrument's chart at its interval or a multiple, and neither blocks the chat or the engine
+while it is drawn."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+from typing import Any
+
+from agent.events import SquareOff, TickBatch
+from agent.models import Candle, Instrument
+from agent.serialize import candle_to_dict
+from handlers.build import ChatServices
+from storage.candles import CandleLog
+from storage.hookup import CANDLES_DIR
+from storage.plainjson import dumps_line
+from tests.handlers.harness import CHAT, USER, Env, run, telegram_env
+from tests.helpers import AAA, BBB, DAY, Feed, Sym, at, d, worked_long
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _store_candles(env: Env, root: Path) -> None:
+    """The engine's completed candles go to the day's files, as ``EnginePersistence``
+    writes them (here on the engine thread, synchronously)."""
+    log = CandleLog(root)
+
+    def write(instrument: Instrument, candle: Candle) -> None:
+        minutes = int((candle.end - candle.start).total_seconds() // 60)
+        path = log.path(candle.start.date(), instrument.token, minutes)
+        log.append_lines(path, [dumps_line(candle_to_dict(candle), str(path))])
+
+    env.engine.on_candle = write
+
+
+async def _a_trade(env: Env) -> None:
+    """The worked example's long, closed by a square-off at 112.65: one trade, two candles
+    (09:15 and 09:20) stored."""
+    env.runner.put(TickBatch(worked_long(Feed(1))))
+    await env.fake.wait_for("sendMessage", lambda c: "entry filled" in c.params["text"])
+    await asyncio.wrap_future(env.runner.submit(SquareOff("NSE:AAA")))
+    await env.fake.wait_for("sendMessage", lambda c: "exit filled" in c.params["text"])
+
+
+async def _photos(env: Env, before: int, count: int) -> list[Any]:
+    calls = await env.fake.wait_for("sendPhoto", count=before + count)
+    return calls[before:]
+
+
+def _no_paths(env: Env, tmp: Path) -> None:
+    for call in env.fake.calls:
+        for key in ("text", "caption"):
+            assert str(tmp) not in str(call.params.get(key, "")), call
+
+
+def test_report_sends_the_day_report_so_far_with_its_charts(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with telegram_env(tmp_path, (AAA, BBB)) as env:
+            _store_candles(env, tmp_path / CANDLES_DIR)
+            empty = await env.text("/report")
+            assert empty == ("<b>So far, 09:00 IST</b>\nDay report 2024-01-15: 0 trades, 0 "
+                             "winners, realized P&amp;L +0.00\nNo charts yet: no completed "
+                             "candles or trades today.")
+            assert env.fake.calls_of("sendPhoto") == []
+            await _a_trade(env)
+            (text,) = await env.ask("/report")
+            assert text.params["text"].startswith("<b>So far, 09:00 IST</b>\nDay report "
+                                                  "2024-01-15: 1 trades, 0 winners")
+            assert "NSE:AAA: 1 trades" in text.params["text"]
+            assert "exits: manual 1" in text.params["text"]
+            pnl, chart = await _photos(env, 0, 2)
+            assert pnl.params["caption"] == "cumulative realized P&amp;L, 2024-01-15"
+            assert chart.params["caption"] == "NSE:AAA, 2024-01-15"  # NSE:BBB: no candles
+            assert pnl.params["photo"].startswith(PNG) and chart.params["photo"].startswith(PNG)
+            assert text.at <= pnl.at <= chart.at  # the text first, then the charts
+            assert "usage" in await env.text("/report today")
+            _no_paths(env, tmp_path)
+
+    run(body(), timeout=40)
+
+
+def test_chart_of_one_symbol_at_its_interval_or_a_multiple(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with telegram_env(tmp_path, (AAA, BBB)) as env:
+            _store_candles(env, tmp_path / CANDLES_DIR)
+            assert await env.text("/chart NSE:AAA") == "No completed candles of NSE:AAA yet today."
+            await _a_trade(env)
+            sent = len(env.fake.sent())
+            env.fake.push_message(CHAT, USER, "/chart nse:aaa")
+            (own,) = await _photos(env, 0, 1)
+            assert own.params["caption"] == ("NSE:AAA, 5-minute candles, 2024-01-15 "
+                                             "09:15-09:25 IST: 2 candles, 1 trade")
+            assert own.params["photo"].startswith(PNG)
+            env.fake.push_message(CHAT, USER, "/chart NSE:AAA 10")
+            (merged,) = await _photos(env, 1, 1)
+            assert merged.params["caption"] == ("NSE:AAA, 10-minute candles, 2024-01-15 "
+                                                "09:15-09:25 IST: 1 candle, 1 trade")
+            assert len(env.fake.sent()) == sent  # a chart is a photo with its caption only
+            finer = await env.text("/chart NSE:AAA 3")
+            assert finer == ("❌ NSE:AAA has 5-minute candles today, so a chart of 3 minutes "
+                             "cannot be drawn; intervals: 5, 10, 15, 30, 60.")
+            bad = await env.text("/chart NSE:AAA 7")
+            assert bad.startswith("❌ interval: expected one of 1, 2, 3, 5, 10, 15, 30, 60, got")
+            assert "usage: <code>/chart SYMBOL [interval]</code>" in bad
+            assert await env.text("/chart NSE:ZZZ") == (
+                "❌ NSE:ZZZ is not traded here; /instruments lists them.")
+            assert await env.text("/chart NSE:BBB") == (
+                "No completed candles of NSE:BBB yet today.")
+            assert "missing argument" in await env.text("/chart")
+            assert "expected EXCHANGE:TRADINGSYMBOL" in await env.text("/chart AAA")
+            _no_paths(env, tmp_path)
+
+    run(body(), timeout=40)
+
+
+class SlowCandles:
+    """A candle store whose reads wait until the test lets them go."""
+
+    def __init__(self, root: Path) -> None:
+        self.log = CandleLog(root)
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def read(self, day: Any, token: int, interval: int) -> Any:
+        self.entered.set()
+        assert self.release.wait(20), "never released"
+        return self.log.read(day, token, interval)
+
+
+def test_drawing_blocks_neither_the_chat_nor_the_engine(tmp_path: Path) -> None:
+    slow = SlowCandles(tmp_path / CANDLES_DIR)
+
+    async def body() -> None:
+        async with telegram_env(tmp_path, services=ChatServices(candles=slow)) as env:
+            _store_candles(env, tmp_path / CANDLES_DIR)
+            await _a_trade(env)
+            env.fake.push_message(CHAT, USER, "/report")
+            assert await asyncio.to_thread(slow.entered.wait, 10)  # the report is reading
+            env.fake.push_message(CHAT, USER, "/chart NSE:AAA")  # waits for its turn
+            status = await env.text("/status")  # answered meanwhile, engine included
+            assert "<b>NSE:AAA</b>: 5m" in status
+            assert env.fake.calls_of("sendPhoto") == []
+            slow.release.set()
+            photos = await _photos(env, 0, 3)  # the report's two, then the chart
+            assert photos[-1].params["caption"].startswith("NSE:AAA, 5-minute candles")
+            reports = env.fake.sent()
+            assert any("Day report 2024-01-15: 1 trades" in c.params["text"] for c in reports)
+
+    run(body(), timeout=40)
+
+
+def test_report_names_bad_candle_data_without_the_servers_path(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with telegram_env(tmp_path) as env:
+            _store_candles(env, tmp_path / CANDLES_DIR)
+            await _a_trade(env)
+            stored = CandleLog(tmp_path / CANDLES_DIR).path(DAY, 1, 5)
+            stored.write_text(stored.read_text() + "{cut sho\n")
+            (text,) = await env.ask("/report")
+            assert (f"skipped (bad data): {CANDLES_DIR}/2024-01-15/1_5m.jsonl line 3: not a "
+                    "JSON object") in text.params["text"]
+            await _photos(env, 0, 2)  # the report is made from the rest
+            _no_paths(env, tmp_path)
+
+    run(body())
+
+
+def test_report_sends_at_most_ten_photos_traded_instruments_first(tmp_path: Path) -> None:
+    others = [Sym(f"NSE:S{i:02d}", 10 + i) for i in range(10)]
+    log = CandleLog(tmp_path / CANDLES_DIR)
+    for sym in others:  # a candle each, so each could have a chart
+        candle = Candle(sym.token, at(9, 15), at(9, 20), d(10), d(11), d(9), d(10), 5, 2)
+        path = log.path(DAY, sym.token, 5)
+        log.append_lines(path, [dumps_line(candle_to_dict(candle), str(path))])
+
+    async def body() -> None:
+        async with telegram_env(tmp_path, (*others, AAA)) as env:  # NSE:AAA listed last
+            _store_candles(env, tmp_path / CANDLES_DIR)
+            await _a_trade(env)
+            (text,) = await env.ask("/report")
+            assert text.params["text"].endswith(
+                "Charts of 2 more instrument(s): /chart SYMBOL for each.")
+            photos = await _photos(env, 0, 10)
+            captions = [p.params["caption"] for p in photos]
+            assert captions[:2] == ["cumulative realized P&amp;L, 2024-01-15",
+                                    "NSE:AAA, 2024-01-15"]
+            assert captions[2:] == [f"NSE:S{i:02d}, 2024-01-15" for i in range(8)]
+
+    run(body(), timeout=40)
