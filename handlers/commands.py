@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from agent.commands import Reply
 from agent.config_values import hiding, mask
 from agent.events import Command
-from handlers import info_cmds, trading_cmds
+from handlers import funds_cmds, info_cmds, trading_cmds
 from handlers.alerts import AlertPrefs
 from handlers.args import COMMANDS, UsageError, split_command
 from handlers.auth import REFUSAL_TEXT, Authorizer
@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[["CommandCenter", Caller, list[str]], Awaitable[Response]]
 
-HANDLERS: dict[str, Handler] = {**trading_cmds.HANDLERS, **info_cmds.HANDLERS}
+HANDLERS: dict[str, Handler] = {**trading_cmds.HANDLERS, **info_cmds.HANDLERS,
+                                **funds_cmds.HANDLERS}
 OPEN_TO_ALL = frozenset({"whoami"})
 
 

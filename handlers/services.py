@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from agent.clock import Clock
 from agent.events import Command
 from agent.instruments import InstrumentIndex
+from agent.margins import Funds
 from agent.models import Instrument
 from agent.settings import Settings
 
@@ -98,3 +99,5 @@ class Services:
     log_file: Path | None = None  # /logs reads its tail
     on_added: Callable[[Instrument], None] | None = None  # e.g. subscribe the feed
     on_removed: Callable[[str], None] | None = None
+    # /funds live: a fresh read of Kite's margins (the broker's reader pool; never blocks)
+    funds: Callable[[], Future[Funds]] | None = None
