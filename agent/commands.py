@@ -33,6 +33,7 @@ from agent.events import (
     Unhalt,
 )
 from agent.models import ExitReason
+from agent.money import money
 from agent.risk import Scope
 from agent.settings import PARAM_KEYS
 from agent.views import query
@@ -128,7 +129,7 @@ def _unhalt(engine: Engine, cmd: Unhalt) -> Reply:
         which, pnl = engine.risk.reached(scope, name)
         if which:
             return Reply(False, f"{rt.symbol}: {_scope_text(scope, name)} {which} is still "
-                         f"reached (P&L {pnl:+.2f}); raise it with "
+                         f"reached (P&L {money(pnl)}); raise it with "
                          f"{_raise_hint(scope, name, which)} first")
     rt.halted, rt.error = "", ""
     engine.risk.rearm(scopes)
@@ -267,7 +268,7 @@ def _run_job(engine: Engine, cmd: RunJob) -> Reply:
         engine.running = False
         realized = sum((b.realized for b in engine.pnl.books.values()), Decimal(0))
         engine.notify(Notification(AlertKind.SESSION_ENDED, f"session ended: "
-                                   f"{len(engine.trades)} trades, realized P&L {realized:+.2f}",
+                                   f"{len(engine.trades)} trades, realized P&L {money(realized)}",
                                    now))
         return Reply(True, "session ended")
     return Reply(True, f"{cmd.job}: nothing for the engine to do")

@@ -59,6 +59,7 @@ from agent.settings import (
     InstrumentConfig,
     KiteConfig,
     Mode,
+    PaperConfig,
     RiskConfig,
     ScheduleConfig,
     Secrets,
@@ -92,6 +93,7 @@ MONEY = number(0, 100_000_000)  # rupees: a day's P&L limit up to 10 crore; 0 = 
 SIM_SPEED = number(0, 10_000, above=True)  # sim.speed, `bot.py demo|exchange --speed`
 SEED = whole(0, 2**32 - 1)  # sim.seed, `bot.py exchange --seed`
 PORT = whole(0, 65_535)  # `bot.py exchange --port` (0: any free port)
+PAPER_CAPITAL = number(10_000, 1_000_000_000)  # paper.capital: ₹10 thousand .. ₹100 crore
 
 PARAM_SPEC: Mapping[str, Convert] = {
     "interval": interval,
@@ -141,6 +143,7 @@ SECTIONS: Mapping[str, Mapping[str, Convert]] = {
     },
     "risk": {"daily_profit_target": MONEY, "daily_loss_limit": MONEY},
     "sim": {"speed": SIM_SPEED, "seed": SEED, "instruments_file": text},
+    "paper": {"capital": PAPER_CAPITAL},
 }
 INSTRUMENT_SPEC: Mapping[str, Convert] = {
     "symbol": symbol,
@@ -421,6 +424,7 @@ def _build(raw: Any, schedule: ScheduleConfig | None, env: Mapping[str, str],
         groups=groups,
         risk=RiskConfig(**parts["risk"]),
         sim=SimConfig(**sim),
+        paper=PaperConfig(**parts["paper"]),
         schedule=schedule or ScheduleConfig(),
         secrets=secrets,
     )

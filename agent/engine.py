@@ -37,6 +37,7 @@ from agent.lifecycle.book import OrderBook
 from agent.lifecycle.executor import Executor
 from agent.lifecycle.reconciler import Reconciler
 from agent.lifecycle.tags import TagMint
+from agent.margins import Funds
 from agent.models import Candle, Instrument, Side, StopMode, Tick, Trade
 from agent.pnl import PnlBook
 from agent.risk import NO_LIMITS, Limits, RiskBook
@@ -106,6 +107,7 @@ class Engine(EngineDays):
         self._dirty = False
         self.changes = 0  # times ``dirty`` was set: a cheap "has anything changed?"
         self.snapshot_cache: dict[int, Any] = {}  # agent/snapshot.py: per-instrument parts
+        self.margins: Any = None  # agent.margin_watch.MarginWatch (attached live and paper)
         self.reconciler = Reconciler(self)
         # False until a live broker's books have been read once (a restart must not enter
         # again before it knows what the previous run did): set by the composition root
@@ -255,6 +257,9 @@ class Engine(EngineDays):
             self._feed_status(event)
         elif kind is LoginNeeded or kind is LoggedIn:
             self._login_state(event)
+        elif kind is Funds:
+            if self.margins is not None:
+                self.margins.on_funds(event)
         elif isinstance(event, Command):
             from agent.commands import handle_command
 
@@ -335,6 +340,8 @@ class Engine(EngineDays):
     def on_clock(self, now: datetime) -> None:
         """Live timer: complete candles whose end has passed; retry failed closes."""
         edge = now - TIMER_GRACE
+        if self.margins is not None:
+            self.margins.on_clock(now)
         for rt in list(self.runtimes.values()):
             done = rt.series.due(edge)
             if done is not None:

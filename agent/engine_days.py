@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from agent.events import AlertKind, FeedStatus, Job, LoggedIn, LoginNeeded, Notification
 from agent.models import ExitReason
+from agent.money import money
 from agent.risk import most_specific
 from agent.runtime_state import InstrumentRuntime
 from agent.timeutil import IST
@@ -30,7 +31,8 @@ class EngineDays:
                         len(trip.tokens))
             self._notify(Notification(
                 AlertKind.LIMIT_HIT, f"{trip.scope} {trip.name}: {trip.which} reached "
-                f"(P&L {trip.pnl:+.2f}, limit {trip.limit}); halted for the day", now,
+                f"(P&L {money(trip.pnl)}, limit {money(trip.limit, sign=False)}); halted for "
+                "the day", now,
                 trip.name if trip.scope.value == "instrument" else "",
                 data={"scope": trip.scope.value, "which": trip.which, "pnl": str(trip.pnl)}))
             for token in trip.tokens:

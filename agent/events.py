@@ -205,6 +205,7 @@ class QueryKind(StrEnum):
     PNL = "pnl"
     INSTRUMENTS = "instruments"
     LIMITS = "limits"
+    FUNDS = "funds"  # the engine's funds view (agent.views.funds_view)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +260,7 @@ class AlertKind(StrEnum):
     SESSION_ENDED = "session_ended"
     ERROR = "error"
     DAY_REPORT = "day_report"
+    MARGIN_LOW = "margin_low"  # the available margin is below what the next entry needs
 
 
 @dataclass(frozen=True, slots=True)

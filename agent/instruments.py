@@ -9,6 +9,7 @@ import csv
 import io
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -69,7 +70,18 @@ def _instrument(row: dict[str, str]) -> Instrument:
         segment=row.get("segment") or row["exchange"],
         instrument_type=row.get("instrument_type") or "EQ",
         name=row.get("name") or "",
+        expiry=_expiry(row.get("expiry")),
     )
+
+
+def _expiry(value: object) -> date | None:
+    """The dump's expiry ('2024-12-26', or the date kiteconnect parsed); None when empty."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = str(value or "").strip()
+    return date.fromisoformat(text[:10]) if text else None
 
 
 def load_dump(path: Path) -> list[Instrument]:
@@ -87,7 +99,8 @@ def dump_csv(instruments: Iterable[Instrument]) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(DUMP_COLUMNS)
     for ins in instruments:
-        writer.writerow([ins.token, ins.token >> 8, ins.tradingsymbol, ins.name, "0.0", "",
+        writer.writerow([ins.token, ins.token >> 8, ins.tradingsymbol, ins.name, "0.0",
+                         ins.expiry.isoformat() if ins.expiry else "",
                          "0.0", ins.tick_size, ins.lot_size, ins.instrument_type,
                          ins.segment or ins.exchange, ins.exchange])
     return buf.getvalue()
@@ -170,5 +183,6 @@ def from_kite_rows(rows: Iterable[dict]) -> list[Instrument]:
             tradingsymbol=row["tradingsymbol"], tick_size=Decimal(str(row["tick_size"])),
             lot_size=max(int(row.get("lot_size") or 1), 1),
             segment=row.get("segment") or row["exchange"],
-            instrument_type=row.get("instrument_type") or "EQ", name=row.get("name") or ""))
+            instrument_type=row.get("instrument_type") or "EQ", name=row.get("name") or "",
+            expiry=_expiry(row.get("expiry"))))
     return out

@@ -1,5 +1,7 @@
 """Logging for the whole process: console plus a rotating file under the data directory,
-one line per event, secrets redacted on every handler.
+one line per event, secrets redacted on every handler. Every line's time is IST, marked
+``IST``, whatever the machine's time zone (``IstFormatter``): ``/logs`` shows what the
+owner's clock says.
 
 Call ``setup_logging`` once from the composition root (bot.py commands), main thread.
 """
@@ -10,7 +12,10 @@ import logging
 import logging.handlers
 import re
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
+
+from agent.timeutil import IST
 
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 LOG_FILE = "agent.log"
@@ -23,6 +28,17 @@ _PATTERNS = (
     re.compile(r"(?i)(access_token|request_token|api_secret|checksum)=[^&\s\"']+"),
     re.compile(r"(?i)(authorization:?\s*token\s+[^:\s]+:)\S+"),
 )
+
+
+class IstFormatter(logging.Formatter):
+    """``FORMAT`` with the time in IST: '2026-11-23 09:15:00,123 IST' (the default
+    formatter uses the machine's local zone, which a server in UTC makes 03:45)."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        at = datetime.fromtimestamp(record.created, IST)
+        if datefmt:
+            return at.strftime(datefmt)
+        return f"{at:%Y-%m-%d %H:%M:%S},{int(record.msecs):03d} IST"
 
 
 class RedactingFilter(logging.Filter):
@@ -62,7 +78,7 @@ def setup_logging(data_dir: Path | None, level: str = "INFO", secrets: Iterable[
         handler.close()
     root.setLevel(level)
     redactor = RedactingFilter(secrets)
-    formatter = logging.Formatter(FORMAT)
+    formatter = IstFormatter(FORMAT)
     if console:
         stream = logging.StreamHandler()
         stream.setLevel(console_level or level)

@@ -7,7 +7,7 @@ shares or contracts; times are IST-aware datetimes. Nothing here does I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -104,6 +104,7 @@ class Instrument:
     segment: str = ""
     instrument_type: str = "EQ"
     name: str = ""
+    expiry: date | None = None  # a future's or option's last day (the dump's ``expiry``)
 
     @property
     def symbol(self) -> str:

@@ -2,10 +2,11 @@
 cumulative realized P&L). Used by ``backtest --chart DIR``, the 15:40 day report and the
 ``/report`` and ``/chart`` commands (``report_from_views``, ``resample``).
 
-Pure functions on plain data; any thread (matplotlib's Agg backend, no display, and a
-figure per call, so concurrent calls do not share state). Bad candle data (a record that is
-not a candle, an unreadable file) and a chart that fails are skipped and listed in the
-report's text: the report is made from the rest.
+Money is written by ``agent.money`` (₹, lakh/crore); the charts' time axes are IST
+(matplotlib would draw UTC). Pure functions on plain data; any thread (matplotlib's Agg
+backend, no display, and a figure per call, so concurrent calls do not share state).
+Bad candle data (a record that is not a candle, an unreadable file) and a chart that fails
+are skipped and listed in the report's text: the report is made from the rest.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from typing import Any
 
 from agent.fields import FieldError
 from agent.models import Candle, Side, Trade
+from agent.money import money
 from agent.serialize import candle_from_dict, trade_from_dict
+from agent.timeutil import IST
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +40,12 @@ def summary_text(day_label: str, trades: Sequence[Trade]) -> str:
     total = sum((t.pnl for t in trades), Decimal(0))
     wins = sum(1 for t in trades if t.pnl > 0)
     lines = [f"Day report {day_label}: {len(trades)} trades, {wins} winners, "
-             f"realized P&L {total:+,.2f}"]
+             f"realized P&L {money(total)}"]
     per: dict[str, list[Decimal]] = {}
     for t in trades:
         per.setdefault(t.symbol, []).append(t.pnl)
     for symbol, pnls in sorted(per.items()):
-        lines.append(f"  {symbol}: {len(pnls)} trades, {sum(pnls, Decimal(0)):+,.2f}")
+        lines.append(f"  {symbol}: {len(pnls)} trades, {money(sum(pnls, Decimal(0)))}")
     reasons: dict[str, int] = {}
     for t in trades:
         reasons[t.exit_reason] = reasons.get(t.exit_reason, 0) + 1
@@ -55,6 +58,15 @@ def _figure(width: float = 10.0, height: float = 4.5):
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), dpi=100)
+
+
+def _ist_axis(ax) -> None:
+    """Times on the x axis as IST hours and minutes."""
+    from matplotlib.dates import AutoDateLocator, DateFormatter
+
+    ax.xaxis.set_major_locator(AutoDateLocator(tz=IST))
+    ax.xaxis.set_major_formatter(DateFormatter("%H:%M", tz=IST))
+    ax.set_xlabel("IST")
 
 
 def _png(fig) -> bytes:
@@ -84,6 +96,7 @@ def candle_chart(symbol: str, candles: Sequence[Candle], trades: Iterable[Trade]
     ax.grid(True, alpha=0.3)
     if candles:
         ax.set_xlim(candles[0].start, candles[-1].end)
+    _ist_axis(ax)
     fig.autofmt_xdate()
     return _png(fig)
 
@@ -112,6 +125,8 @@ def pnl_chart(trades: Sequence[Trade]) -> bytes:
     ax.axhline(0, color="grey", linewidth=0.8)
     ax.set_title("cumulative realized P&L (rupees)")
     ax.grid(True, alpha=0.3)
+    if xs:
+        _ist_axis(ax)
     fig.autofmt_xdate()
     return _png(fig)
 

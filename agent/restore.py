@@ -84,7 +84,7 @@ def _instrument(d: Any, path: str) -> Instrument:
                       f.req("tradingsymbol", name), f.req("tick_size", decimal(0, above=True)),
                       f.req("lot_size", whole(1)), f.req("freeze_quantity", whole(0)),
                       f.opt("segment", text, ""), f.opt("instrument_type", text, "EQ"),
-                      f.opt("name", text, ""))
+                      f.opt("name", text, ""), f.opt("expiry", optional(day), None))
 
 
 @dataclass

@@ -160,6 +160,13 @@ class SimConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class PaperConfig:
+    """``paper``: the paper account (``/funds`` and the margin alert in paper mode)."""
+
+    capital: Decimal = Decimal(1_000_000)  # rupees at the start of each day (₹10 lakh)
+
+
+@dataclass(frozen=True, slots=True)
 class Secrets:
     """Credentials from the environment or .env. Never printed: repr hides values."""
 
@@ -262,6 +269,7 @@ class Settings:
     groups: tuple[GroupConfig, ...] = ()
     risk: RiskConfig = field(default_factory=RiskConfig)
     sim: SimConfig = field(default_factory=SimConfig)
+    paper: PaperConfig = field(default_factory=PaperConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     secrets: Secrets = field(default_factory=Secrets)
 

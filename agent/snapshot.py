@@ -38,7 +38,8 @@ def _instrument_to_dict(ins: Instrument) -> dict[str, Any]:
     return {"token": ins.token, "exchange": ins.exchange, "tradingsymbol": ins.tradingsymbol,
             "tick_size": str(ins.tick_size), "lot_size": ins.lot_size,
             "freeze_quantity": ins.freeze_quantity, "segment": ins.segment,
-            "instrument_type": ins.instrument_type, "name": ins.name}
+            "instrument_type": ins.instrument_type, "name": ins.name,
+            "expiry": ins.expiry.isoformat() if ins.expiry else None}
 
 
 def settings_section(engine: Engine) -> dict[str, Any]:

@@ -10,6 +10,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from agent.events import Query, QueryKind
+from agent.margins import entry_margin, segment_of
+from agent.models import Instrument, Side
+from agent.money import money
 from agent.serialize import order_to_dict, trade_to_dict
 
 if TYPE_CHECKING:
@@ -19,6 +22,19 @@ if TYPE_CHECKING:
 
 def _s(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
+
+
+def contract_fields(ins: Instrument | None) -> dict[str, Any]:
+    """What the chat needs to write a quantity in lots and a derivative's expiry."""
+    if ins is None:
+        return {}
+    return {"exchange": ins.exchange, "lot_size": ins.lot_size,
+            "expiry": ins.expiry.isoformat() if ins.expiry else None}
+
+
+def _with_contract(engine: Engine, row: dict[str, Any], token: int) -> dict[str, Any]:
+    rt = engine.runtimes.get(token)
+    return {**contract_fields(rt.instrument if rt else None), **row}
 
 
 def instrument_rows(engine: Engine) -> list[dict[str, Any]]:
@@ -47,6 +63,7 @@ def instrument_rows(engine: Engine) -> list[dict[str, Any]]:
             "realized": str(book.realized),
             "trades_today": rt.trades_today,
             "halted": rt.halted or rt.error,
+            "product": engine.exec.product, **contract_fields(rt.instrument),
         })
     return rows
 
@@ -66,6 +83,30 @@ def pnl_view(engine: Engine) -> dict[str, Any]:
     total = engine.pnl.fresh_total()
     return {"instruments": per, "groups": groups,
             "total": {"pnl": str(total), **_distance(total, risk.daily)}}
+
+
+def funds_view(engine: Engine) -> dict[str, Any]:
+    """/funds: the latest funds (the paper account, or the broker's last read; None before
+    one), the value of the open MIS positions at their last price, and the most margin
+    one instrument's next entry needs."""
+    watch = engine.margins
+    funds = None if watch is None else watch.latest(engine.now())
+    product = engine.exec.product
+    exposure, open_mis, next_entry = Decimal(0), 0, None
+    for rt in engine.runtimes.values():
+        book = engine.pnl.books[rt.token]
+        mark = rt.last_price if rt.last_price is not None else book.average
+        if book.quantity and product == "MIS" and mark is not None:
+            exposure += abs(book.quantity) * mark
+            open_mis += 1
+        need = entry_margin(rt.instrument, product, Side.BUY, rt.quantity, rt.last_price)
+        if need is not None and (next_entry is None or need > next_entry[0]):
+            next_entry = (need, rt.symbol, segment_of(rt.instrument))
+    return {"funds": funds, "product": product, "mis_exposure": str(exposure),
+            "mis_open": open_mis,
+            "next_entry": None if next_entry is None else {
+                "symbol": next_entry[1], "needed": str(next_entry[0]),
+                "segment": next_entry[2]}}
 
 
 def _distance(pnl: Decimal, limits: Any) -> dict[str, str | None]:
@@ -92,20 +133,22 @@ def query(engine: Engine, cmd: Query) -> Reply:
         rows = [r for r in instrument_rows(engine) if r["quantity"] or r["side"]]
         return Reply(True, f"{len(rows)} open position(s)", rows)
     if kind is QueryKind.ORDERS:
-        orders = [order_to_dict(o) for o in engine.book.orders.values()]
+        orders = [_with_contract(engine, order_to_dict(o), o.instrument_token)
+                  for o in engine.book.orders.values()]
         if cmd.limit:
             orders = orders[-cmd.limit:]
         return Reply(True, f"{len(orders)} order(s)", orders)
     if kind is QueryKind.TRADES:
-        trades = [trade_to_dict(t) for t in engine.trades]
+        trades = [_with_contract(engine, trade_to_dict(t), t.instrument_token)
+                  for t in engine.trades]
         if cmd.limit:
             trades = trades[-cmd.limit:]
         return Reply(True, f"{len(trades)} trade(s) today", trades)
     if kind is QueryKind.PNL:
         view = pnl_view(engine)
-        return Reply(True, f"day P&L {Decimal(view['total']['pnl']):+.2f}", view)
+        return Reply(True, f"day P&L {money(view['total']['pnl'])}", view)
     if kind is QueryKind.INSTRUMENTS:
-        rows = [{"symbol": rt.symbol, "token": rt.token, "lot_size": rt.instrument.lot_size,
+        rows = [{**contract_fields(rt.instrument), "symbol": rt.symbol, "token": rt.token,
                  "tick_size": str(rt.instrument.tick_size)} for rt in engine.runtimes.values()]
         return Reply(True, f"{len(rows)} instrument(s)", rows)
     if kind is QueryKind.LIMITS:
@@ -119,4 +162,6 @@ def query(engine: Engine, cmd: Query) -> Reply:
                                                   if t in engine.runtimes]}
                            for name, lim in risk.group_limits.items()}}
         return Reply(True, "limits", data)
+    if kind is QueryKind.FUNDS:
+        return Reply(True, "funds", funds_view(engine))
     return Reply(False, f"unknown query {kind}")

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from agent.events import AlertKind, Notification
+from agent.timeutil import to_ist
 from handlers.args import ALERT_MODES
 from handlers.inbox import AlertInbox
 from handlers.text import b, esc
@@ -54,6 +55,7 @@ LABELS: dict[AlertKind, str] = {
     AlertKind.SESSION_ENDED: "session ended",
     AlertKind.ERROR: "ERROR",
     AlertKind.DAY_REPORT: "day report",
+    AlertKind.MARGIN_LOW: "MARGIN LOW",
 }
 _LOGIN_HINT = frozenset({AlertKind.LOGIN_NEEDED, AlertKind.TOKEN_EXPIRED})
 
@@ -88,7 +90,7 @@ class Alert:
 
 def format_alert(note: Notification) -> str:
     label = LABELS.get(note.kind, note.kind.value)
-    line = f"{b(label)} {note.time:%H:%M:%S} {esc(note.text)}"
+    line = f"{b(label)} {to_ist(note.time):%H:%M:%S} {esc(note.text)}"
     if note.kind in _LOGIN_HINT:
         line += " - /login"
     return line

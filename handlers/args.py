@@ -36,6 +36,7 @@ COMMANDS: dict[str, CommandInfo] = {
     "pnl": CommandInfo("/pnl", "day P&L per instrument, group, total and limit distances", True),
     "orders": CommandInfo("/orders [n]", "the last n orders (10)", True),
     "trades": CommandInfo("/trades [n]", "the last n trades today (20)", True),
+    "funds": CommandInfo("/funds", "available and used margin, MIS exposure"),
     "start": CommandInfo("/start", "start trading (entries allowed)"),
     "stop": CommandInfo("/stop", "stop trading (asks what to do with open positions)"),
     "pause": CommandInfo("/pause", "no new entries; positions still managed", True),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import TextIO
 from agent.clock import Clock
 from agent.instruments import InstrumentIndex
 from agent.logsetup import log_path
+from agent.margins import Funds
 from agent.models import Instrument
 from agent.settings import Settings
 from handlers.alerts import AlertDispatcher, AlertPrefs
@@ -61,6 +63,7 @@ class ChatServices:
     prefs: Prefs | None = None  # default: prefs.json in settings.data_dir
     log_file: Path | None = None  # default: the data dir's log file
     candles: CandleReader | None = None  # default: the data dir's candle files
+    funds: Callable[[], Future[Funds]] | None = None  # live /funds: Kite's margins now
 
 
 def _center(settings: Settings, runner: CommandSubmitter, clock: Clock, extra: ChatServices,
@@ -70,7 +73,8 @@ def _center(settings: Settings, runner: CommandSubmitter, clock: Clock, extra: C
                         feed_status=extra.feed_status, instruments=extra.instruments,
                         log_file=extra.log_file or log_path(settings.data_dir),
                         on_added=extra.on_added, on_removed=extra.on_removed,
-                        candles=extra.candles or CandleLog(settings.data_dir / CANDLES_DIR))
+                        candles=extra.candles or CandleLog(settings.data_dir / CANDLES_DIR),
+                        funds=extra.funds)
     prefs = AlertPrefs(extra.prefs or Prefs.in_dir(settings.data_dir))
     center = CommandCenter(services, auth, prefs, confirm_ttl=options.confirm_ttl,
                            login_ttl=options.login_ttl, engine_timeout=options.engine_timeout)

@@ -1,7 +1,10 @@
 """Query replies (agent/views.py data) as short Telegram HTML.
 
 One function per query; each takes the ``Reply.data`` of its query and returns HTML with
-every value escaped. Pure functions, any thread.
+every value escaped. Money is ``money`` (₹, lakh/crore), prices ``price``, quantities
+``quantity`` (lots for F&O), a derivative's symbol carries its expiry (``contract``), and
+the product is named where it matters (``product``: always for F&O, for equity when not
+MIS). Times are IST whatever the machine's zone. Pure functions, any thread.
 """
 
 from __future__ import annotations
@@ -10,18 +13,35 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from agent.money import is_derivative
+from agent.timeutil import to_ist
 from handlers.services import FeedInfo
-from handlers.text import b, esc, money
+from handlers.text import b, contract, esc, money, price, quantity
 
 
 def _time(iso: str | None) -> str:
+    """'09:25:10' in IST from an ISO time of any zone ('-' for none)."""
     if not iso:
         return "-"
-    return datetime.fromisoformat(iso).strftime("%H:%M:%S")
+    return to_ist(datetime.fromisoformat(iso)).strftime("%H:%M:%S")
 
 
 def _num(value: Any) -> str:
-    return "-" if value is None else esc(value)
+    return esc(price(value))
+
+
+def label(row: Mapping[str, Any]) -> str:
+    """The row's symbol, with the expiry of a derivative (escaped, not bold)."""
+    return esc(contract(row["symbol"], row.get("expiry")))
+
+
+def product(row: Mapping[str, Any]) -> str:
+    """' NRML' where the product matters: always for F&O (carried or not), for equity
+    when it is not MIS (CNC or NRML equity is not squared off by the broker); '' else."""
+    name = row.get("product") or ""
+    if not name or (name == "MIS" and not is_derivative(row)):
+        return ""
+    return f" {esc(name)}"
 
 
 def feed_line(feed: FeedInfo | None) -> str:
@@ -49,9 +69,10 @@ def position_line(row: Mapping[str, Any]) -> str:
     if not qty and not row.get("side"):
         return f"flat, last {_num(row.get('last_price'))}"
     side = "LONG" if qty > 0 or row.get("side") == "BUY" else "SHORT"
-    parts = [f"{side} {abs(qty)} @ {_num(row.get('entry'))}", f"stop {_num(row.get('stop'))}"]
+    parts = [f"{side} {esc(quantity(qty, row))}{product(row)} @ {_num(row.get('entry'))}",
+             f"stop {_num(row.get('stop'))}"]
     if row.get("target"):
-        parts.append(f"target {esc(row['target'])}")
+        parts.append(f"target {_num(row['target'])}")
     parts.append(f"last {_num(row.get('last_price'))}")
     parts.append(f"unrealized {money(row.get('unrealized'))}")
     return ", ".join(parts)
@@ -66,7 +87,7 @@ def status(data: Mapping[str, Any], feed: FeedInfo | None) -> str:
         lines.append("no instruments")
     for row in rows:
         lines.append("")
-        lines.append(f"{b(row['symbol'])}: {settings_line(row['settings'])}")
+        lines.append(f"<b>{label(row)}</b>: {settings_line(row['settings'])}")
         lines.append(f"  {position_line(row)}")
         extra = f"  trades today {row['trades_today']}, realized {money(row['realized'])}"
         if row.get("halted"):
@@ -78,7 +99,7 @@ def status(data: Mapping[str, Any], feed: FeedInfo | None) -> str:
 def positions(rows: Sequence[Mapping[str, Any]]) -> str:
     if not rows:
         return "no open positions"
-    return "\n".join(f"{b(r['symbol'])} {position_line(r)}" for r in rows)
+    return "\n".join(f"<b>{label(r)}</b> {position_line(r)}" for r in rows)
 
 
 def orders(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -86,10 +107,11 @@ def orders(rows: Sequence[Mapping[str, Any]]) -> str:
         return "no orders today"
     lines = []
     for o in rows:
-        price = o.get("average_price") or o.get("trigger_price") or o.get("price") or "market"
-        line = (f"{_time(o.get('created_at'))} {b(o['symbol'])} {esc(o['side'])} "
-                f"{o['quantity']} {esc(o['order_type'])} {esc(o['purpose'].lower())} "
-                f"({esc(o['reason'])}): {esc(o['status'])} @ {esc(price)}")
+        at = o.get("average_price") or o.get("trigger_price") or o.get("price") or "market"
+        line = (f"{_time(o.get('created_at'))} <b>{label(o)}</b> {esc(o['side'])} "
+                f"{esc(quantity(o['quantity'], o))}{product(o)} {esc(o['order_type'])} "
+                f"{esc(o['purpose'].lower())} ({esc(o['reason'])}): {esc(o['status'])} @ "
+                f"{_num(at)}")
         if o.get("message") and o["status"] == "REJECTED":
             line += f", {esc(o['message'])}"
         lines.append(line)
@@ -101,9 +123,10 @@ def trades(rows: Sequence[Mapping[str, Any]]) -> str:
         return "no trades today"
     lines = []
     for t in rows:
-        lines.append(f"{_time(t['entry_time'])}-{_time(t['exit_time'])} {b(t['symbol'])} "
-                     f"{esc(t['side'])} {t['quantity']} {esc(t['entry_price'])} -> "
-                     f"{esc(t['exit_price'])} ({esc(t['exit_reason'])}) {money(t['pnl'])}")
+        lines.append(f"{_time(t['entry_time'])}-{_time(t['exit_time'])} <b>{label(t)}</b> "
+                     f"{esc(t['side'])} {esc(quantity(t['quantity'], t))} "
+                     f"{_num(t['entry_price'])} -> {_num(t['exit_price'])} "
+                     f"({esc(t['exit_reason'])}) {money(t['pnl'])}")
     return "\n".join(lines)
 
 
@@ -150,5 +173,5 @@ def limits(data: Mapping[str, Any], status_rows: Sequence[Mapping[str, Any]] = (
 def instruments(rows: Sequence[Mapping[str, Any]]) -> str:
     if not rows:
         return "no instruments"
-    return "\n".join(f"{b(r['symbol'])} token {r['token']}, lot {r['lot_size']}, "
+    return "\n".join(f"<b>{label(r)}</b> token {r['token']}, lot {r['lot_size']}, "
                      f"tick {esc(r['tick_size'])}" for r in rows)

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -40,6 +41,8 @@ from agent.events import (
     QueryKind,
 )
 from agent.lifecycle.tags import wall_epoch
+from agent.margin_watch import MarginWatch
+from agent.margins import Funds
 from agent.models import Instrument
 from agent.recovery import MinuteBar, bars_from_kite, fill_gaps
 from agent.reports import report_from_views, write_report
@@ -60,6 +63,8 @@ from storage.prefs import Prefs
 from storage.session_file import SessionFile
 
 log = logging.getLogger(__name__)
+
+FUNDS_INTERVAL = 30.0  # seconds between the live broker's reads of Kite's margins
 
 
 class MemorySessionStore:
@@ -153,6 +158,8 @@ class AgentProcess:
         self.engine = Engine(s, instruments, clock=self.clock, on_candle=self.persistence.candle,
                              carry_positions=True, tag_epoch=wall_epoch())
         self.engine.notify = self._notify
+        MarginWatch.attach(self.engine, paper_capital=s.paper.capital
+                           if s.mode is Mode.PAPER else None)
         today = self.clock.now().date()
         self.persistence.restore_into(self.engine, today)
         self.runner = EngineRunner(self.engine, self.clock, snapshot=self.persistence.snapshot,
@@ -204,7 +211,8 @@ class AgentProcess:
             broker = KiteBroker(self._kite(), self._instrument, self.runner.put,
                                 market_protection=self.settings.kite.market_protection,
                                 clock=self.clock, on_token_error=self._token_refused,
-                                on_access_refused=lambda r: self.access.refused(r, repeat=True))
+                                on_access_refused=lambda r: self.access.refused(r, repeat=True),
+                                funds_interval=FUNDS_INTERVAL)
             self._closers.append(broker.close)
             self.engine.broker_synced = False  # entries wait for the broker's books
             if self.session.access_token():
@@ -217,6 +225,18 @@ class AgentProcess:
 
         return PaperBroker(price_of, lambda t: engine.runtimes[t].instrument.tick_size,
                            engine.now, self.settings.defaults.slippage_ticks)
+
+    def _read_funds(self) -> Future[Funds]:
+        """/funds (loop thread): Kite's margins now; the answer also refreshes the
+        engine's (the margin alert's) view."""
+        future = self.broker.read_funds()
+
+        def forward(done: Future[Funds]) -> None:
+            if not done.cancelled() and done.exception() is None:
+                self.runner.put(done.result())
+
+        future.add_done_callback(forward)
+        return future
 
     def _instrument(self, token: int) -> Instrument | None:
         """The broker's lookup (its worker thread): the configured instrument, which keeps
@@ -261,7 +281,9 @@ class AgentProcess:
                                 feed_status=self.feed_info, instruments=self.index,
                                 on_added=self._instrument_added,
                                 on_removed=self._instrument_removed, prefs=self.prefs,
-                                candles=self.persistence.candles)
+                                candles=self.persistence.candles,
+                                funds=self._read_funds if isinstance(self.broker, KiteBroker)
+                                else None)
         # People's waits (buttons, /login) run on wall time when trading time is scaled.
         options = ChatOptions(human_clock=LiveClock() if isinstance(self.clock, ScaledClock)
                               else None)

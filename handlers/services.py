@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from agent.clock import Clock
 from agent.events import Command
 from agent.instruments import InstrumentIndex
+from agent.margins import Funds
 from agent.models import Instrument
 from agent.settings import Settings
 
@@ -119,3 +120,5 @@ class Services:
     on_added: Callable[[Instrument], None] | None = None  # e.g. subscribe the feed
     on_removed: Callable[[Instrument], None] | None = None  # e.g. unsubscribe the feed
     candles: CandleReader | None = None  # /report and /chart read the day's candles
+    # /funds live: a fresh read of Kite's money (the broker's reader pool; never blocks)
+    funds: Callable[[], Future[Funds]] | None = None

@@ -1,5 +1,8 @@
 """Telegram HTML helpers: escaping, long replies split under 4,096 characters, and the
 plain-text twin of an HTML reply (console, and Telegram's "can't parse entities").
+Money, prices, quantities and contracts are written by ``agent.money`` (re-exported here):
+``money`` ₹ with lakh/crore grouping, ``price``, ``quantity`` in lots for F&O, ``contract``
+with the expiry.
 
 Pure functions, any thread.
 """
@@ -8,8 +11,12 @@ from __future__ import annotations
 
 import html
 import re
-from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from agent.money import contract, money, price, quantity
+
+__all__ = ["SPLIT_AT", "TELEGRAM_LIMIT", "b", "code", "contract", "esc", "html_to_plain",
+           "money", "price", "quantity", "reply_html", "split_message"]
 
 TELEGRAM_LIMIT = 4096
 SPLIT_AT = 4000  # headroom for a closing tag added at a cut
@@ -38,17 +45,6 @@ def reply_html(reply: Any) -> str:
 def html_to_plain(text: str) -> str:
     """The text without tags, entities decoded."""
     return html.unescape(_TAG.sub("", text))
-
-
-def money(value: Any, sign: bool = True) -> str:
-    """'+1,234.50' from a Decimal or its string; '-' for None."""
-    if value is None:
-        return "-"
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return str(value)
-    return f"{number:+,.2f}" if sign else f"{number:,.2f}"
 
 
 def split_message(text: str, limit: int = SPLIT_AT) -> list[str]:

@@ -503,6 +503,8 @@ HUGE = "9" * 5000  # more digits than int() reads by default
     ("sim.speed", 10_001, "a number above 0 and up to 10000"),
     ("sim.speed", "1e3", "a number above 0 and up to 10000"),
     ("sim.seed", 2**32, "a whole number 0..4294967295"),
+    ("paper.capital", 9_999, "a number 10000..1000000000"),
+    ("paper.capital", "1_000_000_001", "a number 10000..1000000000"),
     ("instruments[0].tick_size", "0.00001", "a number 0.0001..10000"),
     ("instruments[0].lot_size", 1_000_001, "a whole number 1..1000000"),
     ("instruments[0].freeze_quantity", 10_000_001, "a whole number 0..10000000"),
@@ -554,6 +556,13 @@ def test_9_1_inline_instrument_and_sim_bounds_are_accepted() -> None:
     assert (infy.tick_size, infy.lot_size, infy.freeze_quantity, infy.token) == (
         Decimal("0.0001"), 1_000_000, 10_000_000, 2**32 - 1)
     assert settings.sim.speed == 10_000.0 and settings.risk.daily_loss_limit == Decimal(10**8)
+
+
+def test_paper_capital_bounds_and_default() -> None:
+    assert load_settings_from_dict(config(), SCHEDULE, {}).paper.capital == Decimal(10**6)
+    for value in (10_000, "10_00_00_000", 1_000_000_000):
+        settings = load_settings_from_dict(config(paper={"capital": value}), SCHEDULE, {})
+        assert settings.paper.capital == Decimal(str(value).replace("_", ""))
 
 
 @pytest.mark.parametrize(("text", "shown"), [

@@ -245,7 +245,7 @@ def test_9_7_unhalt_after_raising_a_limit_rearms_the_scope(where: str) -> None:
 def test_9_7_unhalt_refused_while_the_scope_is_still_reached(where: str) -> None:
     r, f = _tripped_at_500(where)
     reply = r.engine.handle(Unhalt("NSE:AAA"))
-    assert not reply.ok and "loss_limit is still reached (P&L -500.00)" in reply.text
+    assert not reply.ok and "loss_limit is still reached (P&L -₹500.00)" in reply.text
     assert r.rt().halted
     r.feed(f.tick(at(9, 25, 30), "112.65"))
     assert len(r.orders()) == 2, "still halted: no entry"

@@ -34,6 +34,7 @@ from typing import Any
 from agent.adapters.kite_access import AccessRefusal
 from agent.adapters.kite_actions import KiteActions
 from agent.adapters.kite_book import KiteBook
+from agent.adapters.kite_funds import KiteFunds
 from agent.adapters.kite_orders import Child, Tracked
 from agent.adapters.kite_reads import BrokerError, KiteReads, ReadJob
 from agent.adapters.kite_reconcile import Reconciliation
@@ -49,6 +50,7 @@ from agent.adapters.kite_schedule import CancelRequest, KiteSchedule, ModifyRequ
 from agent.adapters.kite_writes import WRITE_THREADS, CallDone, Calls, KiteCalls
 from agent.clock import Clock, LiveClock
 from agent.events import BrokerSnapshot, OrderUpdate
+from agent.margins import Funds
 from agent.models import Instrument, Order
 
 __all__ = ["BrokerError", "KiteBroker"]
@@ -76,25 +78,26 @@ class _Refresh:
     pass
 
 
-class KiteBroker(KiteSchedule, KiteCalls, KiteActions, KiteBook, KiteReads):
+class KiteBroker(KiteSchedule, KiteCalls, KiteActions, KiteBook, KiteReads, KiteFunds):
     """Kite Connect behind the broker port. See the module docstring for the threads.
 
     ``instruments(token)`` gives the Instrument (tick, lot, freeze quantity) of an order;
-    ``post(event)`` delivers ``OrderUpdate``s and ``BrokerSnapshot``s to the engine (called
-    on the worker thread; must not block); ``on_token_error()`` is called once
+    ``post(event)`` delivers ``OrderUpdate``s, ``BrokerSnapshot``s and ``Funds`` to the
+    engine (called on the worker thread; must not block); ``on_token_error()`` is called once
     when Kite answers TokenException (the session is dead: halt entries, ask for a login),
     again only after a call has worked since. ``on_access_refused(refusal)`` is called once
     when Kite refuses order calls from this machine's IP (``kite_access``), again only after
     an order call has worked since. ``timer`` measures the waits (rate windows,
     backoff, throttle, polls; default wall time); ``clock`` stamps the updates and the
     snapshots. ``write_threads``: REST writes in flight at once (at least 2, so that an
-    entry never takes the last one).
+    entry never takes the last one). ``funds_interval``: seconds between reads of Kite's
+    margins posted to the engine as ``Funds`` (``kite_funds``); None: none.
     """
 
     watched: set[int]
 
     def __init__(self, kite: Any, instruments: Callable[[int], Instrument | None],
-                 post: Callable[[OrderUpdate | BrokerSnapshot], None], *,
+                 post: Callable[[OrderUpdate | BrokerSnapshot | Funds], None], *,
                  market_protection: int = -1,
                  clock: Clock | None = None, timer: Timer | None = None,
                  on_token_error: Callable[[], None] | None = None,
@@ -102,6 +105,7 @@ class KiteBroker(KiteSchedule, KiteCalls, KiteActions, KiteBook, KiteReads):
                  poll_interval: float = 3.0, poll_after_write: float = 1.0,
                  modify_interval: float = 2.0, replace_after: int = 20,
                  retry: RetryPolicy | None = None, write_threads: int = WRITE_THREADS,
+                 funds_interval: float | None = None,
                  order_limits: tuple[tuple[int, float], ...] = ORDER_LIMITS,
                  other_limits: tuple[tuple[int, float], ...] = OTHER_LIMITS) -> None:
         if market_protection != -1 and not 0 < market_protection <= 100:
@@ -131,6 +135,9 @@ class KiteBroker(KiteSchedule, KiteCalls, KiteActions, KiteBook, KiteReads):
         self.wanted: dict[str, Any] = {}
         self.reads: list[ReadJob] = []
         self.next_poll = self.timer.monotonic()  # the start-up snapshot
+        self.funds_interval = funds_interval
+        self.next_funds = self.next_poll  # the first margins read at once
+        self.funds_reading = False
         self.poll_again_at = math.inf  # a poll wanted right after the one in progress
         self.poll_failures = 0
         self.polling = False  # an order-book read is out on a reader thread

@@ -7,8 +7,9 @@ cancellations; then exits' and stops' placements and modifications (tags X..., S
 then entries' (E...), which also leave one writer thread free for the others; then the
 reads: an order's trades (a fill without a price) or history (a status we do not know),
 order-book lookups for unresolved placements, reads other threads wait for, the periodic
-poll. One Kite order of a tag is placed at a time (none while a placement of that tag is
-on its way or unresolved); each Kite order has at most one call in flight.
+poll, the periodic margins read (``kite_funds``). One Kite order of a tag is placed at a
+time (none while a placement of that tag is on its way or unresolved); each Kite order has
+at most one call in flight.
 Worker thread only (a mixin of ``KiteBroker``, whose attributes hold the state).
 """
 
@@ -154,6 +155,7 @@ class KiteSchedule:
                                 False)
         if not self.closing and not self.polling:
             yield Candidate(self.next_poll, other, 2, self.poll_orders, False, needed=False)
+        yield from self.funds_candidates()
 
     @staticmethod
     def _next_placement(t: Tracked) -> Child | None:

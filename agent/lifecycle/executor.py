@@ -30,6 +30,7 @@ from agent.lifecycle.book import OrderBook
 from agent.lifecycle.state import Close
 from agent.lifecycle.steps import MODIFY_AGAIN, Stepper
 from agent.models import ExitReason, Fill, Order, OrderPurpose, OrderStatus, Trade
+from agent.money import money
 from agent.pnl import PnlBook
 from agent.runtime_state import InstrumentRuntime
 from agent.strategy.base import AlertChanged, Enter, Exit, Intent, StopMoved, Strategy
@@ -60,6 +61,8 @@ class Executor(Stepper):
         self.deferred: set[int] | None = None
         # set by the engine: the limits check before an entry, a stop's own fill
         self.check_limits: Callable[[datetime], None] = lambda now: None
+        # set by agent.margin_watch: (rt, side, quantity, price, now) before an entry goes
+        self.check_margin: Callable[..., None] = lambda *args: None
         self.on_stopped_out: Callable[[InstrumentRuntime, Any, datetime], None] = \
             lambda rt, price, now: None
 
@@ -193,7 +196,7 @@ class Executor(Stepper):
         else:
             text = f"{order.symbol} {fill.side} {fill.quantity} filled @ {fill.price}"
             if trade is not None:
-                text += f", P&L {trade.pnl:+.2f}"
+                text += f", P&L {money(trade.pnl)}"
             self.say(AlertKind.EXIT_FILLED, rt, fill.time, text, order, price=str(fill.price),
                      pnl=None if trade is None else str(trade.pnl))
         if trade is not None:

@@ -167,6 +167,7 @@ class Stepper:
                  else AlertKind.ENTRY_PLACED, rt, now,
                  f"{rt.symbol} {side} {order.quantity} ({intent.reason}) at ~"
                  f"{intent.price}, stop {intent.stop}", order, stop=str(intent.stop))
+        self.check_margin(rt, side, order.quantity, price or rt.last_price, now)
         self.submit(order)
         return True
 

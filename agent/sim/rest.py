@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from agent import margins
 from agent.sim import errors, rates, rest_market, rules, shapes
 from agent.sim.core import SimCore
 from agent.sim.errors import KiteError
@@ -93,20 +94,21 @@ async def user_profile(request: web.Request) -> web.Response:
 
 
 def _margins(core: SimCore) -> dict[str, dict[str, Any]]:
+    """Both segments: what the open positions block by ``agent.margins``'s rules (equity
+    MIS at 5x, futures SPAN-like 15 %, options bought their premium), at the LTP."""
     second, out = core.second_now(), {}
-    for segment in ("equity", "commodity"):
-        realised = unrealised = exposure = Decimal(0)
+    for segment in margins.SEGMENTS:
+        realised = unrealised = Decimal(0)
+        blocked = margins.MarginParts()
         for pos in core.book.positions.all():
-            if (pos.instrument.exchange == "MCX") != (segment == "commodity"):
+            if margins.segment_of(pos.instrument) != segment:
                 continue
             ltp = core.market.ltp(pos.instrument.token, second)
             realised += pos.realised
             unrealised += pos.unrealised(ltp)
-            rate = Decimal("0.2") if pos.product == "MIS" else Decimal(1)
-            exposure += abs(pos.quantity) * ltp * rate
+            blocked += margins.position_margin(pos.instrument, pos.product, pos.quantity, ltp)
         opening = core.account.opening_balance if segment == "equity" else Decimal(0)
-        out[segment] = shapes.segment_margins(opening, realised, unrealised, Decimal(0),
-                                              exposure)
+        out[segment] = margins.segment_shape(opening, realised, unrealised, blocked)
     return out
 
 

@@ -136,21 +136,6 @@ def position(p: Position, last_price: Decimal, close_price: Decimal) -> dict[str
     }
 
 
-def segment_margins(opening: Decimal, realised: Decimal, unrealised: Decimal,
-                    span: Decimal, exposure: Decimal) -> dict[str, Any]:
-    net = opening + realised + unrealised - span - exposure
-    return {
-        "enabled": True, "net": num(net),
-        "available": {"adhoc_margin": 0, "cash": num(opening), "opening_balance": num(opening),
-                      "live_balance": num(net), "collateral": 0, "intraday_payin": 0},
-        "utilised": {"debits": num(span + exposure - min(realised + unrealised, Decimal(0))),
-                     "exposure": num(exposure), "m2m_realised": num(realised),
-                     "m2m_unrealised": num(unrealised), "option_premium": 0, "payout": 0,
-                     "span": num(span), "holding_sales": 0, "turnover": 0,
-                     "liquid_collateral": 0, "stock_collateral": 0, "delivery": 0},
-    }
-
-
 def ohlc(q: Quote) -> dict[str, Any]:
     return {"open": num(q.open), "high": num(q.high), "low": num(q.low), "close": num(q.close)}
 

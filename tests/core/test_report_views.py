@@ -61,7 +61,7 @@ def test_report_from_views_reads_each_instruments_candles_at_its_interval(tmp_pa
             {"symbol": "NSE:CCC", "token": 3, "settings": {"interval": 5}}]  # no file yet
     report = report_from_views(DAY, [trade_to_dict(trade)], rows, log.read)
     assert report.text.startswith("Day report 2024-01-15: 1 trades, 1 winners, realized P&L "
-                                  "+117.50")
+                                  "+₹117.50")
     assert [name for name, _ in report.charts] == [
         "2024-01-15_pnl.png", "2024-01-15_NSE_AAA.png", "2024-01-15_NSE_BBB.png"]
     assert all(png.startswith(PNG) for _, png in report.charts)

@@ -42,8 +42,8 @@ def test_summary_counts_trades_winners_and_exit_reasons() -> None:
                     "square_off", d(2))]
     text = summary_text("2026-11-23", trades)
     assert text.splitlines()[0] == ("Day report 2026-11-23: 3 trades, 2 winners, "
-                                    "realized P&L +7.00")
-    assert "  NSE:A: 2 trades, +5.00" in text
+                                    "realized P&L +₹7.00")
+    assert "  NSE:A: 2 trades, +₹5.00" in text
     assert "exits: square_off 1, stop 1, target 1" in text
     report = day_report("2026-11-23", trades, {})
     assert [name for name, _ in report.charts] == ["2026-11-23_pnl.png"]

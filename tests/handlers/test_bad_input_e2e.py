@@ -85,7 +85,7 @@ def test_set_and_limits_out_of_range_are_refused_never_applied_nor_stored(
             assert env.engine.runtimes[1].params == params
             before = len(env.fake.sent(CHAT))
             pnl = await env.text("/pnl")
-            assert pnl.startswith("<b>Day P&amp;L</b> +0.00 (no limits)")
+            assert pnl.startswith("<b>Day P&amp;L</b> ₹0.00 (no limits)")
             status = await env.text("/status")  # /pnl was one message, /status the next
             assert "<b>NSE:AAA</b>: 5m, 0.5%, lots 1, BOTH" in status
             assert len(env.fake.sent(CHAT)) == before + 2

@@ -41,7 +41,7 @@ def test_start_pause_resume_and_status(tmp_path: Path) -> None:
             await _open_long(env)
             status = await env.text("/status")
             assert status.startswith("<b>running</b>, paper mode, day 2024-01-15")
-            assert "LONG 50 @ 112.65, stop 99.50, last 112.65, unrealized +0.00" in status
+            assert "LONG 50 @ 112.65, stop 99.50, last 112.65, unrealized ₹0.00" in status
 
     run(body())
 
@@ -66,8 +66,8 @@ def test_positions_orders_trades_pnl_after_a_fill(tmp_path: Path) -> None:
                 in orders
             assert await env.text("/trades") == "no trades today"
             pnl = await env.text("/pnl")
-            assert pnl.startswith("<b>Day P&amp;L</b> +0.00 (no limits)")
-            assert "NSE:AAA: +0.00 (realized +0.00, unrealized +0.00) (1,000.00 to loss " \
+            assert pnl.startswith("<b>Day P&amp;L</b> ₹0.00 (no limits)")
+            assert "NSE:AAA: ₹0.00 (realized ₹0.00, unrealized ₹0.00) (₹1,000.00 to loss " \
                    "limit)" in pnl
             assert "n: expected a whole number 1..500, got '0'" in await env.text("/orders 0")
             assert "got 'many'" in await env.text("/trades many")
@@ -111,7 +111,7 @@ def test_limits_show_and_set(tmp_path: Path) -> None:
             reply = await env.text("/limits daily loss_limit 5000")
             assert "daily loss_limit = 5000, effective now" in reply
             assert env.engine.risk.daily.loss_limit == Decimal(5000)
-            assert "loss limit 5,000.00" in await env.text("/limits")
+            assert "loss limit ₹5,000.00" in await env.text("/limits")
             reply = await env.text("/limits banks profit_target 3000")
             assert "❌ banks: expected 'daily' or a group (none configured)" in reply
             assert "expected profit_target or loss_limit" in await env.text(

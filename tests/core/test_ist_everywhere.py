@@ -1,0 +1,93 @@
+"""Times shown to the owner are IST whatever the machine's zone: log lines (what /logs
+shows), alerts, replies and the day report's charts. The machine's zone is made New York
+(``TZ`` and ``time.tzset``) so that anything reading local time would show it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from agent.events import AlertKind, Notification
+from agent.logsetup import FORMAT, IstFormatter
+from agent.models import Candle
+from agent.reports import _figure, _ist_axis
+from handlers import formatting
+from handlers.alerts import format_alert
+
+# 03:45 UTC is 09:15 IST and 22:45 the evening before in New York (EST in November)
+OPEN_UTC = datetime(2026, 11, 23, 3, 45, tzinfo=UTC)
+
+
+@pytest.fixture
+def new_york() -> Iterator[None]:
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "America/New_York"
+    time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+
+
+def _record(created: float) -> logging.LogRecord:
+    record = logging.LogRecord("agent.engine", logging.INFO, __file__, 1, "entry %s", ("x",),
+                               None)
+    record.created, record.msecs = created, 0.0
+    return record
+
+
+def test_a_log_line_is_ist_under_a_foreign_zone(new_york: None) -> None:
+    record = _record(OPEN_UTC.timestamp())
+    # the machine's zone is New York: the stock formatter would write its evening
+    assert logging.Formatter(FORMAT).format(record).startswith("2026-11-22 22:45:00")
+    line = IstFormatter(FORMAT).format(_record(OPEN_UTC.timestamp()))
+    assert line.startswith("2026-11-23 09:15:00,000 IST INFO    agent.engine: entry x")
+
+
+def test_alert_and_reply_times_are_ist_whatever_zone_they_carry(new_york: None) -> None:
+    note = Notification(AlertKind.ENTRY_FILLED, "NSE:AAA BUY 50 filled @ 112.65", OPEN_UTC)
+    assert format_alert(note).startswith("<b>entry filled</b> 09:15:00 NSE:AAA")
+    assert formatting._time(OPEN_UTC.isoformat()) == "09:15:00"
+    assert formatting._time("2026-11-22T22:45:00-05:00") == "09:15:00"
+    assert formatting._time(None) == "-"
+    row = {"symbol": "NSE:AAA", "side": "BUY", "quantity": 50, "order_type": "MARKET",
+           "purpose": "ENTRY", "reason": "signal", "status": "COMPLETE",
+           "average_price": "112.65", "created_at": OPEN_UTC.isoformat()}
+    assert formatting.orders([row]).startswith("09:15:00 <b>NSE:AAA</b> BUY 50 MARKET")
+    trade = {"symbol": "NSE:AAA", "side": "BUY", "quantity": 50, "entry_price": "112.65",
+             "exit_price": "113.65", "exit_reason": "target", "pnl": "50",
+             "entry_time": OPEN_UTC.isoformat(),
+             "exit_time": (OPEN_UTC + timedelta(minutes=20)).isoformat()}
+    assert formatting.trades([trade]) == ("09:15:00-09:35:00 <b>NSE:AAA</b> BUY 50 112.65 -> "
+                                          "113.65 (target) +₹50.00")
+
+
+def test_the_report_charts_time_axis_is_ist(new_york: None) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = _figure()
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    # times that carry UTC (as a record read back from elsewhere may): drawn in IST
+    start = OPEN_UTC
+    candles = [Candle(1, start + timedelta(minutes=5 * i), start + timedelta(minutes=5 * i + 5),
+                      Decimal(100), Decimal(101), Decimal(99), Decimal(100)) for i in range(12)]
+    ax.plot([c.start for c in candles], [float(c.close) for c in candles])
+    _ist_axis(ax)
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert labels and all(re.fullmatch(r"\d\d:\d\d", label) for label in labels), labels
+    hours = {int(label.split(":")[0]) for label in labels}
+    assert hours <= {9, 10, 11}, labels  # IST session hours, not 03:45 UTC nor 22:45 NY
+    assert ax.get_xlabel() == "IST"
