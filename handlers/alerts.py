@@ -54,6 +54,7 @@ LABELS: dict[AlertKind, str] = {
     AlertKind.SESSION_ENDED: "session ended",
     AlertKind.ERROR: "ERROR",
     AlertKind.DAY_REPORT: "day report",
+    AlertKind.LOGIN: "login",
 }
 _LOGIN_HINT = frozenset({AlertKind.LOGIN_NEEDED, AlertKind.TOKEN_EXPIRED})
 

@@ -24,6 +24,7 @@ from handlers.auth import Authorizer
 from handlers.commands import CommandCenter
 from handlers.console import CONSOLE_CHAT_ID, ConsoleChat
 from handlers.inbox import AlertInbox
+from handlers.readiness import Readiness
 from handlers.services import CommandSubmitter, FeedInfo, LoginService, Services
 from handlers.telegram_bot import TelegramBot
 from storage.prefs import Prefs
@@ -58,6 +59,7 @@ class ChatServices:
     on_removed: Callable[[str], None] | None = None
     prefs: Prefs | None = None  # default: prefs.json in settings.data_dir
     log_file: Path | None = None  # default: the data dir's log file
+    readiness: Callable[[], Readiness] | None = None  # login state and pending symbols
 
 
 def _center(settings: Settings, runner: CommandSubmitter, clock: Clock, extra: ChatServices,
@@ -66,7 +68,8 @@ def _center(settings: Settings, runner: CommandSubmitter, clock: Clock, extra: C
                         human_clock=options.human_clock or clock, login=extra.login,
                         feed_status=extra.feed_status, instruments=extra.instruments,
                         log_file=extra.log_file or log_path(settings.data_dir),
-                        on_added=extra.on_added, on_removed=extra.on_removed)
+                        on_added=extra.on_added, on_removed=extra.on_removed,
+                        readiness=extra.readiness)
     prefs = AlertPrefs(extra.prefs or Prefs.in_dir(settings.data_dir))
     center = CommandCenter(services, auth, prefs, confirm_ttl=options.confirm_ttl,
                            login_ttl=options.login_ttl, engine_timeout=options.engine_timeout)

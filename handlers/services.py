@@ -19,6 +19,7 @@ from agent.events import Command
 from agent.instruments import InstrumentIndex
 from agent.models import Instrument
 from agent.settings import Settings
+from handlers.readiness import Readiness
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,3 +99,4 @@ class Services:
     log_file: Path | None = None  # /logs reads its tail
     on_added: Callable[[Instrument], None] | None = None  # e.g. subscribe the feed
     on_removed: Callable[[str], None] | None = None
+    readiness: Callable[[], Readiness] | None = None  # None: logged in, nothing pending
