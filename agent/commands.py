@@ -64,7 +64,7 @@ def handle_command(engine: Engine, cmd: Command) -> Reply:
 
 def _start(engine: Engine, cmd: StartTrading) -> Reply:
     engine.running, engine.paused = True, False
-    return Reply(True, "trading started: entries allowed")
+    return Reply(True, "trading started", {"running": True})
 
 
 def _stop(engine: Engine, cmd: StopTrading) -> Reply:
@@ -90,14 +90,16 @@ def _resume(engine: Engine, cmd: ResumeEntries) -> Reply:
         if not rt.orders.hold:
             return Reply(False, f"{rt.symbol}: entries are not held")
         rt.orders.hold = ""
-        return Reply(True, f"{rt.symbol}: entries allowed again")
+        return Reply(True, f"{rt.symbol}: no longer held", {"running": engine.running,
+                                                              "paused": engine.paused})
     engine.paused = False
     held = [rt for rt in engine.runtimes.values() if rt.orders.hold]
     for rt in held:
         rt.orders.hold = ""
     also = f" (also {len(held)} instrument(s) closed by hand)" if held else ""
-    return Reply(True, f"resumed: entries allowed{also}" if engine.running
-                 else "resumed, but the agent is stopped: /start to trade")
+    return Reply(True, f"resumed{also}" if engine.running
+                 else "resumed, but the agent is stopped: /start to trade",
+                 {"running": engine.running})
 
 
 def _square_off(engine: Engine, cmd: SquareOff) -> Reply:
@@ -225,11 +227,17 @@ def _set_limit(engine: Engine, cmd: SetLimit) -> Reply:
 
 
 def _add(engine: Engine, cmd: AddInstrument) -> Reply:
+    """``/add``, or a configured symbol resolved after a login (``configured``: not stored
+    as the owner's addition, and skipped when the owner removed it)."""
     ins = cmd.instrument
     if ins.token in engine.runtimes:
         return Reply(False, f"{ins.symbol}: already traded")
+    if cmd.configured and ins.symbol.upper() in engine.overrides.get("removed", ()):
+        return Reply(False, f"{ins.symbol}: removed by /remove; /add {ins.symbol} to trade it")
     engine.add_instrument(ins)
     engine.load_limits()
+    if cmd.configured:
+        return Reply(True, f"{ins.symbol}: trading from its next tick")
     engine.overrides.setdefault("added", {})[ins.symbol.upper()] = ins
     engine.overrides.setdefault("removed", set()).discard(ins.symbol.upper())
     return Reply(True, f"{ins.symbol}: added, trading from its next tick")

@@ -143,15 +143,17 @@ class EngineDays:
                 self.login_needed = True
                 log.error("login needed (%s): no new entries; open positions still managed",
                           event.detail or "the access token was refused")
-                self._notify(Notification(AlertKind.LOGIN_NEEDED, "Kite login needed: no new "
-                                          "entries until /login; open positions are still "
-                                          "managed", now, data={"detail": event.detail}))
+                why = f" ({event.detail})" if event.detail else ""
+                self._notify(Notification(AlertKind.LOGIN_NEEDED, f"Kite login needed{why}: "
+                                          "no new entries until /login; open positions are "
+                                          "still managed", now, data={"detail": event.detail}))
         elif self.login_needed:
             self.login_needed = False
             log.info("logged in again (%s): entries allowed", event.user_id or "user")
-            self._notify(Notification(AlertKind.SESSION_STARTED,
-                                      f"Kite login as {event.user_id}: entries allowed again",
-                                      now))
+            if event.until is None:  # a fresh login is announced by whoever ran it
+                self._notify(Notification(AlertKind.LOGIN,
+                                          f"Kite login as {event.user_id}: valid again, "
+                                          "entries allowed", now))
         self.dirty = True
 
     def _feed_status(self, event: FeedStatus) -> None:

@@ -115,9 +115,12 @@ class LoginNeeded:
 
 @dataclass(frozen=True, slots=True)
 class LoggedIn:
-    """A new access token is in use: entries are allowed again."""
+    """A new access token is in use: entries are allowed again. ``until``: the new token's
+    expiry when a login just made it (whoever ran the login announces it); None when a
+    check found the held token valid."""
 
     user_id: str = ""
+    until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +193,7 @@ class SetLimit(Command):
 @dataclass(frozen=True, slots=True)
 class AddInstrument(Command):
     instrument: Instrument
+    configured: bool = False  # a config.yaml symbol resolved late (after a login), not /add
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +265,7 @@ class AlertKind(StrEnum):
     ERROR = "error"
     DAY_REPORT = "day_report"
     MARGIN_LOW = "margin_low"  # the available margin is below what the next entry needs
+    LOGIN = "login"  # a Kite login completed: who, until when, what it resolved
 
 
 @dataclass(frozen=True, slots=True)

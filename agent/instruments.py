@@ -40,6 +40,10 @@ class InstrumentsError(ValueError):
     """A dump that cannot be read, or a symbol that cannot be resolved."""
 
 
+class NotListed(InstrumentsError):
+    """A well-formed symbol that the instrument list in use does not have."""
+
+
 def parse_dump(text: str, source: str = "instruments") -> list[Instrument]:
     """Instruments from the text of a Kite instruments CSV; raises naming the bad line."""
     reader = csv.DictReader(io.StringIO(text))
@@ -132,7 +136,7 @@ class InstrumentIndex:
             if ":" not in symbol:
                 raise InstrumentsError(f"{symbol!r}: expected EXCHANGE:TRADINGSYMBOL, "
                                        "for example NSE:INFY")
-            raise InstrumentsError(f"{symbol!r} is not in the instruments dump")
+            raise NotListed(f"{symbol!r} is not in the instruments dump")
         return found
 
     def __iter__(self) -> Iterator[Instrument]:
@@ -151,27 +155,31 @@ def resolve_configured(configs: Iterable[InstrumentConfig],
     problems: list[str] = []
     found_index: InstrumentIndex | None = None
     for cfg in configs:
-        inline = cfg.inline_instrument()
-        if inline is not None:
-            out.append(inline)
-            continue
-        if found_index is None:
+        if cfg.inline_instrument() is None and found_index is None:
             found_index = index()
         try:
-            found = found_index.resolve(cfg.symbol)
+            out.append(resolve_one(cfg, found_index or InstrumentIndex()))
         except InstrumentsError as exc:
             problems.append(str(exc))
-            continue
-        if cfg.token is not None and cfg.token != found.token:
-            problems.append(f"{cfg.symbol}: token {cfg.token} given, but the dump says "
-                            f"{found.token}")
-            continue
-        if cfg.freeze_quantity:
-            found = replace(found, freeze_quantity=cfg.freeze_quantity)
-        out.append(found)
     if problems:
         raise InstrumentsError("; ".join(problems))
     return out
+
+
+def resolve_one(cfg: InstrumentConfig, index: InstrumentIndex) -> Instrument:
+    """One configured instrument: inline as given, else through ``index`` with a configured
+    ``freeze_quantity`` applied. Raises ``NotListed`` when the index lacks the symbol,
+    ``InstrumentsError`` for anything else (a token the dump contradicts)."""
+    inline = cfg.inline_instrument()
+    if inline is not None:
+        return inline
+    found = index.resolve(cfg.symbol)
+    if cfg.token is not None and cfg.token != found.token:
+        raise InstrumentsError(f"{cfg.symbol}: token {cfg.token} given, but the dump says "
+                               f"{found.token}")
+    if cfg.freeze_quantity:
+        found = replace(found, freeze_quantity=cfg.freeze_quantity)
+    return found
 
 
 def from_kite_rows(rows: Iterable[dict]) -> list[Instrument]:

@@ -65,6 +65,17 @@ def last_expiry(now: datetime, expiry: time = TOKEN_EXPIRY) -> datetime:
     return at if at <= now else at - timedelta(days=1)
 
 
+def next_expiry(issued: datetime, expiry: time = TOKEN_EXPIRY) -> datetime:
+    """When a token issued at ``issued`` dies: the first daily expiry (06:00 IST) after it."""
+    return last_expiry(issued, expiry) + timedelta(days=1)
+
+
+def login_text(user_id: str, until: datetime | None) -> str:
+    """The words of a completed login: 'Kite login as AB1234: valid until 06:00' (IST)."""
+    who = user_id or "(user id not given)"
+    return f"Kite login as {who}" + (f": valid until {to_ist(until):%H:%M}" if until else "")
+
+
 def checked_session(data: Any, where: str) -> dict[str, Any]:
     """A stored session whose fields are usable, else {} (a new login is needed; the
     problem is logged naming ``where`` and the field, e.g. ``data/session.json: issued_at:
@@ -139,6 +150,11 @@ class KiteSession:
         with self._lock:
             text = self._data.get("issued_at")
         return datetime.fromisoformat(text) if text else None
+
+    def valid_until(self) -> datetime | None:
+        """When the held token dies (the next 06:00 IST after its issue), None without one."""
+        issued = self.issued_at()
+        return None if issued is None else next_expiry(issued, self._expiry)
 
     def access_token(self) -> str | None:
         """The token if it was issued after the last 06:00 expiry, else None."""

@@ -56,6 +56,7 @@ LABELS: dict[AlertKind, str] = {
     AlertKind.ERROR: "ERROR",
     AlertKind.DAY_REPORT: "day report",
     AlertKind.MARGIN_LOW: "MARGIN LOW",
+    AlertKind.LOGIN: "login",
 }
 _LOGIN_HINT = frozenset({AlertKind.LOGIN_NEEDED, AlertKind.TOKEN_EXPIRED})
 

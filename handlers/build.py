@@ -26,6 +26,7 @@ from handlers.auth import Authorizer
 from handlers.commands import CommandCenter
 from handlers.console import CONSOLE_CHAT_ID, ConsoleChat
 from handlers.inbox import AlertInbox
+from handlers.readiness import Readiness
 from handlers.services import CandleReader, CommandSubmitter, FeedInfo, LoginService, Services
 from handlers.telegram_bot import TelegramBot
 from storage.candles import CandleLog
@@ -64,6 +65,7 @@ class ChatServices:
     log_file: Path | None = None  # default: the data dir's log file
     candles: CandleReader | None = None  # default: the data dir's candle files
     funds: Callable[[], Future[Funds]] | None = None  # live /funds: Kite's margins now
+    readiness: Callable[[], Readiness] | None = None  # login state and pending symbols
 
 
 def _center(settings: Settings, runner: CommandSubmitter, clock: Clock, extra: ChatServices,
@@ -74,7 +76,7 @@ def _center(settings: Settings, runner: CommandSubmitter, clock: Clock, extra: C
                         log_file=extra.log_file or log_path(settings.data_dir),
                         on_added=extra.on_added, on_removed=extra.on_removed,
                         candles=extra.candles or CandleLog(settings.data_dir / CANDLES_DIR),
-                        funds=extra.funds)
+                        funds=extra.funds, readiness=extra.readiness)
     prefs = AlertPrefs(extra.prefs or Prefs.in_dir(settings.data_dir))
     center = CommandCenter(services, auth, prefs, confirm_ttl=options.confirm_ttl,
                            login_ttl=options.login_ttl, engine_timeout=options.engine_timeout)

@@ -14,7 +14,7 @@ from pathlib import Path
 from agent.adapters.kite_client import kite_client
 from agent.clock import Clock, ExchangeClockError, LiveClock, exchange_clock
 from agent.config import settings_or_report
-from agent.session import KiteSession
+from agent.session import KiteSession, login_text
 from agent.settings import ClockKind
 from storage.session_file import SessionFile
 
@@ -55,6 +55,6 @@ def login_command(config: Path, schedules: Path) -> int:
     except ValueError as exc:
         print(f"login failed: {exc}", file=sys.stderr)
         return 1
-    print(f"Logged in as {user}. The token is stored in "
-          f"{SessionFile.in_dir(settings.data_dir).path} (valid until 06:00 IST).")
+    print(f"{login_text(user, session.valid_until())} IST. The token is stored in "
+          f"{SessionFile.in_dir(settings.data_dir).path}.")
     return 0

@@ -53,7 +53,8 @@ from agent.session import KiteSession
 from agent.settings import ClockKind, Mode, Settings
 from handlers.access_watch import AccessWatch
 from handlers.build import ChatOptions, ChatServices, build_console, build_telegram
-from handlers.instruments import live_index, resolve
+from handlers.instruments import DayInstruments
+from handlers.morning import Morning, MorningHooks
 from handlers.services import FeedInfo
 from storage.datadir import prepare_data_dir
 from storage.errors import unusable
@@ -111,6 +112,7 @@ class AgentProcess:
         self._closers: list[Callable[[], object]] = []
         self._stop_jobs: Callable[[], object] = lambda: None
         self._armed: frozenset[int] = frozenset()
+        self._in_session = False  # between session_start and session_end
         self._storage_failure = ""  # the storage writer's latest complaint
         self.close_problem = ""  # set by close: what did not reach the disk
 
@@ -148,8 +150,9 @@ class AgentProcess:
         self.persistence = EnginePersistence(data_dir, self._storage_error)
         self._closers.append(self._close_storage)
         self.session = self._session()
-        self.index = live_index(s, self.session, self.sim)
-        instruments = resolve(s, self.index)
+        self.day_list = DayInstruments(s, self.session, self.sim, clock=self.clock)
+        instruments = self.day_list.open()  # unknown symbols wait for a login (Kite's list)
+        self.index = self.day_list.index
         self.configured = {ins.token: ins for ins in instruments}  # freeze quantities kept
         self.access = AccessWatch(self.session, self._kite, self._put, self._notify,
                                   self.clock, orders=s.mode is Mode.LIVE,
@@ -164,6 +167,12 @@ class AgentProcess:
         self.persistence.restore_into(self.engine, today)
         self.runner = EngineRunner(self.engine, self.clock, snapshot=self.persistence.snapshot,
                                    on_armed=self._prioritize)
+        self.morning = Morning(self.day_list, self.session, clock=self.clock,
+                               calendar=self.calendar, needs_login=self.sim is None,
+                               hooks=MorningHooks(self.runner.call, self.runner.put,
+                                                  self._notify, self._configured_late,
+                                                  self._feed_after_login))
+        self.morning.at_start()  # before the broker's first poll finds no token
         self.broker = self._broker()
         self.engine.attach_broker(self.broker)
         self._recover_candles()
@@ -283,7 +292,7 @@ class AgentProcess:
                                 on_removed=self._instrument_removed, prefs=self.prefs,
                                 candles=self.persistence.candles,
                                 funds=self._read_funds if isinstance(self.broker, KiteBroker)
-                                else None)
+                                else None, readiness=self.morning.readiness)
         # People's waits (buttons, /login) run on wall time when trading time is scaled.
         options = ChatOptions(human_clock=LiveClock() if isinstance(self.clock, ScaledClock)
                               else None)
@@ -303,8 +312,8 @@ class AgentProcess:
             instruments_refresh=self._refresh_instruments,
             day_report=self.report,
             token_issued_at=self.session.issued_at,
-            session_started=lambda _day: self.start_feed(),
-            session_ended=lambda _day: self.stop_feed(),
+            session_started=lambda _day: self._session_on(True),
+            session_ended=lambda _day: self._session_on(False),
         )
 
     # ------------------------------------------------------------ running
@@ -395,6 +404,14 @@ class AgentProcess:
         if feed is not None:
             feed.prioritize(tokens)
 
+    def _session_on(self, on: bool) -> None:
+        """session_start (on) and session_end (off): the feed follows the session."""
+        self._in_session = on
+        if on:
+            self.start_feed()
+        else:
+            self.stop_feed()
+
     def stop_feed(self) -> None:
         feed, self.feed = self.feed, None
         if feed is not None:
@@ -414,6 +431,19 @@ class AgentProcess:
         the engine's instruments, which no longer hold it."""
         if self.feed is not None:
             self.feed.unsubscribe([ins.token])
+    def _configured_late(self, ins: Instrument) -> None:
+        """A configured symbol resolved after a login (its thread): the broker's lookup
+        keeps its freeze quantity, the feed streams it."""
+        self.configured[ins.token] = ins
+        self._instrument_added(ins)
+
+    def _feed_after_login(self) -> None:
+        """After a login: the feed reconnects with the new token; in the session, a feed
+        that is not running starts."""
+        if self.feed is not None:
+            self.feed.reconnect()
+        elif self._in_session:
+            self.start_feed()
 
     def _token_refused(self) -> None:
         self.session.drop_token()
@@ -424,17 +454,16 @@ class AgentProcess:
         self.access.login_check()
 
     def _logged_in(self, token: str) -> None:
+        """A login completed (on the thread that ran it: /login's worker): the broker and
+        the engine take the token, then the morning's work (``Morning.logged_in``)."""
         if isinstance(self.broker, KiteBroker):
             self.broker.kite.set_access_token(token)
-        if self.feed is not None:
-            self.feed.reconnect()
-        self.runner.put(LoggedIn(self.session.user_id))
+        self.runner.put(LoggedIn(self.session.user_id, until=self.session.valid_until()))
+        self.morning.logged_in()
 
     def _refresh_instruments(self) -> None:
-        fresh = live_index(self.settings, self.session, self.sim)
-        for ins in fresh:
-            self.index.add(ins)
-        log.info("instruments refreshed: %d known", len(self.index))
+        """The 08:45 job: the day's instrument list (``Morning.refresh``)."""
+        self.morning.refresh()
 
     def report(self, day: date) -> Path | None:
         """The day report: text as an alert, charts under data/reports/DAY (any thread but

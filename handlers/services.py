@@ -21,6 +21,7 @@ from agent.instruments import InstrumentIndex
 from agent.margins import Funds
 from agent.models import Instrument
 from agent.settings import Settings
+from handlers.readiness import Readiness
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,3 +123,4 @@ class Services:
     candles: CandleReader | None = None  # /report and /chart read the day's candles
     # /funds live: a fresh read of Kite's money (the broker's reader pool; never blocks)
     funds: Callable[[], Future[Funds]] | None = None
+    readiness: Callable[[], Readiness] | None = None  # None: logged in, nothing pending

@@ -22,6 +22,7 @@ TELEGRAM_LIMIT = 4096
 SPLIT_AT = 4000  # headroom for a closing tag added at a cut
 
 _TAG = re.compile(r"<[^>]+>")
+_LINK = re.compile(r'<a href="([^"]*)">(.*?)</a>', re.DOTALL)
 
 
 def esc(value: Any) -> str:
@@ -43,8 +44,9 @@ def reply_html(reply: Any) -> str:
 
 
 def html_to_plain(text: str) -> str:
-    """The text without tags, entities decoded."""
-    return html.unescape(_TAG.sub("", text))
+    """The text without tags, entities decoded; a link keeps its address ("text: URL"),
+    or the console's /login would have no link to open."""
+    return html.unescape(_TAG.sub("", _LINK.sub(r"\2: \1", text)))
 
 
 def split_message(text: str, limit: int = SPLIT_AT) -> list[str]:

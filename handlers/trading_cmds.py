@@ -26,7 +26,7 @@ from agent.events import (
     StopTrading,
     Unhalt,
 )
-from agent.instruments import InstrumentsError
+from agent.instruments import InstrumentsError, NotListed
 from handlers import formatting as fmt
 from handlers.args import (
     LIMIT_KEYS,
@@ -39,6 +39,7 @@ from handlers.args import (
     trade_side,
 )
 from handlers.confirm import Choice
+from handlers.readiness import Readiness, entries_line, pending_lines
 from handlers.services import ButtonOutcome, Caller, FeedInfo, Response
 from handlers.text import b, esc, money, reply_html
 
@@ -61,9 +62,32 @@ async def _query(center: CommandCenter, kind: QueryKind, limit: int = 0) -> Any:
     return reply.data
 
 
+def _readiness(center: CommandCenter) -> Readiness | None:
+    source = center.services.readiness
+    if source is None:
+        return None
+    try:
+        return source()
+    except Exception:
+        log.exception("readiness() failed")
+        return None
+
+
+async def _with_entries(center: CommandCenter, command: Any, keyboard: bool = False
+                        ) -> Response:
+    """The engine's reply, then when entries can actually happen (calendar, cutoff, login)."""
+    reply = await center.engine(command)
+    text = reply_html(reply)
+    if reply.ok:
+        note = entries_line(center.services.settings.schedule, center.services.clock.now(),
+                            _readiness(center), reply.data)
+        text += f"\n{esc(note)}" if note else ""
+    return Response(text, keyboard=keyboard)
+
+
 async def start(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
     arity(args, 0, 0)
-    return await _simple(center, StartTrading(), keyboard=True)
+    return await _with_entries(center, StartTrading(), keyboard=True)
 
 
 async def stop(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
@@ -86,7 +110,7 @@ async def pause(center: CommandCenter, caller: Caller, args: list[str]) -> Respo
 
 async def resume(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
     arity(args, 0, 1)
-    return await _simple(center, ResumeEntries(symbol(args[0]) if args else None))
+    return await _with_entries(center, ResumeEntries(symbol(args[0]) if args else None))
 
 
 def _feed(center: CommandCenter) -> FeedInfo | None:
@@ -103,7 +127,14 @@ def _feed(center: CommandCenter) -> FeedInfo | None:
 async def status(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
     arity(args, 0, 0)
     data = await _query(center, QueryKind.STATUS)
-    return Response(fmt.status(data, _feed(center)))
+    return Response(_and_pending(center, fmt.status(data, _feed(center))))
+
+
+def _and_pending(center: CommandCenter, text: str) -> str:
+    """A reply with the configured symbols that are not traded yet, and why, at its end."""
+    ready = _readiness(center)
+    lines = pending_lines(ready.pending) if ready is not None else []
+    return "\n".join([text, *lines])
 
 
 async def positions(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
@@ -128,7 +159,8 @@ async def pnl(center: CommandCenter, caller: Caller, args: list[str]) -> Respons
 
 async def instruments(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
     arity(args, 0, 0)
-    return Response(fmt.instruments(await _query(center, QueryKind.INSTRUMENTS)))
+    return Response(_and_pending(center, fmt.instruments(
+        await _query(center, QueryKind.INSTRUMENTS))))
 
 
 async def side(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
@@ -180,7 +212,12 @@ async def add(center: CommandCenter, caller: Caller, args: list[str]) -> Respons
     try:
         instrument = index.resolve(name)
     except InstrumentsError as exc:
-        raise UsageError(str(exc)) from None
+        ready = _readiness(center)
+        why = ready.not_listed(name) if ready is not None and isinstance(exc, NotListed) \
+            else None
+        if why is None:
+            raise UsageError(str(exc)) from None
+        return Response(f"❌ {esc(why)}")
     reply = await center.engine(AddInstrument(instrument))
     if reply.ok and center.services.on_added is not None:
         center.services.on_added(instrument)

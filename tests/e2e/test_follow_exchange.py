@@ -75,13 +75,14 @@ def _until(cond: Callable[[], Any], timeout: float, what: str) -> Any:
 
 class Agent:
     """``bot.py run`` in a subprocess; its output (log lines and console alerts) read on a
-    thread into ``lines``."""
+    thread into ``lines``. ``console``: its stdin is a pipe that ``send`` types into."""
 
-    def __init__(self, config: Path) -> None:
+    def __init__(self, config: Path, *, console: bool = False) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "bot.py"), "run", "--config", str(config)],
-            cwd=config.parent, env=_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True)
+            cwd=config.parent, env=_env(),
+            stdin=subprocess.PIPE if console else subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines: list[str] = []
         self._changed = threading.Condition()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -96,11 +97,12 @@ class Agent:
         with self._changed:
             self._changed.notify_all()
 
-    def wait_for(self, pattern: str, timeout: float = 60.0) -> re.Match[str]:
-        """The first output line (from the start) matching ``pattern``."""
+    def wait_for(self, pattern: str, timeout: float = 60.0, since: int = 0
+                 ) -> re.Match[str]:
+        """The first output line (from line ``since``) matching ``pattern``."""
         rx = re.compile(pattern)
         deadline = time.monotonic() + timeout
-        seen = 0
+        seen = since
         with self._changed:
             while True:
                 for line in self.lines[seen:]:
@@ -113,6 +115,15 @@ class Agent:
                                          f"{self.tail()}")
                 self._changed.wait(min(left, 1.0))
 
+    def send(self, line: str) -> int:
+        """Type a line at the console; the number of output lines before it."""
+        assert self.proc.stdin is not None
+        with self._changed:
+            seen = len(self.lines)
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        return seen
+
     def alive(self) -> bool:
         return self.proc.poll() is None
 
@@ -123,6 +134,8 @@ class Agent:
         return "".join(self.lines)
 
     def stop(self) -> int:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
@@ -181,7 +194,7 @@ def test_the_agent_follows_a_standalone_exchange_with_nothing_but_config(tmp_pat
         config = _write_config(tmp_path, ex)
         login = _login(config, ex)
         assert login.returncode == 0, login.stdout + login.stderr
-        assert "Logged in as" in login.stdout
+        assert re.search(r"Kite login as \S+: valid until 06:00 IST", login.stdout)
         session = json.loads((tmp_path / "data" / "session.json").read_text())
         # stamped with the exchange's time (a wall-clock stamp of another day would make
         # the agent that follows the exchange take the token for an expired one)

@@ -36,7 +36,7 @@ def test_start_pause_resume_and_status(tmp_path: Path) -> None:
             assert status.startswith("<b>paused</b>, paper mode, no trading day yet")
             assert "feed: up, lag 0.4 s" in status
             assert "<b>NSE:AAA</b>: 5m, 0.5%, lots 1, BOTH" in status
-            assert "resumed: entries allowed" in await env.text("/resume")
+            assert await env.text("/resume") == "✅ resumed\nentries from 09:15"  # 09:00
             assert "usage: <code>/pause</code>" in await env.text("/pause now")
             await _open_long(env)
             status = await env.text("/status")

@@ -43,7 +43,8 @@ def test_a_giant_line_is_cut_but_never_inside_an_entity() -> None:
 
 
 def test_html_to_plain_strips_tags_and_decodes_entities() -> None:
-    assert html_to_plain("<b>P&amp;L</b> &lt;5&gt; <a href=\"x\">link</a>") == "P&L <5> link"
+    assert html_to_plain("<b>P&amp;L</b> &lt;5&gt; <a href=\"x?a=1&amp;b=2\">link</a>") == \
+        "P&L <5> link: x?a=1&b=2"
 
 
 @pytest.mark.parametrize(("text", "expected"), [
