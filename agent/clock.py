@@ -64,14 +64,17 @@ class ScaledClock:
     """
 
     def __init__(self, start: datetime, speed: float = 1.0, *,
-                 wall0: float | None = None) -> None:
+                 wall0: float | None = None, rate_scale: float = 1.0) -> None:
         """``wall0``: the ``time.monotonic()`` instant at which the clock read ``start``
-        (default: now)."""
+        (default: now). ``rate_scale``: exchange seconds per second of a broker rate
+        window (``speed`` when the exchange counts its rate windows on its own clock, as
+        ``bot.py exchange --rate-clock exchange`` does; 1: real seconds)."""
         if speed <= 0:
             raise ValueError(f"speed must be > 0, got {speed}")
         self._start = to_ist(start)
         self._speed = speed
         self._wall0 = _time.monotonic() if wall0 is None else wall0
+        self.rate_scale = rate_scale
 
     @property
     def speed(self) -> float:
@@ -123,7 +126,10 @@ def exchange_clock(root: str, *, timeout: float = 5.0,
                                  'ISO time, "speed": N}}): is kite.root the rest_root of '
                                  "`bot.py exchange`?")
     now, speed = got
-    return ScaledClock(now, speed, wall0=(sent + _time.monotonic()) / 2)
+    counts_own_seconds = isinstance(body, dict) and isinstance(body.get("data"), dict) \
+        and body["data"].get("rate_clock") == "exchange"
+    return ScaledClock(now, speed, wall0=(sent + _time.monotonic()) / 2,
+                       rate_scale=speed if counts_own_seconds else 1.0)
 
 
 def _clock_reading(body: Any) -> tuple[datetime, float] | None:

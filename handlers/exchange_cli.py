@@ -67,7 +67,7 @@ def exchange_command(args: Any, schedules: Path) -> int:
         ips = [ip.strip() for ip in args.allowed_ips.split(",")] if args.allowed_ips else None
         sim = SimExchange(args.instruments, start=start, speed=speed, seed=seed,
                           port=port, realism=realism, static_ips=ips,
-                          market_data=not args.personal_plan)
+                          market_data=not args.personal_plan, rate_clock=args.rate_clock)
         if faults is not None:
             apply_faults(sim.faults, faults)
     except (ValueError, ConfigError, InstrumentsError) as exc:
@@ -77,7 +77,7 @@ def exchange_command(args: Any, schedules: Path) -> int:
     sim.redirect_url = f"{sim.rest_root}/connect/redirect"
     info = {"rest_root": sim.rest_root, "ws_root": sim.ws_root, "api_key": sim.api_key,
             "api_secret": sim.api_secret, "login_url": sim.login_url,
-            "clock_start": start.isoformat(), "speed": speed,
+            "clock_start": start.isoformat(), "speed": speed, "rate_clock": args.rate_clock,
             "realism": list(realism.names())}
     line = json.dumps(info)
     if args.info:
@@ -122,6 +122,10 @@ def add_parser(sub: Any) -> None:
                     "0..4294967295 (default 7)")
     ex.add_argument("--instruments", default=None, metavar="FILE",
                     help="a Kite instruments CSV (default: the bundled sample)")
+    ex.add_argument("--rate-clock", choices=("wall", "exchange"), default="wall",
+                    help="whose seconds Kite's rate windows count: real ones (wall, the "
+                    "default, as Kite's servers) or the exchange's (a day at --speed N sees "
+                    "the request rates of the day itself; the crash test)")
     ex.add_argument("--info", default=None, metavar="FILE", help="also write the JSON line here")
     ex.add_argument("--faults", default=None, metavar="JSON",
                     help='faults to switch at start, e.g. \'{"server_errors": {"n": 2}}\'')

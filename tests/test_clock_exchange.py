@@ -94,6 +94,28 @@ def test_exchange_clock_runs_at_the_exchange_time_and_speed(sim) -> None:
     # the two clocks agree to well within a second of exchange time (ms of wall time)
     assert abs(clock.now() - sim.clock.now()) < timedelta(seconds=2)
     assert clock.now().tzinfo is not None and clock.now().date() == START.date()
+    assert clock.rate_scale == 1.0  # Kite's rate windows count real seconds
+
+
+def test_an_exchange_counting_its_own_seconds_scales_the_agents_rate_windows() -> None:
+    """``--rate-clock exchange``: the exchange's windows count its own seconds, and the
+    agent's, following its clock, shrink alike (10 a second of exchange time = 10 per
+    0.01 s of wall time at speed 100); on real seconds nothing changes."""
+    from agent.adapters.kite_broker import KiteBroker
+
+    own = SimExchange(start=START, speed=100, rate_clock="exchange").start()
+    try:
+        clock = exchange_clock(own.rest_root)
+        assert clock.speed == 100 and clock.rate_scale == 100
+        broker = KiteBroker(object(), lambda token: None, lambda item: None, clock=clock)
+        try:
+            assert broker.order_rate.limits == ((10, 0.01), (400, 0.6))
+        finally:
+            broker.close()
+    finally:
+        own.stop()
+    with pytest.raises(ValueError, match="rate_clock: expected wall or exchange"):
+        SimExchange(start=START, speed=100, rate_clock="market")
 
 
 class Answer:

@@ -123,10 +123,14 @@ class KiteBroker(KiteSchedule, KiteCalls, KiteActions, KiteBook, KiteReads, Kite
         self.poll_interval, self.poll_after_write = poll_interval, poll_after_write
         self.modify_interval, self.replace_after = modify_interval, replace_after
         self.retry = retry or RetryPolicy()
-        self.order_rate, self.other_rate = RateWindows(order_limits), RateWindows(other_limits)
         self._instruments, self._post = instruments, post
         self.on_token_error, self.on_access_refused = on_token_error, on_access_refused
         self._clock: Clock = clock or LiveClock()
+        # An exchange that counts its rate windows on its own (faster) clock: ours shrink
+        # alike, so a day at speed N is paced as the day itself (agent.clock.ScaledClock).
+        scale = float(getattr(self._clock, "rate_scale", 1.0))
+        self.order_rate = RateWindows([(n, s / scale) for n, s in order_limits])
+        self.other_rate = RateWindows([(n, s / scale) for n, s in other_limits])
         self.timer: Timer = timer or WallTimer()
         # worker-thread state
         self.orders: dict[str, Tracked] = {}

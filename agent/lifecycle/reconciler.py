@@ -11,10 +11,12 @@ reconnect. ``Reconciler.apply`` then, in this order:
    rows but its end from the live adapter, which may still be at work on it. A tag the
    engine does not know (placed just before a crash) is adopted: its fills are booked, a
    working stop, entry or exit is tracked.
-2. **orders that never arrived**: a restored working order the broker has not shown in two
-   complete snapshots, 10 broker seconds after this process started (longer than any
-   request of the previous one can take to land), never reached it: given up, and what it
-   was for is done again at once (no back-off).
+2. **orders that never arrived**: a restored working order the broker does not show in a
+   complete snapshot read 10 broker seconds or more after this process started (longer
+   than any request of the previous one can take to land) never reached it: given up, and
+   what it was for is done again at once (no back-off). One such snapshot is proof: its
+   read began after anything the dead process sent had landed; a second one would only
+   leave the position bare for another poll.
 3. **the owner's hand**: the net position under our tags, against the broker's net (ours,
    foreign orders, what was carried overnight). When the owner (in the Kite app) or the
    broker's own square-off has closed or reduced what the agent holds, the difference is
@@ -48,8 +50,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("agent.reconcile")
 
 # An order the previous process sent just before it died lands at the broker within the
-# client's timeout (kiteconnect: 7 s) or never: 10 broker seconds after this process started,
-# absence from two complete snapshots proves it never arrived.
+# client's timeout (kiteconnect: 7 s) or never: absent from a complete snapshot whose read
+# began 10 broker seconds after this process started, it never arrived.
 NEVER_ARRIVED = timedelta(seconds=10)
 NEVER_REACHED = "never reached the broker"
 BROKER_SQUARE_OFF = ("squared off by the broker", "auto square-off", "auto square off")
@@ -85,7 +87,6 @@ def aggregate(tag: str, rows: list[BrokerOrderRow], now: datetime) -> OrderUpdat
 class Reconciler:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._missing: dict[str, int] = {}  # tag -> complete snapshots without it
         self._reported: set[tuple[int, int]] = set()  # (token, foreign qty) told once
         self._outside = 0
         self.born = engine.clock.now()  # this process's start, on the engine's clock
@@ -111,7 +112,6 @@ class Reconciler:
                 update = replace(update, status=OrderStatus.OPEN)
             if engine.book.get(tag) is None:
                 found.append(self._adopt(tag, rows, update))
-            self._missing.pop(tag, None)
             updates.append(update)
         # Every fact first, then each instrument's step: an exit must not go out because
         # the fill that made it needless is the next row (a restart's first snapshot).
@@ -120,6 +120,7 @@ class Reconciler:
         try:
             for update in updates:
                 ex.on_update(update)
+            found += self._claim_stops(ours, snap.time)
             if snap.complete:
                 found += self._never_arrived(set(ours), snap.time)
                 found += self._owner_hand(snap, ours)
@@ -166,6 +167,31 @@ class Reconciler:
                 f"{order.quantity}, {update.status.lower()}, {update.filled_quantity} "
                 "filled) from the broker")
 
+    def _claim_stops(self, ours: dict[str, list[BrokerOrderRow]], now: datetime) -> list[str]:
+        """A working stop of ours that its instrument does not track (adopted at a restart
+        whose saved state still named the stop before it) becomes the position's stop when
+        there is none, and is cancelled when there is one: one stop per position, and no
+        stop forgotten at the broker to fill later against a flat position."""
+        engine, found = self.engine, []
+        for tag in ours:
+            order = engine.book.get(tag)
+            if (order is None or order.purpose is not OrderPurpose.STOP
+                    or order.status.is_terminal):
+                continue
+            rt = engine.runtimes.get(order.instrument_token)
+            o = None if rt is None else rt.orders
+            if o is None or tag == o.stop or tag in o.cancels:
+                continue
+            current = engine.book.get(o.stop) if o.stop is not None else None
+            if current is None or current.status.is_terminal:
+                o.stop = tag
+                found.append(f"{rt.symbol}: stop order {tag} at the broker is the "
+                             "position's stop")
+            elif engine.exec.cancel_extra(tag, rt, now):
+                found.append(f"{rt.symbol}: a second stop order {tag} at the broker "
+                             f"(the stop is {o.stop}): cancelled")
+        return found
+
     # ------------------------------------------------------------ 2. never arrived
 
     def _never_arrived(self, seen: set[str], now: datetime) -> list[str]:
@@ -177,10 +203,6 @@ class Reconciler:
             if (order.status.is_terminal or order.tag in seen or order.broker_order_id
                     or order.tag in engine.exec.sent):  # the adapter settles its own
                 continue
-            count = self._missing[order.tag] = self._missing.get(order.tag, 0) + 1
-            if count < 2:
-                continue
-            del self._missing[order.tag]
             engine.exec.on_update(OrderUpdate(order.tag, OrderStatus.REJECTED, 0, None, now,
                                               None, NEVER_REACHED))
             found.append(f"{order.symbol}: order {order.tag} never reached the broker: "

@@ -494,6 +494,11 @@ class Stepper:
         self.pump()
         return True
 
+    def cancel_extra(self: Executor, tag: str, rt: InstrumentRuntime, now: datetime) -> bool:
+        """Cancel an order of ours the instrument does not track (a second stop); asked
+        again by the next broker snapshot that still shows it working."""
+        return self._cancel(tag, rt, now, "not the position's own order")
+
     def _cancel_again(self: Executor, rt: InstrumentRuntime, now: datetime) -> None:
         """A cancel the broker has not carried out in ``CANCEL_AGAIN`` is asked again
         (refused "being processed", a 5xx, a lost answer), until the order is final."""

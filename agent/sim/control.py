@@ -1,6 +1,6 @@
 """The simulated exchange's own control routes, for tests and its owner (never Kite's).
 
-    GET  /sim/clock     {"now": ISO time, "speed": N}
+    GET  /sim/clock     {"now": ISO time, "speed": N, "rate_clock": "wall"|"exchange"}
     POST /sim/faults    {"server_errors": {"n": 2, "code": 503}, "silence": true, ...}
     POST /sim/realism   {"disable": ["partial_fills"], "enable": [...]} -> the rules in force
     POST /sim/access    {"market_data": false, "static_ips": ["203.0.113.9"] | null}
@@ -75,7 +75,8 @@ async def _body(request: web.Request) -> Any:
 
 async def clock(request: web.Request) -> web.Response:
     core: SimCore = request.app[CORE]
-    return ok({"now": core.clock.now().isoformat(), "speed": core.clock.speed})
+    return ok({"now": core.clock.now().isoformat(), "speed": core.clock.speed,
+               "rate_clock": core.rate_clock})
 
 
 async def faults(request: web.Request) -> web.Response:

@@ -65,6 +65,7 @@ class SimCore:
     access: Access = field(default_factory=Access)
     realism: Realism = field(default_factory=Realism)
     rates: Rates = field(default_factory=Rates)  # quotes, historical, the rest
+    rate_clock: str = "wall"  # whose seconds the rate windows count (SimExchange)
     square_off: SquareOff = field(default_factory=SquareOff)  # the broker's, at 15:20
     hub: TickerHub | None = None
     matched_second: int = -1  # resting orders have seen every second up to this one

@@ -20,6 +20,7 @@ import asyncio
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -39,6 +40,7 @@ from agent.sim.core import SimCore, load_instruments, run_market, token_of
 from agent.sim.faults import Faults, RateLimiter
 from agent.sim.market import Market, Quote, at_open
 from agent.sim.paths import DEFAULT_STYLE, PathStyle
+from agent.sim.rates import Rates
 from agent.sim.realism import Realism
 from agent.sim.shapes import Account
 from agent.sim.ticker_ws import TickerHub
@@ -48,6 +50,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 DEFAULT_ACCOUNT = Account()
 KITE_ORDER_LIMITS = ((10, 1.0), (400, 60.0), (5_000, 86_400.0))  # agent.sim.rates
+RATE_CLOCKS = ("wall", "exchange")
 
 
 class SimExchange:
@@ -58,7 +61,10 @@ class SimExchange:
     factor. ``tick_interval``: simulated seconds between ticks of an instrument.
     ``base_prices``/``freeze_quantities``: by token or "EXCHANGE:SYMBOL".
     ``spread_ticks``: the touch's width. ``order_rate_limits``: (count, seconds) windows
-    on wall time (``agent.sim.rates``; realism rule ``rate_limits``).
+    on wall time (``agent.sim.rates``; realism rule ``rate_limits``). ``rate_clock``:
+    ``"wall"`` (Kite's servers count real seconds) or ``"exchange"``: every rate window
+    counts the exchange's own seconds, so a day run at speed N sees the request rates of
+    the day itself, not N times them (the crash test; ``/sim/clock`` says which).
     ``max_stream_rate``: tick steps per wall second above which steps are thinned.
     ``market_data``: the Connect plan (False: the Personal plan, no quotes, candles or
     ticker); ``static_ips``: where order calls may come from (None: anywhere); both can be
@@ -79,8 +85,11 @@ class SimExchange:
                  max_stream_rate: float = 200.0,
                  style: PathStyle = DEFAULT_STYLE, account: Account = DEFAULT_ACCOUNT,
                  market_data: bool = True, static_ips: Iterable[str] | None = None,
-                 realism: Realism | None = None,
+                 realism: Realism | None = None, rate_clock: str = "wall",
                  host: str = "127.0.0.1", port: int = 0) -> None:
+        if rate_clock not in RATE_CLOCKS:
+            raise ValueError(f"rate_clock: expected wall or exchange, got {rate_clock!r}")
+        self.rate_clock = rate_clock
         if speed <= 0 or tick_interval <= 0:
             raise ValueError(f"speed and tick_interval must be > 0, got {speed}, {tick_interval}")
         items, self._csv = load_instruments(instruments)
@@ -167,10 +176,12 @@ class SimExchange:
         if self._thread is not None:
             raise RuntimeError("the simulated exchange is already started")
         clock = ScaledClock(self._start_at, self._speed)
+        rate_now = time.time if self.rate_clock == "wall" else lambda: clock.now().timestamp()
         self._core = SimCore(market=self.market, book=self.book, sessions=self.sessions,
                              faults=self.faults, clock=clock, account=self._account,
                              instruments_csv=self._csv,
-                             order_limiter=RateLimiter(self._limits),
+                             order_limiter=RateLimiter(self._limits, rate_now),
+                             rates=Rates(rate_now), rate_clock=self.rate_clock,
                              tick_interval=self._tick_interval, stream_stride=self._stride,
                              redirect_url=self._redirect_url, access=self.access,
                              realism=self.realism)

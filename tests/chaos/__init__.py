@@ -13,5 +13,12 @@ exchange faulted, and the promises measured on the exchange's truth.
 
 Tests: ``test_verdict.py`` (the verdict on crafted order books), ``test_harness_parts.py``
 (the log events, the tail, the plan, the bound) and ``test_chaos_short.py`` (one short run
-inside ``make test``, an expected failure until issue 12 is fixed).
+inside ``make test``).
+
+The exchange counts Kite's rate windows (10 order requests a second, 400 a minute) on its
+own clock (``--rate-clock exchange``), and the agent, following that clock, paces itself
+alike: a day run at speed 100 then sees the request rates of the day itself. On real
+seconds it would see a hundred times them (the whole day's 1,100 order requests in four
+minutes, a restarted process meeting the dead one's requests still in Kite's minute), a
+load no real day has; 429s are still tested, by the ``rate_limit_burst`` fault.
 """

@@ -243,7 +243,7 @@ def run_seed(plan: ChaosPlan, workdir: Path, say: Callable[[str], None] = lambda
     try:
         exchange = ChaosExchange(
             workdir, "--date", f"{schedule.start:%Y-%m-%dT%H:%M}", "--speed", f"{plan.speed:g}",
-            "--seed", str(plan.seed), root=root).start()
+            "--seed", str(plan.seed), "--rate-clock", "exchange", root=root).start()
         config = write_config(workdir, exchange.info, plan, schedule)
         login(config, exchange, root)
         run = _Run(plan, schedule, result, exchange, config, say, root)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from agent.events import BrokerSnapshot, Job, RunJob, SquareOff
 from agent.models import OrderStatus, Side
-from tests.helpers import Feed, at, d, worked_candles, worked_long
+from tests.helpers import AAA, Feed, at, d, worked_candles, worked_long
 from tests.lifecycle.helpers import (
     Live,
     exits_of,
@@ -200,3 +200,57 @@ def test_a_stop_filling_between_the_two_start_up_reads_is_counted_once() -> None
     again.wait(at(15, 15, 10))
     assert again.desk.submitted == [], "orders for a position the broker does not hold"
     assert again.exchange.reused() == [], "a tag sent to the broker twice"
+
+
+def test_a_reverse_and_its_stop_placed_after_the_last_save_are_taken_not_doubled() -> None:
+    """The chaos run's second exit (seed 2): the state was saved with the long's stop; the
+    stop filled, the reverse short and its stop went out; then the crash. The restarted
+    agent must take that stop as the short's own, not leave it working unknown while it
+    sends an exit of its own (the forgotten stop filled an hour later against a flat
+    position)."""
+    live = Live(settings())  # BOTH, reverse_on_stop
+    f = Feed()
+    _, stop = _long(live, f)
+    saved = live.save()  # the last save: the long and its stop
+    live.feed(f.tick(at(9, 30), "99.50"))  # crossed: the exchange stop is the exit
+    live.fill(stop, "99.50", at(9, 30, 1))
+    (short,) = exits_of(live.desk.submitted)  # the reverse: SELL 50 at market
+    live.fill(short, "99.45", at(9, 30, 2))
+    (short_stop,) = stops_of(live.desk.submitted, Side.BUY)  # BUY 50 at 112.60
+    assert short_stop.live
+
+    again = live.restart(saved, at(9, 31))  # the crash came before any save
+    assert again.quantity() == -50 and again.exchange.position() == -50
+    assert again.engine.runtimes[AAA.token].orders.stop == short_stop.tag
+    assert again.desk.submitted == [], "nothing to send: the short has its stop"
+    again.feed(f.tick(at(9, 32), "100.00"), f.tick(at(9, 33), "101.00"))
+    assert again.exchange.working(stops=True) == [short_stop]
+    assert again.exchange.working(stops=False) == []
+    again.feed(f.tick(at(9, 40), "112.65"))  # the stop's level: its own order is the exit
+    again.fill(short_stop, "112.65", at(9, 40, 1))  # closed once; stop-and-reverse follows
+    (reverse,) = again.desk.submitted
+    assert (reverse.side, reverse.quantity, reverse.is_stop) == (Side.BUY, 50, False)
+    again.fill(reverse, "112.70", at(9, 40, 2))
+    assert again.quantity() == 50 and again.exchange.position() == 50
+    assert protected(again), "the new long has no stop at the broker"
+    assert again.exchange.reused() == [], "a tag sent to the broker twice"
+
+
+def test_a_second_stop_of_ours_at_the_broker_is_cancelled() -> None:
+    """One stop per position: a working stop of ours the restarted agent finds beside the
+    position's own (one the dead process sent after the last save) is cancelled, never
+    left to fill later against a flat position."""
+    from dataclasses import replace
+
+    live = Live(settings(reverse_on_stop=False))
+    f = Feed()
+    _, stop = _long(live, f)
+    saved = live.save()
+    own = live.engine.book.get(stop.tag)
+    extra = live.exchange.place(replace(own, tag=stop.tag[:-2] + "99"), at(9, 26))
+
+    again = live.restart(saved, at(9, 27))
+    assert again.engine.runtimes[AAA.token].orders.stop == stop.tag
+    assert again.desk.cancels == [extra.tag]  # answered at once by this desk
+    assert again.exchange.working(stops=True) == [stop]
+    assert again.quantity() == 50 and protected(again)

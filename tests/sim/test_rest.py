@@ -241,6 +241,28 @@ def test_kites_order_rate_limit_answers_429(fresh_sim: Callable[..., SimExchange
     assert len(kite.orders()) == 3
 
 
+def test_on_its_own_clock_the_rate_window_counts_exchange_seconds(
+        fresh_sim: Callable[..., SimExchange]) -> None:
+    """``rate_clock="exchange"``: three orders a minute of exchange time; at speed 6000 a
+    minute passes in 10 ms of wall time, so the fourth order, refused at once, passes once
+    that much real time has gone by (never on real seconds: a minute is not waited here)."""
+    sim = fresh_sim(order_rate_limits=((3, 60.0),), speed=6000, rate_clock="exchange")
+    kite = kite_for(sim)
+    first = sim.clock.now()
+    for _ in range(3):
+        place(kite)
+    refused = 0
+    for _ in range(1_000):  # about 10 ms of wall time is needed; each try takes ~1 ms
+        try:
+            place(kite)
+            break
+        except kex.NetworkException as exc:
+            assert exc.code == 429
+            refused += 1
+    assert sim.clock.now() - first >= timedelta(seconds=60)  # a minute of exchange time
+    assert len(kite.orders()) == 4 and refused < 1_000
+
+
 def test_an_explicit_instrument_list_is_served_as_a_kite_dump() -> None:
     from agent.models import Instrument
 
