@@ -101,6 +101,7 @@ class ConsoleChat:
         self._write(html_to_plain(response.text))
         if response.buttons:
             self._choices = response.buttons
+            self.center.confirmations.delivered(response.buttons[0].data)  # shown now
             seconds = int(self.center.confirmations.ttl.total_seconds())
             for n, button in enumerate(response.buttons, 1):
                 self._write(f"  {n}) {button.label}")

@@ -89,6 +89,8 @@ class Env:
         calls = await self.fake.wait_for(
             "sendMessage", lambda c: c.fault is None and c.params["chat_id"] == chat,
             count=before + replies, timeout=timeout)
+        # The bot has the answers too (a prompt's buttons live from then on).
+        await asyncio.wait_for(self.bot.sender.drain(), timeout)
         return calls[before:]
 
     async def text(self, text: str, **kwargs: Any) -> str:
