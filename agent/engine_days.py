@@ -34,7 +34,10 @@ class EngineDays:
                 f"(P&L {money(trip.pnl)}, limit {money(trip.limit, sign=False)}); halted for "
                 "the day", now,
                 trip.name if trip.scope.value == "instrument" else "",
-                data={"scope": trip.scope.value, "which": trip.which, "pnl": str(trip.pnl)}))
+                data={"scope": trip.scope.value, "which": trip.which, "pnl": str(trip.pnl),
+                      "limit": str(trip.limit), "name": trip.name,
+                      "positions": sum(1 for t in trip.tokens if t in self.runtimes
+                                       and self._has_position(self.runtimes[t]))}))
             for token in trip.tokens:
                 rt = self.runtimes.get(token)
                 if rt is not None and not rt.halted:

@@ -20,12 +20,13 @@ Wiring (the composition root, main thread)::
 
 Inside: ``commands.CommandCenter`` is the transport-agnostic command layer (auth, argument
 checks, engine calls with a timeout, HTML replies, confirmation buttons); ``trading_cmds``,
-``info_cmds`` and ``report_cmds`` hold the commands, ``suggest`` the "did you mean",
-``formatting`` the query replies, ``alerts`` the alert modes (persisted in
-``prefs.json``), formatting and STOP_MOVED coalescing, ``inbox`` the
-thread-safe hand-off from the engine thread, ``sender`` the paced per-chat sending with
-retries, ``telegram_bot`` the python-telegram-bot transport and ``console`` its stdin/stdout
-twin. ``services`` has the shared data shapes and the ``LoginService`` protocol that
+``info_cmds``, ``funds_cmds`` and ``report_cmds`` hold the commands, ``suggest`` the "did
+you mean", ``formatting`` the query replies, ``alerts`` the alert modes (persisted in
+``prefs.json``) and the grouping of a batch into few messages, ``alert_text`` their words,
+``inbox`` the thread-safe hand-off from the engine thread, ``sender`` the paced per-chat
+sending (replies before alerts) with retries, ``telegram_bot`` the python-telegram-bot
+transport and ``console`` its stdin/stdout twin.
+``services`` has the shared data shapes and the ``LoginService`` protocol that
 agent/session.py implements.
 """
 

@@ -1,28 +1,36 @@
-"""Alerts: per-type modes (persisted), one-line formatting, and stop-move coalescing.
+"""Alerts: per-type modes (persisted), and batches of notifications made into few messages.
 
 Each ``AlertKind`` is ``on`` (sent), ``silent`` (sent without a notification sound) or
-``off`` (not sent); the modes live in ``prefs.json`` (section ``alerts``).
+``off`` (not sent); the modes live in ``prefs.json`` (section ``alerts``). Order
+placements (``entry_placed``, ``exit_placed``, ``stop_placed``) and ``stop_moved`` are
+off unless the owner turns them on: an entry and an exit are one message each
+(``handlers/alert_text.py``).
 
-Coalescing rule for ``STOP_MOVED``: at most one message per instrument per
-``stop_bucket`` of *notification time* (default one minute, the shortest candle interval;
-buckets are aligned to the clock, 09:16:00-09:16:59 and so on). Stops only move when a
-candle completes, so normally every move is sent; after a burst (a backlog of candles
-completing together, or Telegram falling behind so several moves wait in one batch) the
-moves of one bucket merge into one message from the first old stop to the newest stop.
-A move in a bucket whose message has already gone out is dropped and counted.
+A batch (what the engine queued while the loop was busy, gathered a little longer after a
+burst-prone event: ``pump_alerts``) becomes messages so:
+
+- exits of one kind and reason (a limit closing 25 positions, the square-off) are one
+  message, one line each, after the limit's own line when it is in the batch;
+- an exit followed by the same instrument's entry (a reverse) is one message;
+- stop moves are folded: at most one per instrument per candle of its interval (buckets
+  aligned to the clock, 09:15-09:19:59 and so on for 5 minutes); the moves of one bucket
+  go from the first old stop to the newest, and all instruments' moves of a batch are one
+  message. A move in a bucket whose message has already gone out is dropped and counted.
 
 Loop thread only (the notifier drains the engine's notifications into ``prepare``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from agent.events import AlertKind, Notification
 from agent.timeutil import to_ist
+from handlers import alert_text
 from handlers.args import ALERT_MODES
 from handlers.inbox import AlertInbox
 from handlers.text import b, esc
@@ -59,6 +67,16 @@ LABELS: dict[AlertKind, str] = {
     AlertKind.LOGIN: "login",
 }
 _LOGIN_HINT = frozenset({AlertKind.LOGIN_NEEDED, AlertKind.TOKEN_EXPIRED})
+# Off unless the owner turns them on (/alerts TYPE on): the entry and exit say it all.
+QUIET = frozenset({AlertKind.ENTRY_PLACED, AlertKind.EXIT_PLACED, AlertKind.STOP_PLACED,
+                   AlertKind.STOP_MOVED})
+# Reasons whose exits come in bursts (one event closes many positions).
+BURST_REASONS = frozenset({"daily_limit", "group_limit", "instrument_limit", "square_off",
+                           "manual"})
+
+
+def default_mode(kind: AlertKind) -> str:
+    return "off" if kind in QUIET else "on"
 
 
 class AlertPrefs:
@@ -68,8 +86,9 @@ class AlertPrefs:
         self.prefs = prefs
 
     def mode(self, kind: AlertKind) -> str:
-        mode = self.prefs.get(SECTION, kind.value, "on")
-        return mode if mode in ALERT_MODES else "on"
+        default = default_mode(kind)
+        mode = self.prefs.get(SECTION, kind.value, default)
+        return mode if mode in ALERT_MODES else default
 
     def set(self, kinds: Iterable[AlertKind], mode: str) -> None:
         if mode not in ALERT_MODES:
@@ -84,12 +103,24 @@ class AlertPrefs:
 class Alert:
     """One message to every allowed chat."""
 
-    text: str  # HTML, one line
+    text: str  # HTML, one or a few lines
     silent: bool = False
     photos: tuple[str, ...] = ()  # PNG files sent after the text (the day report's charts)
+    kind: AlertKind | None = None  # what it is about (the first of what it holds)
+    time: datetime | None = None  # the time of its (first) notification
 
 
 def format_alert(note: Notification) -> str:
+    """One notification as a message: an entry or exit in its own words, else a line
+    with the label, the time and the engine's text."""
+    if note.kind is AlertKind.ENTRY_FILLED:
+        text = alert_text.entry_text(note)
+        if text is not None:
+            return text
+    if alert_text.is_exit(note):
+        return alert_text.exit_text(note)
+    if alert_text.is_trip(note):
+        return alert_text.trip_text(note)
     label = LABELS.get(note.kind, note.kind.value)
     line = f"{b(label)} {to_ist(note.time):%H:%M:%S} {esc(note.text)}"
     if note.kind in _LOGIN_HINT:
@@ -97,64 +128,153 @@ def format_alert(note: Notification) -> str:
     return line
 
 
+@dataclass(slots=True)
+class _Slot:
+    """Notifications that become one message (in the order of the batch)."""
+
+    notes: list[Notification] = field(default_factory=list)
+    silent: bool = True  # every part silent
+
+    def add(self, note: Notification, mode: str) -> None:
+        self.notes.append(note)
+        self.silent = self.silent and mode == "silent"
+
+
 class AlertDispatcher:
-    """Turns a batch of notifications into alerts: modes applied, stop moves coalesced."""
+    """Turns a batch of notifications into alerts: modes applied, bursts grouped, stop
+    moves folded."""
 
     def __init__(self, prefs: AlertPrefs, *, stop_bucket: timedelta = timedelta(minutes=1)
                  ) -> None:
         self.prefs = prefs
-        self.bucket_seconds = stop_bucket.total_seconds()
+        self.bucket_seconds = stop_bucket.total_seconds()  # moves without an interval
         self.coalesced = 0  # stop moves merged into another message or dropped
         self._sent_bucket: dict[str, int] = {}  # symbol -> last bucket already sent
+
+    def bursty(self, note: Notification) -> bool:
+        """Whether more of the same event is likely to follow at once (a limit trip, the
+        exits of a forced close): worth waiting a moment to send it as one message."""
+        return alert_text.is_trip(note) or (alert_text.is_exit(note) and str(
+            note.data.get("reason")) in BURST_REASONS)
 
     def prepare(self, batch: Iterable[Notification], dropped: int = 0) -> list[Alert]:
         out: list[Alert] = []
         if dropped:
             out.append(Alert(f"{b('WARNING')} {dropped} alert(s) were dropped: the "
-                             "message queue overflowed. Check /status."))
-        merged: dict[tuple[str, int], tuple[int, Notification, Notification]] = {}
+                             "message queue overflowed. Check /status.", kind=AlertKind.ERROR))
+        slots: list[_Slot] = []
+        grouped: dict[tuple[str, ...], _Slot] = {}
+        moves: set[tuple[str, int]] = set()  # (symbol, bucket) of the moves in this batch
         for note in batch:
             mode = self.prefs.mode(note.kind)
             if mode == "off":
                 continue
-            if note.kind is AlertKind.STOP_MOVED:
-                bucket = int(note.time.timestamp() // self.bucket_seconds)
-                key = (note.symbol, bucket)
-                if self._sent_bucket.get(note.symbol, -1) >= bucket:
-                    self.coalesced += 1
-                    log.debug("%s stop move coalesced (bucket already sent)", note.symbol)
-                    continue
-                if key in merged:
-                    index, first, _ = merged[key]
-                    merged[key] = (index, first, note)
-                    self.coalesced += 1
-                    continue
-                merged[key] = (len(out), note, note)
-            photos = tuple(note.data.get("charts", ())) if note.kind is AlertKind.DAY_REPORT \
-                else ()
-            out.append(Alert(format_alert(note), silent=mode == "silent", photos=photos))
-        for (symbol, bucket), (index, first, last) in merged.items():
+            key = self._key(note, moves)
+            if key == ("dropped",):
+                continue
+            slot = grouped.get(key) if key else None
+            if slot is None:
+                slot = _Slot()
+                slots.append(slot)
+                if key:
+                    grouped[key] = slot
+            slot.add(note, mode)
+        for symbol, bucket in moves:
             self._sent_bucket[symbol] = max(bucket, self._sent_bucket.get(symbol, -1))
-            if first is not last:
-                out[index] = Alert(format_alert(_merge_moves(first, last)), out[index].silent)
+        i = 0
+        while i < len(slots):
+            slot = slots[i]
+            nxt = slots[i + 1] if i + 1 < len(slots) else None
+            if nxt is not None and _reverse_pair(slot, nxt):
+                text = f"{format_alert(slot.notes[0])}\n{format_alert(nxt.notes[0])}"
+                out.append(Alert(text, slot.silent and nxt.silent,
+                                 kind=slot.notes[0].kind, time=slot.notes[0].time))
+                i += 2
+                continue
+            out.append(self._render(slot))
+            i += 1
         return out
 
+    def _key(self, note: Notification, moves: set[tuple[str, int]]) -> tuple[str, ...]:
+        """How a notification groups: () on its own; ("dropped",) not sent."""
+        if note.kind is AlertKind.STOP_MOVED:
+            minutes = note.data.get("interval")
+            seconds = float(minutes) * 60 if minutes else self.bucket_seconds
+            bucket = int(note.time.timestamp() // seconds)
+            if self._sent_bucket.get(note.symbol, -1) >= bucket:
+                self.coalesced += 1
+                log.debug("%s stop move coalesced (bucket already sent)", note.symbol)
+                return ("dropped",)
+            if (note.symbol, bucket) in moves:
+                self.coalesced += 1
+            moves.add((note.symbol, bucket))
+            return ("moves",)
+        if alert_text.is_trip(note):
+            return ("exit", note.kind.value, f"{note.data['scope']}_limit")
+        if alert_text.is_exit(note):
+            return ("exit", note.kind.value, str(note.data["reason"]))
+        return ()
 
-def _merge_moves(first: Notification, last: Notification) -> Notification:
-    old = first.data.get("old")
-    new = last.data.get("stop")
-    if old is None or new is None:
-        return last
-    return Notification(last.kind, f"{last.symbol} stop moved {old} -> {new}", last.time,
-                        last.symbol, last.tag, {"old": old, "stop": new})
+    def _render(self, slot: _Slot) -> Alert:
+        notes = slot.notes
+        first = notes[0]
+        kind, when = first.kind, first.time
+        photos: tuple[str, ...] = ()
+        if kind is AlertKind.STOP_MOVED:
+            text = alert_text.moves_text(_folded(notes))
+        elif len(notes) > 1:  # a limit trip and its exits, or a burst of exits
+            trips = [n for n in notes if alert_text.is_trip(n)]
+            exits = [n for n in notes if not alert_text.is_trip(n)]
+            parts = [alert_text.trip_text(n) for n in trips]
+            if len(exits) > 1:
+                parts.append(alert_text.exits_text(exits))
+            elif exits:
+                parts.append(format_alert(exits[0]))
+            text = "\n".join(parts)
+        else:
+            text = format_alert(first)
+            if kind is AlertKind.DAY_REPORT:
+                photos = tuple(first.data.get("charts", ()))
+        return Alert(text, slot.silent, photos, kind, when)
+
+
+def _folded(notes: list[Notification]) -> list[tuple[Notification, Notification]]:
+    """Each instrument's moves as (first, last), in the order of their first move."""
+    spans: dict[str, tuple[Notification, Notification]] = {}
+    for note in notes:
+        first = spans.get(note.symbol, (note, note))[0]
+        spans[note.symbol] = (first, note)
+    return list(spans.values())
+
+
+def _reverse_pair(slot: _Slot, nxt: _Slot) -> bool:
+    """An exit then the same instrument's entry (a reverse): one message."""
+    if len(slot.notes) != 1 or len(nxt.notes) != 1:
+        return False
+    exit_, entry = slot.notes[0], nxt.notes[0]
+    return (alert_text.is_exit(exit_) and entry.kind is AlertKind.ENTRY_FILLED
+            and entry.symbol == exit_.symbol and "quantity" in entry.data)
 
 
 async def pump_alerts(inbox: AlertInbox, dispatcher: AlertDispatcher,
-                      deliver: Callable[[Alert], None]) -> None:
+                      deliver: Callable[[Alert], None], *, quiet: float = 1.5,
+                      longest: float = 8.0) -> None:
     """Forever: take what the engine queued, prepare it, hand each alert to ``deliver``
-    (which must not wait). Loop thread of ``inbox.bind``."""
+    (which must not wait). A batch holding a burst-prone event (a limit trip, exits of a
+    forced close) is held while more keeps coming, ``quiet`` seconds at a time and at most
+    ``longest`` (loop time), so the burst is one message. Loop thread of ``inbox.bind``."""
+    loop = asyncio.get_running_loop()
     while True:
         batch, dropped = await inbox.get_batch()
+        if any(dispatcher.bursty(n) for n in batch):
+            until = loop.time() + longest
+            while (left := min(quiet, until - loop.time())) > 0:
+                try:
+                    more, lost = await asyncio.wait_for(inbox.get_batch(), left)
+                except TimeoutError:
+                    break
+                batch += more
+                dropped += lost
         for alert in dispatcher.prepare(batch, dropped):
             try:
                 deliver(alert)

@@ -5,7 +5,12 @@
 chat and the age against the injected clock. An expired, reused, foreign or unknown button
 gets a ``Refusal`` that says why, and so does malformed or forged data (any text). A choice
 may lead to a second prompt instead of running a command (``then``: a position button of
-the /squareoff list asks "Square off ...? Yes/No"). Loop thread only.
+the /squareoff list asks "Square off ...? Yes/No").
+
+A prompt's age counts from its delivery: the transport calls ``delivered`` once the
+message is out (a prompt queued behind others, or held by Telegram's flood control, loses
+none of its time); until then, from the offer. The clock is people's time (wall time,
+``CommandCenter.people``), never a simulated market's. Loop thread only.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ class Refusal:
 @dataclass(slots=True)
 class _Prompt:
     chat_id: int
-    created: datetime
+    created: datetime  # the offer; then the delivery (``Confirmations.delivered``)
     what: str
     choices: tuple[Choice, ...]
 
@@ -58,13 +63,20 @@ class Confirmations:
         self._prompts[key] = _Prompt(chat_id, self.clock.now(), what, choices)
         return tuple(Button(c.label, f"{PREFIX}{key}:{i}") for i, c in enumerate(choices))
 
+    def delivered(self, data: str) -> None:
+        """The prompt holding the button ``data`` has reached its chat: its lifetime
+        starts now."""
+        parts = _parts(data)
+        prompt = None if parts is None else self._prompts.get(parts[0])
+        if prompt is not None:
+            prompt.created = self.clock.now()
+
     def take(self, chat_id: int, data: str) -> Choice | Refusal:
         """The choice behind a pressed button, once; else why it does nothing."""
-        parts = data.split(":") if isinstance(data, str) else []
-        if (len(parts) != 3 or f"{parts[0]}:" != PREFIX or not parts[2].isascii()
-                or not parts[2].isdigit() or len(parts[2]) > 3):
+        parts = _parts(data)
+        if parts is None:
             return Refusal("this button is not one of mine")
-        key, index = parts[1], int(parts[2])
+        key, index = parts
         prompt = self._prompts.get(key)
         if prompt is None or prompt.chat_id != chat_id:
             return Refusal("this button was already used or is no longer valid; nothing done")
@@ -85,3 +97,12 @@ class Confirmations:
         now = self.clock.now()
         for key in [k for k, p in self._prompts.items() if now - p.created > self.ttl * 10]:
             del self._prompts[key]
+
+
+def _parts(data: str) -> tuple[str, int] | None:
+    """The prompt's id and the choice's index in a button's data; None if malformed."""
+    parts = data.split(":") if isinstance(data, str) else []
+    if (len(parts) != 3 or f"{parts[0]}:" != PREFIX or not parts[2].isascii()
+            or not parts[2].isdigit() or len(parts[2]) > 3):
+        return None
+    return parts[1], int(parts[2])

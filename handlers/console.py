@@ -107,6 +107,7 @@ class ConsoleChat:
                         f"(PNG, {len(photo.png) // 1024 + 1} KB; Telegram shows it)")
         if response.buttons:
             self._choices = response.buttons
+            self.center.confirmations.delivered(response.buttons[0].data)  # shown now
             seconds = int(self.center.confirmations.ttl.total_seconds())
             for n, button in enumerate(response.buttons, 1):
                 self._write(f"  {n}) {button.label}")

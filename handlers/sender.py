@@ -1,22 +1,28 @@
-"""Sending to Telegram: two lanes per chat, paced, with retries and the plain-text fallback.
+"""Sending to Telegram: three lanes per chat, paced, with retries and the plain-text fallback.
 
 Each chat has its own worker task, so a slow or flooded chat never holds up another. A
 worker sends at most one message per ``pace`` seconds (Telegram allows about one per second
-per chat) from two lanes:
+per chat) from three lanes, in this order:
 
-- ``Lane.MAIN``: alerts and replies to allowed callers. Always sent first. On ``RetryAfter``
-  the worker sleeps the time Telegram asks and sends the same message again; on a network
-  error it retries after each delay of ``backoff`` and then gives up on that message
-  (logged). A full main lane (``queue_size``) drops its oldest message, counted and logged.
+- ``Lane.REPLY``: replies to allowed callers. Always sent first, so a reply waits at most
+  the one pacing slot in use, however many alerts are waiting.
+- ``Lane.MAIN``: alerts. Sent when no reply waits. Alerts waiting together are sent as one
+  message (joined by a blank line, up to ``join_limit`` characters; not those with a photo
+  or buttons), so a backlog after a burst takes a slot or two, not one slot per alert.
 - ``Lane.COURTESY``: replies to callers who are not allowed (refusals, their /whoami).
-  Sent only when the main lane of the chat is empty, so such a message delays an alert by at
-  most the one pacing slot it is using. Bounded per chat (``courtesy_size``) and in total
-  (``courtesy_total``): beyond either the new message is dropped, counted. Tried once: on
-  ``RetryAfter`` it is dropped and the chat waits as Telegram asks; a network error drops it.
+  Sent only when the other lanes of the chat are empty, so such a message delays an alert
+  by at most the one pacing slot it is using. Bounded per chat (``courtesy_size``) and in
+  total (``courtesy_total``): beyond either the new message is dropped, counted. Tried
+  once: on ``RetryAfter`` it is dropped and the chat waits as Telegram asks; a network
+  error drops it.
 
-When Telegram rejects the HTML ("can't parse entities") either lane sends the plain-text
-twin. A chat's worker ends, and its entry goes, once both lanes are empty and its pacing
-slot has passed, so strangers' chats leave nothing behind. Loop thread only.
+On ``RetryAfter`` a reply or an alert waits the time Telegram asks and is sent again; on a
+network error it is retried after each delay of ``backoff`` and then given up (logged). A
+full reply or alert lane (``queue_size``) drops its oldest message, counted and logged.
+When Telegram rejects the HTML ("can't parse entities") any lane sends the plain-text twin.
+``Outgoing.on_sent`` is called once the message is delivered (a confirmation prompt's
+lifetime starts then). A chat's worker ends, and its entry goes, once its lanes are empty
+and its pacing slot has passed, so strangers' chats leave nothing behind. Loop thread only.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import contextlib
 import logging
 import warnings
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import Enum
@@ -36,7 +42,7 @@ from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from handlers.text import html_to_plain
+from handlers.text import TELEGRAM_LIMIT, html_to_plain
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +50,9 @@ MAX_FLOOD_WAITS = 5  # RetryAfter answers for one message before it is given up
 
 
 class Lane(Enum):
-    MAIN = "main"  # alerts and replies to allowed callers: first, retried
-    COURTESY = "courtesy"  # replies to callers not allowed: when MAIN is empty, tried once
+    REPLY = "reply"  # replies to allowed callers: first, retried
+    MAIN = "main"  # alerts: when no reply waits, joined when several wait, retried
+    COURTESY = "courtesy"  # replies to callers not allowed: when the others are empty, once
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,18 +61,24 @@ class Outgoing:
     silent: bool = False
     markup: Any = None  # a telegram ReplyMarkup
     photo: bytes | None = None  # a PNG to send, with ``text`` as its caption
+    on_sent: Callable[[], None] | None = None  # called (loop thread) once it is delivered
+
+    @property
+    def joinable(self) -> bool:
+        return self.photo is None and self.markup is None and self.on_sent is None
 
 
 @dataclass(slots=True)
 class _ChatQueue:
-    items: deque[Outgoing] = field(default_factory=deque)  # Lane.MAIN
+    replies: deque[Outgoing] = field(default_factory=deque)  # Lane.REPLY
+    items: deque[Outgoing] = field(default_factory=deque)  # Lane.MAIN (alerts)
     courtesy: deque[Outgoing] = field(default_factory=deque)  # Lane.COURTESY
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     next_at: float = float("-inf")  # loop time before which nothing may be sent
     task: asyncio.Task[None] | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.items or self.courtesy)
+        return bool(self.replies or self.items or self.courtesy)
 
 
 def retry_seconds(exc: RetryAfter) -> float:
@@ -80,19 +93,21 @@ class ChatSender:
     def __init__(self, bot: Bot, *, pace: float = 1.0,
                  backoff: Sequence[float] = (1.0, 2.0, 5.0, 10.0, 30.0),
                  queue_size: int = 200, courtesy_size: int = 5,
-                 courtesy_total: int = 30) -> None:
+                 courtesy_total: int = 30, join_limit: int = TELEGRAM_LIMIT - 96) -> None:
         self.bot = bot
         self.pace = pace
+        self.join_limit = join_limit  # alerts joined into one message up to this length
         self.backoff = tuple(backoff)
-        self.queue_size = queue_size  # main lane, per chat
+        self.queue_size = queue_size  # the reply lane and the alert lane, each per chat
         self.courtesy_size = courtesy_size  # courtesy lane, per chat
         self.courtesy_total = courtesy_total  # courtesy lane, all chats together
         self.sent = 0
         self.failed = 0
-        self.dropped = 0  # main lane overflow
+        self.dropped = 0  # reply or alert lane overflow
         self.courtesy_dropped = 0  # courtesy lane overflow, or given up after one try
         self.plain_fallbacks = 0
-        self.peak_main = 0  # the longest main lane of any chat so far
+        self.joined = 0  # alerts sent inside another alert's message
+        self.peak_main = 0  # the longest alert lane of any chat so far
         self.peak_courtesy = 0  # the most courtesy messages waiting at once, all chats
         self._queues: dict[int, _ChatQueue] = {}
         self._courtesy_waiting = 0
@@ -122,14 +137,16 @@ class ChatSender:
             self._courtesy_waiting += 1
             self.peak_courtesy = max(self.peak_courtesy, self._courtesy_waiting)
         else:
-            if len(queue.items) >= self.queue_size:
-                queue.items.popleft()
+            lane_items = queue.replies if lane is Lane.REPLY else queue.items
+            if len(lane_items) >= self.queue_size:
+                lane_items.popleft()
                 self.dropped += 1
                 if self.dropped == 1 or self.dropped % 100 == 0:
                     log.warning("send queue of chat %s full: dropped the oldest message "
                                 "(%d dropped so far)", chat_id, self.dropped)
-            queue.items.append(out)
-            self.peak_main = max(self.peak_main, len(queue.items))
+            lane_items.append(out)
+            if lane is Lane.MAIN:
+                self.peak_main = max(self.peak_main, len(queue.items))
         queue.ready.set()
         self._idle.clear()
         if queue.task is None or queue.task.done():
@@ -168,12 +185,14 @@ class ChatSender:
                 if wait > 0:
                     await asyncio.sleep(wait)
                     continue  # look again: an alert may have come meanwhile
-                courtesy = not queue.items
-                if courtesy:
+                courtesy = not queue.replies and not queue.items
+                if queue.replies:
+                    out = queue.replies.popleft()
+                elif queue.items:
+                    out = self._next_alert(queue.items)
+                else:
                     out = queue.courtesy.popleft()
                     self._courtesy_waiting -= 1
-                else:
-                    out = queue.items.popleft()
                 self._in_flight += 1
                 try:
                     await self._deliver(chat_id, out, queue, patient=not courtesy)
@@ -188,6 +207,22 @@ class ChatSender:
                 del self._queues[chat_id]
                 self._courtesy_waiting -= len(queue.courtesy)  # cancelled with some left
             self._maybe_idle()
+
+    def _next_alert(self, items: deque[Outgoing]) -> Outgoing:
+        """The first waiting alert, with those behind it joined while they fit."""
+        out = items.popleft()
+        if not out.joinable:
+            return out
+        texts, size, silent = [out.text], len(out.text), out.silent
+        while items and items[0].joinable and size + 2 + len(items[0].text) <= self.join_limit:
+            nxt = items.popleft()
+            texts.append(nxt.text)
+            size += 2 + len(nxt.text)
+            silent = silent and nxt.silent
+            self.joined += 1
+        if len(texts) == 1:
+            return out
+        return Outgoing("\n\n".join(texts), silent=silent)
 
     async def _deliver(self, chat_id: int, out: Outgoing, queue: _ChatQueue, *,
                        patient: bool) -> None:
@@ -207,6 +242,11 @@ class ChatSender:
                                                 disable_notification=out.silent,
                                                 reply_markup=out.markup)
                 self.sent += 1
+                if out.on_sent is not None:
+                    try:
+                        out.on_sent()
+                    except Exception:
+                        log.exception("chat %s: the on_sent callback failed", chat_id)
                 return
             except RetryAfter as exc:
                 floods += 1

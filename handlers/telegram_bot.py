@@ -10,11 +10,13 @@ The reply keyboard is ``telegram.keyboard`` (sent with /help and /start). Comman
 take seconds (/report, /chart: charts drawn in a worker thread) are answered in a task of
 their own, so the next update is handled meanwhile.
 
-Alerts and replies to callers who may act go on the sender's main lane; replies to callers
-who may not (refusals, their /whoami) on its courtesy lane, sent only when a chat has no
-alert or owner reply waiting. /whoami is answered within the ``Authorizer``'s per-user
-budget (then one "slow down" note, then silence), refusals within its refusal budget, so a
-stranger's flood neither delays alerts nor grows a queue.
+Replies to callers who may act go on the sender's reply lane, ahead of alerts (main lane);
+replies to callers who may not (refusals, their /whoami) on its courtesy lane, sent only
+when a chat has no alert or owner reply waiting. A confirmation prompt's lifetime starts
+when it is delivered (``Confirmations.delivered``), not when it was queued. /whoami is
+answered within the ``Authorizer``'s per-user budget (then one "slow down" note, then
+silence), refusals within its refusal budget, so a stranger's flood neither delays alerts
+nor grows a queue.
 
 Polling survives network errors (PTB retries with backoff). A ``Conflict`` (another process
 polling with the same token) is logged loudly, polling stops, ``conflict`` turns True and
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -242,8 +245,13 @@ class TelegramBot:
             for photo in photos:
                 self.sender.enqueue(chat_id, photo)
 
-    def send(self, chat_id: int, response: Response, lane: Lane = Lane.MAIN) -> None:
-        for out in outgoing(response, self.keyboard):
+    def send(self, chat_id: int, response: Response, lane: Lane = Lane.REPLY) -> None:
+        messages = outgoing(response, self.keyboard)
+        if response.buttons:  # a prompt: its buttons live from its delivery on
+            confirmations, data = self.center.confirmations, response.buttons[0].data
+            messages[-1] = dataclasses.replace(
+                messages[-1], on_sent=lambda: confirmations.delivered(data))
+        for out in messages:
             self.sender.enqueue(chat_id, out, lane)
 
     async def process(self, update: Update) -> None:
@@ -257,7 +265,7 @@ class TelegramBot:
             return
         caller = incoming.caller
         auth = self.center.auth
-        lane = Lane.MAIN if auth.allows(caller) else Lane.COURTESY
+        lane = Lane.REPLY if auth.allows(caller) else Lane.COURTESY
         if split_command(incoming.text)[0] == "whoami":
             verdict = auth.whoami(caller)
             if verdict is Verdict.SILENT:
@@ -291,7 +299,7 @@ class TelegramBot:
             await message.edit_text(outcome.text, parse_mode=ParseMode.HTML, reply_markup=markup)
         except TelegramError as exc:
             log.warning("editing the prompt failed (%s); sending the outcome instead", exc)
-            lane = Lane.MAIN if self.center.auth.allows(incoming.caller) else Lane.COURTESY
+            lane = Lane.REPLY if self.center.auth.allows(incoming.caller) else Lane.COURTESY
             self.send(incoming.caller.chat_id, Response(outcome.text, outcome.buttons), lane)
 
     async def _on_update(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

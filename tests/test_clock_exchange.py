@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from agent.calendar import load_schedule
-from agent.clock import ExchangeClockError, ScaledClock, exchange_clock
+from agent.clock import ExchangeClockError, LiveClock, ScaledClock, exchange_clock
 from agent.config import ConfigError, config_summary, load_settings_from_dict
 from agent.settings import ClockKind
 from agent.sim import SimExchange
@@ -175,6 +175,9 @@ def test_the_agent_opens_on_the_exchange_clock(sim, tmp_path) -> None:
         assert isinstance(proc.clock, ScaledClock) and proc.clock.speed == 60
         assert abs(proc.clock.now() - sim.clock.now()) < timedelta(seconds=2)
         assert proc.engine.clock is proc.clock and proc.day.clock is proc.clock
+        # A person's waits (a confirmation button's minute) stay on the wall's time.
+        people = proc.chat.center.confirmations.clock
+        assert isinstance(people, LiveClock) and proc.chat.center.people is people
     finally:
         proc.close()
 

@@ -5,6 +5,7 @@
 - ``executor``: ``Executor``, the front door: intents, forced closes and broker facts in.
 - ``steps``: the decision step, level-triggered: from the state as it is now, the next
   thing needed (cancel, exit, stop, entry), with deadlines and back-offs.
+- ``announce``: what the owner hears: one notification per entry, one per exit.
 - ``orders_out``: the shape of what is sent (MARKET, or marketable LIMIT for options; SL).
 - ``book``: the day's orders by tag; updates become fills, each booked once.
 - ``tags``: tags that never repeat within a day, whatever the crash timing.

@@ -26,11 +26,11 @@ from typing import Any
 
 from agent.adapters.broker import Broker
 from agent.events import AlertKind, Notification, OrderUpdate
+from agent.lifecycle.announce import Announcer
 from agent.lifecycle.book import OrderBook
 from agent.lifecycle.state import Close
 from agent.lifecycle.steps import MODIFY_AGAIN, Stepper
 from agent.models import ExitReason, Fill, Order, OrderPurpose, OrderStatus, Trade
-from agent.money import money
 from agent.pnl import PnlBook
 from agent.runtime_state import InstrumentRuntime
 from agent.strategy.base import AlertChanged, Enter, Exit, Intent, StopMoved, Strategy
@@ -38,7 +38,7 @@ from agent.strategy.base import AlertChanged, Enter, Exit, Intent, StopMoved, St
 log = logging.getLogger("agent.orders")
 
 
-class Executor(Stepper):
+class Executor(Stepper, Announcer):
     def __init__(self, book: OrderBook, pnl: PnlBook, strategy: Strategy,
                  runtimes: dict[int, InstrumentRuntime], product: str,
                  notify: Callable[[Notification], None],
@@ -57,6 +57,7 @@ class Executor(Stepper):
         self.wait_scale = 1.0  # engine-time seconds per second of broker latency
         self.depth = 0  # steps under way (a synchronous broker makes them nest)
         self.sent: set[str] = set()  # tags this process sent: their broker adapter owns them
+        self.entries: dict[str, Enter] = {}  # the intent behind each working entry order
         # while a broker snapshot is applied: instruments whose step waits for all its facts
         self.deferred: set[int] | None = None
         # set by the engine: the limits check before an entry, a stop's own fill
@@ -74,7 +75,8 @@ class Executor(Stepper):
         for intent in intents:
             kind = type(intent)
             if kind is Exit:
-                refused = not self.want_exit(rt, intent.reason, intent.prior, now)
+                refused = not self.want_exit(rt, intent.reason, intent.prior, now,
+                                             intent.level)
             elif kind is Enter:
                 if refused:
                     continue
@@ -83,7 +85,8 @@ class Executor(Stepper):
                 log.info("%s stop moved %s -> %s", rt.symbol, intent.old, intent.new)
                 self.say(AlertKind.STOP_MOVED, rt, now,
                          f"{rt.symbol} stop moved {intent.old} -> {intent.new}",
-                         stop=str(intent.new), old=str(intent.old))
+                         stop=str(intent.new), old=str(intent.old),
+                         interval=rt.params.interval)
                 self.step(rt, now)
             elif kind is AlertChanged:
                 self._log_alert(rt, intent)
@@ -102,7 +105,7 @@ class Executor(Stepper):
         self.place_entry(rt, intent, now)
 
     def want_exit(self, rt: InstrumentRuntime, reason: ExitReason, prior: Any,
-                  now: datetime) -> bool:
+                  now: datetime, level: Any = None) -> bool:
         """A strategy exit. False when no exit can go out now (after a refused exit): the
         strategy gets its prior state back and decides again later."""
         o = rt.orders
@@ -114,7 +117,7 @@ class Executor(Stepper):
         if o.exit_backoff is not None and now < o.exit_backoff and o.stop is None:
             self.strategy.exit_rejected(rt.state, prior)
             return False
-        o.close = Close(reason, prior)
+        o.close = Close(reason, prior, level=level)
         self.step(rt, now)
         return True
 
@@ -174,6 +177,10 @@ class Executor(Stepper):
         rt = self.runtimes.get(order.instrument_token)
         if applied.fill is not None:
             self._on_fill(rt, order, applied.fill)
+        if applied.finished and order.purpose is OrderPurpose.ENTRY:
+            intent = self.entries.pop(order.tag, None)
+            if order.filled_quantity:
+                self.entry_done(rt, order, intent, update.time)
         if rt is None:
             return
         if (order.tag == rt.orders.stop and not applied.finished
@@ -187,20 +194,12 @@ class Executor(Stepper):
         trade = self.pnl.apply_fill(fill, order, None if rt is None else rt.last_price)
         log.info("%s fill %s %d @ %s (%s) [%s]", order.symbol, fill.side, fill.quantity,
                  fill.price, order.reason, order.tag)
-        if order.purpose is OrderPurpose.ENTRY:
-            if rt is not None and rt.orders.close is None and order.tag == rt.orders.entry:
-                self.strategy.entry_filled(rt.state, order.average_price)
-            self.say(AlertKind.ENTRY_FILLED, rt, fill.time,
-                     f"{order.symbol} {fill.side} {fill.quantity} filled @ {fill.price}",
-                     order, price=str(fill.price))
-        else:
-            text = f"{order.symbol} {fill.side} {fill.quantity} filled @ {fill.price}"
-            if trade is not None:
-                text += f", P&L {money(trade.pnl)}"
-            self.say(AlertKind.EXIT_FILLED, rt, fill.time, text, order, price=str(fill.price),
-                     pnl=None if trade is None else str(trade.pnl))
-        if trade is not None:
+        if (order.purpose is OrderPurpose.ENTRY and rt is not None
+                and rt.orders.close is None and order.tag == rt.orders.entry):
+            self.strategy.entry_filled(rt.state, order.average_price)
+        if trade is not None:  # flat again: one alert for the whole exit, with its reason
             self.on_trade(trade)
+            self.exit_done(rt, order, trade)
 
     def _finished(self, rt: InstrumentRuntime, order: Order, now: datetime) -> None:
         if order.purpose is OrderPurpose.ENTRY:

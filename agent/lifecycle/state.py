@@ -66,6 +66,7 @@ class Close:
     reason: ExitReason
     prior: Any = None
     forced: bool = False
+    level: Decimal | None = None  # the level crossed (a stop, a target), for its alert
 
 
 @dataclass(slots=True)
@@ -136,7 +137,7 @@ class InstrumentOrders:
             {"reason": self.close.reason.value, "forced": self.close.forced},
             "next_entry": None if nxt is None else
             {"side": nxt.side.value, "reason": nxt.reason.value, "stop": str(nxt.stop),
-             "price": str(nxt.price)},
+             "price": str(nxt.price), "level": None if nxt.level is None else str(nxt.level)},
             "stop_due": _t(self.stop_due), "stop_cancel": self.stop_cancel,
             "stop_pushed": self.stop_pushed,
             "stop_rejections": self.stop_rejections, "entry_cancel": self.entry_cancel,
@@ -160,7 +161,8 @@ class InstrumentOrders:
             close=None if close is None else Close(ExitReason(close["reason"]), None, True),
             next_entry=None if nxt is None else Enter(
                 Side(nxt["side"]), EntryReason(nxt["reason"]), Decimal(nxt["stop"]),
-                Decimal(nxt["price"])),
+                Decimal(nxt["price"]), None if nxt.get("level") is None
+                else Decimal(nxt["level"])),
             stop_due=_dt(d.get("stop_due")), stop_cancel=bool(d.get("stop_cancel")),
             stop_pushed=bool(d.get("stop_pushed")),
             stop_rejections=int(d.get("stop_rejections", 0)),

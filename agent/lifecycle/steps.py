@@ -59,19 +59,6 @@ MAX_STOP_REFUSALS = 2  # refused stop orders for one position: then the engine w
 MAX_STEPS = 8
 MAX_DEPTH = 24
 
-EXIT_ALERT = {
-    ExitReason.STOP: AlertKind.STOP_HIT,
-    ExitReason.TRAILING_STOP: AlertKind.STOP_HIT,
-    ExitReason.TARGET: AlertKind.TARGET_HIT,
-    ExitReason.SIGNAL_REVERSE: AlertKind.REVERSAL,
-    ExitReason.INSTRUMENT_LIMIT: AlertKind.LIMIT_HIT,
-    ExitReason.GROUP_LIMIT: AlertKind.LIMIT_HIT,
-    ExitReason.DAILY_LIMIT: AlertKind.LIMIT_HIT,
-    ExitReason.SQUARE_OFF: AlertKind.SQUARE_OFF,
-    ExitReason.MANUAL: AlertKind.SQUARE_OFF,
-}
-
-
 class Stepper:
     """The step and the orders it sends (a mixin of ``Executor``)."""
 
@@ -163,8 +150,8 @@ class Stepper:
         verb = "reverse" if intent.reason is EntryReason.REVERSE else "signal"
         log.info("%s %s entry %s %d @ %s (last %s), stop %s [%s]", rt.symbol, verb, side,
                  order.quantity, price or "market", intent.price, intent.stop, order.tag)
-        self.say(AlertKind.REVERSAL if intent.reason is EntryReason.REVERSE
-                 else AlertKind.ENTRY_PLACED, rt, now,
+        self.entries[order.tag] = intent  # for the alert when it is filled (announce.py)
+        self.say(AlertKind.ENTRY_PLACED, rt, now,
                  f"{rt.symbol} {side} {order.quantity} ({intent.reason}) at ~"
                  f"{intent.price}, stop {intent.stop}", order, stop=str(intent.stop))
         self.check_margin(rt, side, order.quantity, price or rt.last_price, now)
@@ -236,11 +223,14 @@ class Stepper:
                 if o.stop_due is None:
                     stop = self.book.get(o.stop)
                     o.stop_due = now + self.wait(STOP_FILL_WAIT)
+                    if stop is not None and close.level is None:
+                        close.level = stop.trigger_price
                     log.info("%s stop crossed (last %s): the exchange stop is the exit [%s]",
                              rt.symbol, rt.last_price, o.stop)
-                    self.say(AlertKind.STOP_HIT, rt, now, f"{rt.symbol} stop "
-                             f"{stop.trigger_price if stop else ''} hit at ~{rt.last_price}",
-                             stop, reason=close.reason.value)
+                    self.say(AlertKind.EXIT_PLACED, rt, now, f"{rt.symbol} stop "
+                             f"{stop.trigger_price if stop else ''} crossed at ~"
+                             f"{rt.last_price}: the exchange stop is the exit", stop,
+                             reason=close.reason.value)
                     return False
                 if now < o.stop_due:
                     return False
@@ -272,7 +262,7 @@ class Stepper:
             EXIT_REPRICE_WAIT)
         log.info("%s exit %s %d @ %s (%s) [%s]", rt.symbol, side, order.quantity,
                  price or "market", close.reason, order.tag)
-        self.say(EXIT_ALERT.get(close.reason, AlertKind.EXIT_PLACED), rt, now,
+        self.say(AlertKind.EXIT_PLACED, rt, now,
                  f"{rt.symbol} exit {side} {order.quantity} ({close.reason}) at ~"
                  f"{rt.last_price}", order, reason=close.reason.value)
         self.submit(order)
@@ -353,7 +343,8 @@ class Stepper:
         trigger = self._stop_level(rt, held)
         if crossed(side, trigger, rt.last_price):
             if self.strategy.position(rt.state) is None and o.close is None:
-                o.close = Close(ExitReason.STOP, None, forced=True)  # nobody else will
+                o.close = Close(ExitReason.STOP, None, forced=True,  # nobody else will
+                                level=trigger)
                 log.info("%s stop %s already crossed (last %s): exiting", rt.symbol, trigger,
                          rt.last_price)
                 return True
@@ -420,7 +411,8 @@ class Stepper:
                     or passed else "placing it again")
             if (passed or o.stop_rejections >= MAX_STOP_REFUSALS) and held \
                     and o.close is None and self.strategy.position(rt.state) is None:
-                o.close = Close(ExitReason.STOP, None, forced=True)  # nobody else watches it
+                o.close = Close(ExitReason.STOP, None, forced=True,  # nobody else watches
+                                level=order.trigger_price)
                 then = "exiting at market (a position the strategy does not know)"
             elif passed:
                 o.stop_rejections = MAX_STOP_REFUSALS  # the strategy exits on its next tick

@@ -119,14 +119,14 @@ class AlertBreakout:
         exited = False
         # 5.2 stop (inclusive), then stop-and-reverse.
         if pos is not None and (price <= pos.stop if pos.side is Side.BUY else price >= pos.stop):
-            out.append(Exit(self._stop_reason(pos), price, self._prior(state)))
+            out.append(Exit(self._stop_reason(pos), price, self._prior(state), pos.stop))
             self._stop_and_reverse(state, pos, price, t, candle.start, out)
             exited = True
         # 5.3 target, on the position open after step 2.
         pos = state.position
         if pos is not None and pos.target is not None and (
                 price >= pos.target if pos.side is Side.BUY else price <= pos.target):
-            out.append(Exit(ExitReason.TARGET, price, self._prior(state)))
+            out.append(Exit(ExitReason.TARGET, price, self._prior(state), pos.target))
             state.position = None
             exited = True
             if state.buy_alert is not None:
@@ -151,7 +151,8 @@ class AlertBreakout:
                 and state.gate(back, t)):
             x = pos.alert
             stop = state.upper(x) if back is Side.SELL else state.lower(x)
-            self._open(state, back, EntryReason.REVERSE, stop, x, price, t, bucket, out)
+            self._open(state, back, EntryReason.REVERSE, stop, x, price, t, bucket, out,
+                       pos.stop)
 
     def stopped_out(self, state: BreakoutState, price: Decimal, t: datetime,
                     bucket: datetime) -> list[Intent]:
@@ -179,30 +180,32 @@ class AlertBreakout:
         if pos is None:
             if long_trigger and state.gate(Side.BUY, t):
                 self._open(state, Side.BUY, EntryReason.SIGNAL, state.lower(a), a, price, t,
-                           candle.start, out)
+                           candle.start, out, state.buy_upper)
             elif short_trigger and state.gate(Side.SELL, t):
                 self._open(state, Side.SELL, EntryReason.SIGNAL, state.upper(b), b, price, t,
-                           candle.start, out)
+                           candle.start, out, state.sell_lower)
             return
         if state.params.trade_side is not TradeSide.BOTH:
             return
         if pos.side is Side.BUY and short_trigger and state.gate(Side.SELL, t):
-            out.append(Exit(ExitReason.SIGNAL_REVERSE, price, self._prior(state)))
+            out.append(Exit(ExitReason.SIGNAL_REVERSE, price, self._prior(state),
+                            state.sell_lower))
             self._open(state, Side.SELL, EntryReason.SIGNAL, state.upper(b), b, price, t,
-                       candle.start, out)
+                       candle.start, out, state.sell_lower)
         elif pos.side is Side.SELL and long_trigger and state.gate(Side.BUY, t):
-            out.append(Exit(ExitReason.SIGNAL_REVERSE, price, self._prior(state)))
+            out.append(Exit(ExitReason.SIGNAL_REVERSE, price, self._prior(state),
+                            state.buy_upper))
             self._open(state, Side.BUY, EntryReason.SIGNAL, state.lower(a), a, price, t,
-                       candle.start, out)
+                       candle.start, out, state.buy_upper)
 
     def _open(self, state: BreakoutState, side: Side, reason: EntryReason, stop: Decimal,
               x: Candle, price: Decimal, t: datetime, bucket: datetime,
-              out: list[Intent]) -> None:
+              out: list[Intent], level: Decimal | None) -> None:
         entry = price + state.slip if side is Side.BUY else price - state.slip
         pos = OpenPosition(side, entry, stop, stop, x, t, bucket, reason)
         self._set_target(state, pos)
         state.position = pos
-        out.append(Enter(side, reason, stop, price))
+        out.append(Enter(side, reason, stop, price, level))
 
     @staticmethod
     def _set_target(state: BreakoutState, pos: OpenPosition) -> None:

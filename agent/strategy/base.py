@@ -28,6 +28,7 @@ class Enter:
     reason: EntryReason
     stop: Decimal
     price: Decimal  # the price that triggered it
+    level: Decimal | None = None  # the level it crossed (a trigger; a reverse: the stop)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,7 @@ class Exit:
     reason: ExitReason
     price: Decimal
     prior: Any  # the strategy's state before the exit, handed back if the exit is rejected
+    level: Decimal | None = None  # the level it crossed (the stop, the target, a trigger)
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,7 +39,7 @@ def test_run_with_the_simulated_feed_trades_and_stops_on_sigterm(tmp_path) -> No
         assert proc.stdout is not None
         for line in proc.stdout:
             seen.append(line)
-            if "entry filled" in line:
+            if "[alert] 🟢 BUY" in line or "[alert] 🔴 SELL" in line:  # an entry filled
                 filled.set()
 
     reader = threading.Thread(target=read, daemon=True)

@@ -91,7 +91,18 @@ class Env:
         calls = await self.fake.wait_for(
             "sendMessage", lambda c: c.fault is None and c.params["chat_id"] == chat,
             count=before + replies, timeout=timeout)
+        # The bot has the answers too (a prompt's buttons live from then on).
+        await asyncio.wait_for(self.bot.sender.drain(), timeout)
         return calls[before:]
+
+    async def alerted(self, *needles: str, timeout: float = 5.0) -> None:
+        """Until every one of ``needles`` is in some message sent so far (alerts of one
+        batch may go as one message or several)."""
+        def all_seen(_call: Any) -> bool:
+            texts = [str(c.params.get("text", "")) for c in self.fake.calls_of("sendMessage")]
+            return all(any(n in t for t in texts) for n in needles)
+
+        await self.fake.wait_for("sendMessage", all_seen, timeout=timeout)
 
     async def text(self, text: str, **kwargs: Any) -> str:
         """The text of the single reply to ``text``."""

@@ -27,8 +27,7 @@ async def _open_two(env: Env) -> tuple[Feed, Feed]:
     went out (so they do not interleave with the replies a test waits for)."""
     aaa, bbb = Feed(1), Feed(2)
     env.runner.put(TickBatch(by_time(worked_long(aaa), sell_short(bbb))))
-    await env.fake.wait_for("sendMessage", lambda c: "entry filled" in c.params["text"],
-                            count=2)
+    await env.alerted("BUY 50 NSE:AAA</b> @", "SELL 50 NSE:BBB</b> @")
     return aaa, bbb
 
 
@@ -69,7 +68,7 @@ def test_squareoff_alone_lists_the_positions_and_each_asks_once_more(tmp_path: P
             assert done.params["text"].startswith("Square off: ✅ NSE:AAA: squaring off")
             assert "reply_markup" not in done.params  # the buttons went away
             assert env.runner.submitted.count(SquareOff("NSE:AAA")) == 1
-            await env.fake.wait_for("sendMessage", lambda c: "exit filled" in c.params["text"])
+            await env.alerted("Closed by /squareoff")
             assert _open(env) == {"NSE:BBB": -50}
             # The list's buttons work once: the same position again does nothing.
             env.fake.push_button(CHAT, USER, _buttons(menu)[0][1], menu.result["message_id"])
@@ -96,8 +95,7 @@ def test_squareoff_alone_lists_the_positions_and_each_asks_once_more(tmp_path: P
             # The position closed meanwhile: its button says so instead of asking.
             (menu,) = await env.ask("/squareoff")
             await asyncio.wrap_future(env.runner.submit(SquareOff("NSE:BBB")))  # elsewhere
-            await env.fake.wait_for("sendMessage", lambda c: "exit filled" in c.params["text"],
-                                    count=2)
+            await env.alerted("Closed by /squareoff", "NSE:BBB</b>\nshort 50")
             gone = await _press(env, menu, _buttons(menu)[0][0], edits=7)
             assert gone.params["text"] == "Nothing to square off: no open position in NSE:BBB."
             assert env.runner.submitted.count(SquareOff("NSE:BBB")) == 1  # only the test's
@@ -126,8 +124,7 @@ def test_unhalt_all_lists_each_halt_and_lifts_what_it_may(tmp_path: Path) -> Non
             aaa, bbb = await _open_two(env)
             # Both lose more than their 100 rupee limit: closed and halted for the day.
             env.runner.put(TickBatch([aaa.tick(at(9, 26), "110"), bbb.tick(at(9, 26), "90")]))
-            await env.fake.wait_for("sendMessage", lambda c: "exit filled" in c.params["text"],
-                                    count=2)
+            await env.alerted("Instrument limit")
             refused = await env.text("/unhalt all")
             assert refused.startswith("<b>Unhalted 0 of 2</b>\n")
             assert ("<b>NSE:AAA</b>, halted for: instrument NSE:AAA loss_limit\n  ❌ its "

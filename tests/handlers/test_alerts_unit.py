@@ -17,9 +17,13 @@ from tests.handlers.harness import run
 from tests.helpers import at
 
 
-def _move(t: datetime, old: str, new: str, symbol: str = "NSE:AAA") -> Notification:
+def _move(t: datetime, old: str, new: str, symbol: str = "NSE:AAA",
+          interval: int | None = None) -> Notification:
+    data: dict[str, object] = {"old": old, "stop": new}
+    if interval is not None:
+        data["interval"] = interval
     return Notification(AlertKind.STOP_MOVED, f"{symbol} stop moved {old} -> {new}", t, symbol,
-                        data={"old": old, "stop": new})
+                        data=data)
 
 
 def _dispatcher(tmp: Path) -> AlertDispatcher:
@@ -48,20 +52,26 @@ def test_modes_off_and_silent_apply_and_persist(tmp_path: Path) -> None:
         ("<b>entry filled", True), ("<b>ERROR", False)]
 
 
-def test_stop_moves_of_one_minute_merge_and_later_minutes_pass(tmp_path: Path) -> None:
+def test_stop_moves_are_off_by_default_and_fold_into_one_message_per_candle(
+        tmp_path: Path) -> None:
     dispatcher = _dispatcher(tmp_path)
-    out = dispatcher.prepare([_move(at(9, 30, 1), "99.50", "105.00"),
-                              _move(at(9, 30, 2), "99.00", "120.00", "NSE:BBB"),
-                              _move(at(9, 30, 40), "105.00", "108.00")])
-    texts = [a.text for a in out]
-    assert texts == ["<b>stop moved</b> 09:30:40 NSE:AAA stop moved 99.50 -&gt; 108.00",
-                     "<b>stop moved</b> 09:30:02 NSE:BBB stop moved 99.00 -&gt; 120.00"]
-    # Same minute again, after the message went out: dropped and counted.
-    assert dispatcher.prepare([_move(at(9, 30, 59), "108.00", "109.00")]) == []
+    assert dispatcher.prepare([_move(at(9, 30, 1), "99.50", "105.00")]) == []  # off
+    dispatcher.prefs.set([AlertKind.STOP_MOVED], "on")
+    out = dispatcher.prepare([_move(at(9, 31, 1), "99.50", "105.00"),
+                              _move(at(9, 31, 2), "99.00", "120.00", "NSE:BBB"),
+                              _move(at(9, 31, 40), "105.00", "108.00")])
+    assert [a.text for a in out] == ["↕️ <b>2 stops moved</b> · 09:31:40\n"
+                                     "NSE:AAA 99.50 → 108.00\nNSE:BBB 99.00 → 120.00"]
+    # Same minute (no interval given: one-minute buckets) after it went out: dropped.
+    assert dispatcher.prepare([_move(at(9, 31, 59), "108.00", "109.00")]) == []
     assert dispatcher.coalesced == 2
-    # The next candle's move (a later minute) is sent.
     (later,) = dispatcher.prepare([_move(at(9, 35, 0), "109.00", "110.00")])
-    assert later.text.endswith("NSE:AAA stop moved 109.00 -&gt; 110.00")
+    assert later.text == "↕️ <b>Stop moved</b> NSE:AAA 109.00 → 110.00 · 09:35:00"
+    # A 5-minute instrument: one message per candle (its moves come at candle ends).
+    assert dispatcher.prepare([_move(at(9, 40, 2), "1.00", "2.00", "NSE:CCC", 5)]) != []
+    assert dispatcher.prepare([_move(at(9, 43, 0), "2.00", "3.00", "NSE:CCC", 5)]) == []
+    (next_candle,) = dispatcher.prepare([_move(at(9, 45, 2), "3.00", "4.00", "NSE:CCC", 5)])
+    assert "NSE:CCC 3.00 → 4.00" in next_candle.text
 
 
 def test_dropped_count_becomes_a_warning_line(tmp_path: Path) -> None:

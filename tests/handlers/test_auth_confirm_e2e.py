@@ -23,7 +23,7 @@ from tests.helpers import Feed, worked_long
 
 async def _open_long(env: Env) -> None:
     env.runner.put(TickBatch(worked_long(Feed(1))))
-    await env.fake.wait_for("sendMessage", lambda c: "entry filled" in c.params["text"])
+    await env.fake.wait_for("sendMessage", lambda c: "🟢 <b>BUY" in c.params["text"])
 
 
 def _buttons(call: object) -> list[tuple[str, str]]:

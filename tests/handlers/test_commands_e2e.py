@@ -19,7 +19,7 @@ async def _open_long(env: Env) -> None:
     """The worked example's entry: long 50 NSE:AAA at 112.65, stop 99.50; returns once its
     alerts went out (so they do not interleave with the replies a test waits for)."""
     env.runner.put(TickBatch(worked_long(Feed(1))))
-    await env.fake.wait_for("sendMessage", lambda c: "entry filled" in c.params["text"])
+    await env.fake.wait_for("sendMessage", lambda c: "🟢 <b>BUY" in c.params["text"])
 
 
 def test_start_pause_resume_and_status(tmp_path: Path) -> None:

@@ -102,8 +102,8 @@ def test_console_commands_plain_text_and_alerts(tmp_path: Path) -> None:
             c.keys.type("/set lots x")
             assert "usage: /set KEY VALUE [SYMBOL]" in await c.screen.wait_for("usage:")
             c.runner.put(TickBatch(worked_long(Feed(1))))
-            out = await c.screen.wait_for("[alert] entry filled")
-            assert "[alert] entry placed 09:25:10 NSE:AAA BUY 50 (signal)" in out
+            out = await c.screen.wait_for("[alert] 🟢 BUY 50 NSE:AAA @ 112.65")
+            assert "above 112.60 · stop 99.50" in out and "entry placed" not in out
 
     run(body())
 
@@ -112,7 +112,7 @@ def test_console_numbered_choice_runs_the_button_and_expires(tmp_path: Path) -> 
     async def body() -> None:
         async with console(tmp_path) as c:
             c.runner.put(TickBatch(worked_long(Feed(1))))
-            await c.screen.wait_for("[alert] entry filled")
+            await c.screen.wait_for("[alert] 🟢 BUY 50 NSE:AAA")
             c.keys.type("/stop")
             out = await c.screen.wait_for("(type the number within 60 s)")
             assert "  1) Square off and stop\n  2) Stop, keep managing\n  3) Cancel" in out
@@ -134,7 +134,7 @@ def test_console_without_input_only_prints_alerts(tmp_path: Path) -> None:
         async with console(tmp_path, stdin=io.StringIO("")) as c:
             await asyncio.wait_for(c.chat.input_ended.wait(), 5)
             c.runner.put(TickBatch(worked_long(Feed(1))))
-            await c.screen.wait_for("[alert] entry filled")
+            await c.screen.wait_for("[alert] 🟢 BUY 50 NSE:AAA")
             assert c.runner.submitted == []
 
     run(body())

@@ -15,7 +15,7 @@ def test_console_squareoff_list_asks_again_and_a_chart_is_one_line(tmp_path: Pat
     async def body() -> None:
         async with console(tmp_path) as c:
             c.runner.put(TickBatch(worked_long(Feed(1))))
-            await c.screen.wait_for("[alert] entry filled")
+            await c.screen.wait_for("[alert] 🟢 BUY 50 NSE:AAA")
             c.keys.type("/squareoff")
             out = await c.screen.wait_for("(type the number within 60 s)")
             assert "Square off which? 1 open; you confirm next.\n  1) SELL 50 AAA " in out
@@ -28,7 +28,7 @@ def test_console_squareoff_list_asks_again_and_a_chart_is_one_line(tmp_path: Pat
             c.keys.type("1")
             await c.screen.wait_for("Square off: ✅ NSE:AAA: squaring off")
             assert c.runner.submitted.count(SquareOff("NSE:AAA")) == 1
-            await c.screen.wait_for("[alert] exit filled")
+            await c.screen.wait_for("Closed by /squareoff")
             c.keys.type("/report")
             out = await c.screen.wait_for("[chart] cumulative realized P&L, 2024-01-15 (PNG, ")
             assert "Day report 2024-01-15: 1 trades, 0 winners" in out

@@ -30,7 +30,7 @@ def _fits_a_phone(reply: str) -> None:
 
 async def _open_long(env: Env) -> None:
     env.runner.put(TickBatch(worked_long(Feed(1))))
-    await env.fake.wait_for("sendMessage", lambda c: "entry filled" in c.params["text"])
+    await env.alerted("🟢 <b>BUY ")
 
 
 def test_funds_in_paper_mode_follow_the_paper_account(tmp_path: Path) -> None:

@@ -92,7 +92,9 @@ def test_schedule_of_the_chat_clock_day(tmp_path: Path) -> None:
 def test_alerts_show_set_persist_and_apply(tmp_path: Path) -> None:
     async def body() -> None:
         async with telegram_env(tmp_path) as env:
-            assert "stop_moved: on" in await env.text("/alerts")
+            shown = await env.text("/alerts")
+            assert "stop_moved: <b>off</b>" in shown and "entry_filled: on" in shown
+            assert "entry_placed: <b>off</b>" in shown  # placements are quiet by default
             reply = await env.text("/alerts STOP_MOVED silent")
             assert "stop_moved: <b>silent</b>, effective now (saved)" in reply
             assert "stop_moved: <b>silent</b>" in await env.text("/alerts")
@@ -101,9 +103,9 @@ def test_alerts_show_set_persist_and_apply(tmp_path: Path) -> None:
             await env.text("/alerts entry_placed off")
             env.bot.notify(_note("entry_placed", "placed"))
             env.bot.notify(_note("stop_moved", "NSE:AAA stop moved 1 -> 2"))
-            (call,) = await env.fake.wait_for("sendMessage", lambda c: "stop moved" in
-                                              c.params["text"] and "<b>" in c.params["text"]
-                                              and "alerts" not in c.params["text"])
+            (call,) = await env.fake.wait_for("sendMessage", lambda c: "<b>Stop moved</b>"
+                                              in c.params["text"])
+            assert call.params["text"] == "↕️ <b>Stop moved</b> NSE:AAA 1.00 → 2.00 · 09:30:00"
             assert call.params["disable_notification"] is True
             assert not env.fake.calls_of("sendMessage",
                                          lambda c: "<b>entry placed</b>" in c.params["text"])

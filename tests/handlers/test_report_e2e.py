@@ -40,9 +40,9 @@ async def _a_trade(env: Env) -> None:
     """The worked example's long, closed by a square-off at 112.65: one trade, two candles
     (09:15 and 09:20) stored."""
     env.runner.put(TickBatch(worked_long(Feed(1))))
-    await env.fake.wait_for("sendMessage", lambda c: "entry filled" in c.params["text"])
+    await env.alerted("BUY 50 NSE:AAA</b> @")
     await asyncio.wrap_future(env.runner.submit(SquareOff("NSE:AAA")))
-    await env.fake.wait_for("sendMessage", lambda c: "exit filled" in c.params["text"])
+    await env.alerted("Closed by /squareoff")
 
 
 async def _photos(env: Env, before: int, count: int) -> list[Any]:

@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import itertools
 import logging
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,12 @@ from agent.backtest import make_engine
 from agent.events import AlertKind, Notification, Query, QueryKind, TickBatch
 from agent.settings import Secrets
 from handlers.build import build_telegram
+from handlers.text import money
 from tests.fakes.telegram_api import TOKEN, FakeBotAPI, Fault
 from tests.handlers.harness import (
     CHAT,
     FAST,
+    USER,
     SpyRunner,
     chat_clock,
     chat_settings,
@@ -41,11 +44,12 @@ def test_a_real_fill_alerts_every_allowed_chat(tmp_path: Path) -> None:
             env.runner.put(TickBatch(worked_long(Feed(1))))
             for chat in (CHAT, OTHER_CHAT):
                 await env.fake.wait_for("sendMessage", lambda c, chat=chat: c.params[
-                    "chat_id"] == chat and "entry filled" in c.params["text"])
+                    "chat_id"] == chat and "🟢 <b>BUY" in c.params["text"])
             texts = [c.params["text"] for c in env.fake.sent(CHAT)]
-            assert texts == [
-                "<b>entry placed</b> 09:25:10 NSE:AAA BUY 50 (signal) at ~112.65, stop 99.50",
-                "<b>entry filled</b> 09:25:10 NSE:AAA BUY 50 filled @ 112.65"]
+            # One message for the entry (its placement is a quiet kind, off by default).
+            risk = money(Decimal("657.50"), sign=False)  # (112.65 - 99.50) x 50
+            assert texts == [f"🟢 <b>BUY 50 NSE:AAA</b> @ 112.65\nabove 112.60 · stop 99.50"
+                             f"\nrisk {risk} · 09:25:10"]
             assert [c.params["text"] for c in env.fake.sent(OTHER_CHAT)] == texts
             assert env.engine.pnl.books[1].quantity == 50  # the paper broker really filled
 
@@ -98,17 +102,26 @@ def test_rejected_html_falls_back_to_plain_text(tmp_path: Path) -> None:
     run(body())
 
 
-def test_sending_is_paced_per_chat(tmp_path: Path) -> None:
+def test_sending_is_paced_per_chat_and_waiting_alerts_are_joined(tmp_path: Path) -> None:
     async def body() -> None:
         options = dataclasses.replace(FAST, pace=0.25)
         async with telegram_env(tmp_path, options=options) as env:
-            for i in range(3):
-                env.bot.notify(_error(f"paced {i}"))
-            calls = await env.fake.wait_for(
-                "sendMessage", lambda c: "paced" in c.params["text"], count=3)
-            assert [c.params["text"][-1] for c in calls] == ["0", "1", "2"]
+            for word in ("/help", "/version", "/whoami"):  # replies: one message each
+                env.fake.push_message(CHAT, USER, word)
+            calls = await env.fake.wait_for("sendMessage", count=3)
             gaps = [b.at - a.at for a, b in itertools.pairwise(calls)]
             assert all(gap >= 0.24 for gap in gaps), gaps
+            for i in range(3):  # alerts waiting together: one message
+                env.bot.notify(_error(f"paced {i}"))
+            (joined,) = await env.fake.wait_for("sendMessage",
+                                                lambda c: "paced" in c.params["text"])
+            assert joined.at - calls[-1].at >= 0.24
+            assert joined.params["text"] == "\n\n".join(
+                f"<b>ERROR</b> 09:31:00 paced {i}" for i in range(3))
+            await env.bot.sender.drain()
+            assert env.bot.sender.joined == 2
+            assert len(env.fake.calls_of("sendMessage", lambda c: "paced" in
+                                         c.params["text"])) == 1
 
     run(body())
 
@@ -126,7 +139,7 @@ def test_a_conflict_stops_polling_and_trading_carries_on(tmp_path: Path, caplog)
             polls = len(env.fake.calls_of("getUpdates"))
             # Trading carries on: ticks fill, alerts still go out, the runner answers.
             env.runner.put(TickBatch(worked_long(Feed(1))))
-            await env.fake.wait_for("sendMessage", lambda c: "entry filled" in c.params["text"])
+            await env.fake.wait_for("sendMessage", lambda c: "🟢 <b>BUY" in c.params["text"])
             assert env.runner.alive
             assert env.runner.call(Query(QueryKind.POSITIONS)).data[0]["quantity"] == 50
             assert len(env.fake.calls_of("getUpdates")) == polls  # no more polling
