@@ -18,6 +18,7 @@ import threading
 from typing import TextIO
 
 from agent.events import Notification
+from handlers import refresh
 from handlers.alerts import Alert, AlertDispatcher, pump_alerts
 from handlers.commands import CommandCenter
 from handlers.inbox import AlertInbox
@@ -93,18 +94,27 @@ class ConsoleChat:
             button, self._choices = self._choices[index], ()
             outcome = await self.center.handle_button(CONSOLE, button.data)
             self._write(html_to_plain(outcome.text) if outcome.text else outcome.answer)
+            self._offer(outcome.buttons)
             return
         for response in await self.center.handle_text(CONSOLE, text):
             self.print_response(response)
 
     def print_response(self, response: Response) -> None:
         self._write(html_to_plain(response.text))
-        if response.buttons:
-            self._choices = response.buttons
-            seconds = int(self.center.confirmations.ttl.total_seconds())
-            for n, button in enumerate(response.buttons, 1):
-                self._write(f"  {n}) {button.label}")
-            self._write(f"  (type the number within {seconds} s)")
+        self._offer(response.buttons)
+
+    def _offer(self, buttons: tuple[Button, ...]) -> None:
+        """Buttons as numbered choices (a Refresh never expires)."""
+        if not buttons:
+            return
+        self._choices = buttons
+        for n, button in enumerate(buttons, 1):
+            self._write(f"  {n}) {button.label}")
+        if all(refresh.is_refresh(button.data) for button in buttons):
+            self._write("  (type the number)")
+            return
+        seconds = int(self.center.confirmations.ttl.total_seconds())
+        self._write(f"  (type the number within {seconds} s)")
 
     def print_alert(self, alert: Alert) -> None:
         self._write(f"[alert] {html_to_plain(alert.text)}")

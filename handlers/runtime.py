@@ -259,7 +259,8 @@ class AgentProcess:
     def _chat(self) -> Any:
         s = self.settings
         services = ChatServices(login=self.session if self.sim is None else None,
-                                feed_status=self.feed_info, instruments=self.index,
+                                feed_status=self.feed_info,
+                                login_state=self.session.login_state, instruments=self.index,
                                 on_added=self._instrument_added, prefs=self.prefs)
         # People's waits (buttons, /login) run on wall time when trading time is scaled.
         options = ChatOptions(human_clock=LiveClock() if isinstance(self.clock, ScaledClock)

@@ -18,6 +18,7 @@ from agent.clock import Clock
 from agent.events import Command
 from agent.instruments import InstrumentIndex
 from agent.models import Instrument
+from agent.session import LoginState
 from agent.settings import Settings
 
 
@@ -47,10 +48,12 @@ class Response:
 @dataclass(frozen=True, slots=True)
 class ButtonOutcome:
     """``answer``: a short toast for the press; ``text``: replaces the prompt's text
-    (and removes its buttons) when not None."""
+    when not None, with ``buttons`` under it (none: the buttons go; a Refresh keeps its
+    own)."""
 
     answer: str
     text: str | None = None
+    buttons: tuple[Button, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +97,7 @@ class Services:
     human_clock: Clock | None = None  # people's time for waits and expiries (None: clock)
     login: LoginService | None = None
     feed_status: Callable[[], FeedInfo] | None = None
+    login_state: Callable[[], LoginState] | None = None  # /status: the Kite login (no HTTP)
     instruments: InstrumentIndex | None = None  # resolves /add SYMBOL
     log_file: Path | None = None  # /logs reads its tail
     on_added: Callable[[Instrument], None] | None = None  # e.g. subscribe the feed

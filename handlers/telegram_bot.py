@@ -38,7 +38,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
+from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from agent.events import Notification
@@ -48,7 +48,7 @@ from handlers.auth import Verdict
 from handlers.commands import CommandCenter
 from handlers.inbox import AlertInbox
 from handlers.sender import ChatSender, Lane, Outgoing
-from handlers.services import Caller, Response
+from handlers.services import Button, Caller, Response
 from handlers.text import esc, split_message
 
 log = logging.getLogger(__name__)
@@ -84,13 +84,20 @@ def everyday_keyboard() -> ReplyKeyboardMarkup:
                                resize_keyboard=True, is_persistent=True)
 
 
+def inline_markup(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
+    """One button a row; None for none."""
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(btn.label, callback_data=btn.data)]
+                                 for btn in buttons])
+
+
 def outgoing(response: Response) -> list[Outgoing]:
     """A response as messages under the size limit; buttons go on the last one."""
     chunks = split_message(response.text)
-    markup = None
+    markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None = None
     if response.buttons:
-        markup = InlineKeyboardMarkup([[InlineKeyboardButton(btn.label, callback_data=btn.data)]
-                                       for btn in response.buttons])
+        markup = inline_markup(response.buttons)
     elif response.keyboard:
         markup = everyday_keyboard()
     return [Outgoing(chunk, markup=markup if i == len(chunks) - 1 else None)
@@ -260,11 +267,15 @@ class TelegramBot:
         if outcome.text is None or not isinstance(message, Message):
             return
         try:
-            await message.edit_text(outcome.text, parse_mode=ParseMode.HTML, reply_markup=None)
+            await message.edit_text(outcome.text, parse_mode=ParseMode.HTML,
+                                    reply_markup=inline_markup(outcome.buttons))
         except TelegramError as exc:
+            if isinstance(exc, BadRequest) and "not modified" in exc.message.lower():
+                log.debug("button press: the message is unchanged (a Refresh, nothing new)")
+                return
             log.warning("editing the prompt failed (%s); sending the outcome instead", exc)
             lane = Lane.MAIN if self.center.auth.allows(incoming.caller) else Lane.COURTESY
-            self.send(incoming.caller.chat_id, Response(outcome.text), lane)
+            self.send(incoming.caller.chat_id, Response(outcome.text, outcome.buttons), lane)
 
     async def _on_update(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         if isinstance(update, Update):
