@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlparse
@@ -74,6 +75,13 @@ def login_text(user_id: str, until: datetime | None) -> str:
     """The words of a completed login: 'Kite login as AB1234: valid until 06:00' (IST)."""
     who = user_id or "(user id not given)"
     return f"Kite login as {who}" + (f": valid until {to_ist(until):%H:%M}" if until else "")
+@dataclass(frozen=True, slots=True)
+class LoginState:
+    """What /status says about the Kite login: who, and until when the token lives
+    (``valid_until`` None: no usable token, a login is needed)."""
+
+    user_id: str = ""
+    valid_until: datetime | None = None
 
 
 def checked_session(data: Any, where: str) -> dict[str, Any]:
@@ -166,6 +174,14 @@ class KiteSession:
         if datetime.fromisoformat(issued) < last_expiry(self._clock.now(), self._expiry):
             return None
         return token
+
+    def login_state(self) -> LoginState:
+        """The user and the next expiry after the token's issue (no HTTP; any thread)."""
+        token = self.access_token()
+        issued = self.issued_at()
+        if token is None or issued is None:
+            return LoginState(self.user_id)
+        return LoginState(self.user_id, last_expiry(issued, self._expiry) + timedelta(days=1))
 
     @property
     def user_id(self) -> str:

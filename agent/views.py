@@ -1,7 +1,8 @@
 """Read-only views of the engine for queries (/status, /positions, /pnl, ...).
 
 Run on the engine thread; they return plain data (strings for Decimals) that any thread
-may format. The ``Reply`` text is a compact plain-text rendering.
+may format. The ``Reply`` text is a compact plain-text rendering. The STATUS query also
+carries ``view``: the typed, frozen ``agent.status_view.StatusView`` that /status renders.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from agent.margins import entry_margin, segment_of
 from agent.models import Instrument, Side
 from agent.money import money
 from agent.serialize import order_to_dict, trade_to_dict
+from agent.status_view import status_view
 
 if TYPE_CHECKING:
     from agent.commands import Reply
@@ -126,7 +128,7 @@ def query(engine: Engine, cmd: Query) -> Reply:
         state = "running" if engine.running and not engine.paused else (
             "paused" if engine.running else "stopped")
         data = {"state": state, "mode": engine.settings.mode.value, "day": str(engine.day),
-                "instruments": instrument_rows(engine)}
+                "instruments": instrument_rows(engine), "view": status_view(engine)}
         return Reply(True, f"{state}, {engine.settings.mode.value}, "
                      f"{len(engine.runtimes)} instruments", data)
     if kind is QueryKind.POSITIONS:

@@ -31,7 +31,8 @@ class CommandInfo:
 
 
 COMMANDS: dict[str, CommandInfo] = {
-    "status": CommandInfo("/status", "state, feed and every instrument", True),
+    "status": CommandInfo("/status [table|SYMBOL]", "what it is doing now and why "
+                          "(table: one line each; SYMBOL: in full)", True),
     "positions": CommandInfo("/positions", "open positions", True),
     "pnl": CommandInfo("/pnl", "day P&L per instrument, group, total and limit distances", True),
     "orders": CommandInfo("/orders [n]", "the last n orders (10)", True),

@@ -20,6 +20,7 @@ from agent.instruments import InstrumentIndex
 from agent.logsetup import log_path
 from agent.margins import Funds
 from agent.models import Instrument
+from agent.session import LoginState
 from agent.settings import Settings
 from handlers.alerts import AlertDispatcher, AlertPrefs
 from handlers.auth import Authorizer
@@ -58,6 +59,7 @@ class ChatServices:
 
     login: LoginService | None = None
     feed_status: Callable[[], FeedInfo] | None = None
+    login_state: Callable[[], LoginState] | None = None
     instruments: InstrumentIndex | None = None
     on_added: Callable[[Instrument], None] | None = None
     on_removed: Callable[[Instrument], None] | None = None
@@ -72,7 +74,8 @@ def _center(settings: Settings, runner: CommandSubmitter, clock: Clock, extra: C
             options: ChatOptions, auth: Authorizer) -> tuple[CommandCenter, AlertDispatcher]:
     services = Services(runner=runner, settings=settings, clock=clock,
                         human_clock=options.human_clock or clock, login=extra.login,
-                        feed_status=extra.feed_status, instruments=extra.instruments,
+                        feed_status=extra.feed_status, login_state=extra.login_state,
+                        instruments=extra.instruments,
                         log_file=extra.log_file or log_path(settings.data_dir),
                         on_added=extra.on_added, on_removed=extra.on_removed,
                         candles=extra.candles or CandleLog(settings.data_dir / CANDLES_DIR),

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from agent.commands import Reply
 from agent.config_values import hiding, mask
 from agent.events import Command
-from handlers import funds_cmds, info_cmds, report_cmds, trading_cmds
+from handlers import funds_cmds, info_cmds, refresh, report_cmds, trading_cmds
 from handlers.alerts import AlertPrefs
 from handlers.args import COMMANDS, UsageError, split_command
 from handlers.auth import REFUSAL_TEXT, Authorizer
@@ -97,12 +97,15 @@ class CommandCenter:
                              "more is known here, see /logs.")]
 
     async def handle_button(self, caller: Caller, data: str) -> ButtonOutcome:
-        """A pressed confirmation button: runs its choice once, or says why not. Always an
-        outcome (the transport answers every press with it), whatever the data holds."""
+        """A pressed button: a confirmation runs its choice once, or says why not; a
+        Refresh gives the fresh reply. Always an outcome (the transport answers every press
+        with it), whatever the data holds."""
         try:
             if not self.auth.allows(caller):
                 self.auth.refuse(caller, "<button>")
                 return ButtonOutcome("Not authorised: nothing done.")
+            if refresh.is_refresh(data):
+                return await self._refresh(caller, data)
             choice = self.confirmations.take(caller.chat_id, data)
             if isinstance(choice, Refusal):
                 return ButtonOutcome(choice.reason,
@@ -119,6 +122,17 @@ class CommandCenter:
     def runs_long(self, caller: Caller, text: str) -> bool:
         """True for a command of an allowed caller that takes seconds (/report, /chart)."""
         return split_command(text)[0] in LONG_RUNNING and self.auth.allows(caller)
+    async def _refresh(self, caller: Caller, data: str) -> ButtonOutcome:
+        try:
+            with hiding(self.services.settings.secrets.private()):
+                outcome = await refresh.press(self, caller, data)
+        except UsageError as exc:
+            return ButtonOutcome(str(exc)[:190])
+        except EngineBusy as exc:
+            return ButtonOutcome(f"engine busy ({exc.seconds:g} s); try again")
+        if outcome.text is None:
+            return outcome
+        return dataclasses.replace(outcome, text=self._mask(outcome.text))
 
     def _mask(self, text: str) -> str:
         """``text`` without the secrets (a user may paste a token as an argument); not

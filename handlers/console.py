@@ -19,6 +19,7 @@ import threading
 from typing import TextIO
 
 from agent.events import Notification
+from handlers import refresh
 from handlers.alerts import Alert, AlertDispatcher, pump_alerts
 from handlers.commands import CommandCenter
 from handlers.inbox import AlertInbox
@@ -93,8 +94,8 @@ class ConsoleChat:
                 return
             button, self._choices = self._choices[index], ()
             outcome = await self.center.handle_button(CONSOLE, button.data)
-            text = html_to_plain(outcome.text) if outcome.text else outcome.answer
-            self.print_response(Response(text, outcome.buttons))  # a follow-up asks again
+            self._write(html_to_plain(outcome.text) if outcome.text else outcome.answer)
+            self._offer(outcome.buttons)  # a follow-up asks again; a Refresh stays
             return
         for response in await self.center.handle_text(CONSOLE, text):
             self.print_response(response)
@@ -105,13 +106,22 @@ class ConsoleChat:
         for photo in response.photos:  # a terminal shows no pictures: say what was drawn
             self._write(f"[chart] {html_to_plain(photo.caption)} "
                         f"(PNG, {len(photo.png) // 1024 + 1} KB; Telegram shows it)")
-        if response.buttons:
-            self._choices = response.buttons
-            self.center.confirmations.delivered(response.buttons[0].data)  # shown now
-            seconds = int(self.center.confirmations.ttl.total_seconds())
-            for n, button in enumerate(response.buttons, 1):
-                self._write(f"  {n}) {button.label}")
-            self._write(f"  (type the number within {seconds} s)")
+        self._offer(response.buttons)
+
+    def _offer(self, buttons: tuple[Button, ...]) -> None:
+        """Buttons as numbered choices (a Refresh never expires; a prompt's minute runs
+        from now, when it is shown)."""
+        if not buttons:
+            return
+        self._choices = buttons
+        for n, button in enumerate(buttons, 1):
+            self._write(f"  {n}) {button.label}")
+        if all(refresh.is_refresh(button.data) for button in buttons):
+            self._write("  (type the number)")
+            return
+        self.center.confirmations.delivered(buttons[0].data)  # shown now
+        seconds = int(self.center.confirmations.ttl.total_seconds())
+        self._write(f"  (type the number within {seconds} s)")
 
     def print_alert(self, alert: Alert) -> None:
         self._write(f"[alert] {html_to_plain(alert.text)}")

@@ -1,4 +1,4 @@
-"""Query replies (agent/views.py data) as short Telegram HTML.
+"""Query replies (agent/views.py data) as short Telegram HTML (/status: status_format.py).
 
 One function per query; each takes the ``Reply.data`` of its query and returns HTML with
 every value escaped. Money is ``money`` (₹, lakh/crore), prices ``price``, quantities
@@ -15,7 +15,6 @@ from typing import Any
 
 from agent.money import is_derivative
 from agent.timeutil import to_ist
-from handlers.services import FeedInfo
 from handlers.text import b, contract, esc, money, price, quantity
 
 
@@ -44,26 +43,6 @@ def product(row: Mapping[str, Any]) -> str:
     return f" {esc(name)}"
 
 
-def feed_line(feed: FeedInfo | None) -> str:
-    if feed is None:
-        return "feed: n/a"
-    state = "up" if feed.connected else "DOWN"
-    lag = "n/a" if feed.lag_seconds is None else f"{feed.lag_seconds:.1f} s"
-    detail = f" ({esc(feed.detail)})" if feed.detail else ""
-    return f"feed: {state}, lag {lag}{detail}"
-
-
-def settings_line(s: Mapping[str, Any]) -> str:
-    flags = [f"{s['interval']}m", f"{s['percentage']}%", f"lots {s['lots']}", s["trade_side"]]
-    flags.append("trailing" if s["trailing"] else "no trailing")
-    flags.append("reverse" if s["reverse_on_stop"] else "no reverse")
-    if s.get("target_multiple") not in (None, "0"):
-        flags.append(f"target x{s['target_multiple']}")
-    if s.get("max_trades_per_day"):
-        flags.append(f"max {s['max_trades_per_day']} trades")
-    return esc(", ".join(str(f) for f in flags))
-
-
 def position_line(row: Mapping[str, Any]) -> str:
     qty = row["quantity"]
     if not qty and not row.get("side"):
@@ -76,24 +55,6 @@ def position_line(row: Mapping[str, Any]) -> str:
     parts.append(f"last {_num(row.get('last_price'))}")
     parts.append(f"unrealized {money(row.get('unrealized'))}")
     return ", ".join(parts)
-
-
-def status(data: Mapping[str, Any], feed: FeedInfo | None) -> str:
-    day = data.get("day")
-    day_text = f"day {esc(day)}" if day not in (None, "None") else "no trading day yet"
-    lines = [f"{b(data['state'])}, {esc(data['mode'])} mode, {day_text}", feed_line(feed)]
-    rows = data.get("instruments", [])
-    if not rows:
-        lines.append("no instruments")
-    for row in rows:
-        lines.append("")
-        lines.append(f"<b>{label(row)}</b>: {settings_line(row['settings'])}")
-        lines.append(f"  {position_line(row)}")
-        extra = f"  trades today {row['trades_today']}, realized {money(row['realized'])}"
-        if row.get("halted"):
-            extra += f", HALTED: {esc(row['halted'])}"
-        lines.append(extra)
-    return "\n".join(lines)
 
 
 def positions(rows: Sequence[Mapping[str, Any]]) -> str:

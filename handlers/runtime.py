@@ -287,7 +287,8 @@ class AgentProcess:
     def _chat(self) -> Any:
         s = self.settings
         services = ChatServices(login=self.session if self.sim is None else None,
-                                feed_status=self.feed_info, instruments=self.index,
+                                feed_status=self.feed_info,
+                                login_state=self.session.login_state, instruments=self.index,
                                 on_added=self._instrument_added,
                                 on_removed=self._instrument_removed, prefs=self.prefs,
                                 candles=self.persistence.candles,

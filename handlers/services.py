@@ -20,6 +20,7 @@ from agent.events import Command
 from agent.instruments import InstrumentIndex
 from agent.margins import Funds
 from agent.models import Instrument
+from agent.session import LoginState
 from agent.settings import Settings
 from handlers.readiness import Readiness
 
@@ -59,7 +60,8 @@ class Response:
 @dataclass(frozen=True, slots=True)
 class ButtonOutcome:
     """``answer``: a short toast for the press; ``text``: replaces the prompt's text
-    (and its buttons: by ``buttons``, a follow-up prompt's, or none) when not None."""
+    when not None, with ``buttons`` under it (a follow-up prompt's; none: the buttons go; a
+    Refresh keeps its own)."""
 
     answer: str
     text: str | None = None
@@ -116,6 +118,7 @@ class Services:
     human_clock: Clock | None = None  # people's time for waits and expiries (None: clock)
     login: LoginService | None = None
     feed_status: Callable[[], FeedInfo] | None = None
+    login_state: Callable[[], LoginState] | None = None  # /status: the Kite login (no HTTP)
     instruments: InstrumentIndex | None = None  # resolves /add SYMBOL
     log_file: Path | None = None  # /logs reads its tail
     on_added: Callable[[Instrument], None] | None = None  # e.g. subscribe the feed

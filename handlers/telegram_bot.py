@@ -46,7 +46,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
+from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from agent.events import Notification
@@ -93,7 +93,10 @@ def reply_keyboard(rows: Sequence[Sequence[str]]) -> ReplyKeyboardMarkup | None:
                                resize_keyboard=True, is_persistent=True)
 
 
-def inline_buttons(buttons: Sequence[Button]) -> InlineKeyboardMarkup:
+def inline_markup(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
+    """One button a row; None for none."""
+    if not buttons:
+        return None
     return InlineKeyboardMarkup([[InlineKeyboardButton(btn.label, callback_data=btn.data)]
                                  for btn in buttons])
 
@@ -102,9 +105,9 @@ def outgoing(response: Response, keyboard: Any = None) -> list[Outgoing]:
     """A response as messages under the size limit (buttons, or else ``keyboard`` when the
     response asks for it, on the last text), then its photos."""
     chunks = split_message(response.text) if response.text or not response.photos else []
-    markup = None
+    markup: Any = None
     if response.buttons:
-        markup = inline_buttons(response.buttons)
+        markup = inline_markup(response.buttons)
     elif response.keyboard:
         markup = keyboard
     out = [Outgoing(chunk, markup=markup if i == len(chunks) - 1 else None)
@@ -294,10 +297,13 @@ class TelegramBot:
         message = query.message
         if outcome.text is None or not isinstance(message, Message):
             return
-        markup = inline_buttons(outcome.buttons) if outcome.buttons else None
         try:
-            await message.edit_text(outcome.text, parse_mode=ParseMode.HTML, reply_markup=markup)
+            await message.edit_text(outcome.text, parse_mode=ParseMode.HTML,
+                                    reply_markup=inline_markup(outcome.buttons))
         except TelegramError as exc:
+            if isinstance(exc, BadRequest) and "not modified" in exc.message.lower():
+                log.debug("button press: the message is unchanged (a Refresh, nothing new)")
+                return
             log.warning("editing the prompt failed (%s); sending the outcome instead", exc)
             lane = Lane.REPLY if self.center.auth.allows(incoming.caller) else Lane.COURTESY
             self.send(incoming.caller.chat_id, Response(outcome.text, outcome.buttons), lane)

@@ -52,46 +52,62 @@ def html_to_plain(text: str) -> str:
 def split_message(text: str, limit: int = SPLIT_AT) -> list[str]:
     """Cut ``text`` into chunks of at most ``limit`` characters at line boundaries.
 
-    A ``<pre>`` block cut in two is closed at the end of one chunk and reopened at the
-    start of the next, so each chunk is valid HTML on its own. A single line longer than
-    the limit is cut inside, never in the middle of an ``&...;`` entity.
+    A chunk ends at its last blank line outside a ``<pre>`` (between paragraphs, between
+    tables) when that keeps it at least half full; else at the last line that fits. A
+    ``<pre>`` block cut in two is closed at the end of one chunk and reopened at the start
+    of the next, so each chunk is valid HTML on its own. A single line longer than the
+    limit is cut inside, never in the middle of an ``&...;`` entity.
     """
     if len(text) <= limit:
         return [text]
     chunks: list[str] = []
     current: list[str] = []
-    size = 0
+    inside: list[bool] = []  # after each line of ``current``: within a <pre>?
     in_pre = False
-    pre_at_start = False
+    reopen = False  # the next chunk starts inside a <pre> cut in two
 
-    def flush() -> None:
-        nonlocal current, size, pre_at_start
-        if not current:
-            return
-        body = "\n".join(current)
-        if in_pre:
+    def size() -> int:
+        return sum(len(line) + 1 for line in current)
+
+    def flush(budget: int) -> None:
+        nonlocal current, inside, reopen
+        cut = _paragraph_end(current, inside, budget)
+        body = "\n".join(current[:cut])
+        if inside[cut - 1]:
             body += "</pre>"
         chunks.append(body)
-        current, size = [], 0
-        pre_at_start = in_pre
+        reopen = inside[cut - 1] and cut == len(current)
+        current, inside = current[cut + 1:], inside[cut + 1:]
 
     budget = limit - len("</pre>") - len("<pre>")
     for line in text.split("\n"):
         for piece in _cut_long(line, budget):
-            if current and size + 1 + len(piece) > budget:
-                flush()
-            if not current and pre_at_start:
+            while current and size() + len(piece) > budget:
+                flush(budget)
+            if not current and reopen:
                 piece = "<pre>" + piece
-                pre_at_start = False
+                reopen = False
             current.append(piece)
-            size += len(piece) + 1
             opens, closes = piece.count("<pre>"), piece.count("</pre>")
             if opens != closes:
                 in_pre = opens > closes
+            inside.append(in_pre)
     if current:
-        in_pre = False
-        flush()
+        chunks.append("\n".join(current))
     return chunks
+
+
+def _paragraph_end(lines: list[str], inside: list[bool], budget: int) -> int:
+    """Where a full chunk of ``lines`` ends: at its last blank line outside a <pre> that
+    keeps half the budget, else after its last line."""
+    kept = sum(len(line) + 1 for line in lines)
+    for j in range(len(lines) - 1, 0, -1):
+        kept -= len(lines[j]) + 1
+        if kept < budget // 2:
+            break
+        if not lines[j] and not inside[j]:
+            return j
+    return len(lines)
 
 
 def _cut_long(line: str, limit: int) -> list[str]:

@@ -27,7 +27,10 @@ from agent.events import (
     Unhalt,
 )
 from agent.instruments import InstrumentsError, NotListed
+from agent.session import LoginState
+from agent.status_view import StatusView
 from handlers import formatting as fmt
+from handlers import refresh, status_format, status_table
 from handlers.args import (
     LIMIT_KEYS,
     SETTABLE,
@@ -124,10 +127,33 @@ def _feed(center: CommandCenter) -> FeedInfo | None:
         return None
 
 
+def _login(center: CommandCenter) -> LoginState | None:
+    source = center.services.login_state
+    if source is None:
+        return None
+    try:
+        return source()
+    except Exception:
+        log.exception("login_state() failed")
+        return None
+
+
 async def status(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
-    arity(args, 0, 0)
-    data = await _query(center, QueryKind.STATUS)
-    return Response(_and_pending(center, fmt.status(data, _feed(center))))
+    """/status, /status table (with a Refresh button), /status SYMBOL; the configured
+    symbols not traded yet (waiting for a login) close the first two."""
+    arity(args, 0, 1)
+    view: StatusView = (await _query(center, QueryKind.STATUS))["view"]
+    feed, login = _feed(center), _login(center)
+    if not args:
+        return Response(_and_pending(center, status_format.status(view, feed, login)))
+    if args[0].lower() == "table":
+        return Response(_and_pending(center, status_table.table(view, feed, login)),
+                        (refresh.button("status:table"),))
+    row = view.find(args[0].strip())
+    if row is None:
+        raise UsageError(f"{shorten(args[0])!r}: expected 'table' or one of the traded "
+                         "instruments (/instruments lists them)")
+    return Response(status_format.detail(view, row, feed, login))
 
 
 def _and_pending(center: CommandCenter, text: str) -> str:

@@ -15,6 +15,7 @@ from agent.settings import StrategyParams
 from agent.strategy.base import (
     ARMED_DISTANCE,
     AlertChanged,
+    AlertView,
     Enter,
     EntryGate,
     Exit,
@@ -229,6 +230,18 @@ class AlertBreakout:
             return None
         return PositionView(pos.side, pos.entry_price, pos.stop, pos.entry_time, pos.reason,
                             pos.target)
+
+    def alerts(self, state: BreakoutState) -> tuple[AlertView, ...]:
+        out = []
+        if state.buy_alert is not None and state.buy_upper is not None:
+            a = state.buy_alert
+            out.append(AlertView(Side.BUY, state.buy_upper, state.buy_upper, state.lower(a),
+                                 a.start))
+        if state.sell_alert is not None and state.sell_lower is not None:
+            b = state.sell_alert
+            out.append(AlertView(Side.SELL, state.sell_lower, state.upper(b), state.sell_lower,
+                                 b.start))
+        return tuple(out)
 
     def entry_filled(self, state: BreakoutState, price: Decimal) -> None:
         """The broker's average fill price becomes the entry (targets use it)."""

@@ -59,6 +59,19 @@ Intent = Enter | Exit | StopMoved | AlertChanged
 
 
 @dataclass(frozen=True, slots=True)
+class AlertView:
+    """An armed alert, for /status: an entry on ``side`` when the price goes strictly
+    beyond ``trigger`` (above for BUY, below for SELL); ``lower``..``upper`` is the band of
+    the alert candle that started at ``since``."""
+
+    side: Side
+    trigger: Decimal
+    upper: Decimal
+    lower: Decimal
+    since: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class PositionView:
     """What the engine may show about the strategy's open position."""
 
@@ -89,6 +102,10 @@ class Strategy(Protocol):
     def set_params(self, state: Any, params: StrategyParams) -> list[Intent]: ...
 
     def position(self, state: Any) -> PositionView | None: ...
+
+    def alerts(self, state: Any) -> tuple[AlertView, ...]:
+        """The armed alerts (what an entry waits for), BUY first; () when none."""
+        ...
 
     def entry_filled(self, state: Any, price: Decimal) -> None: ...
 

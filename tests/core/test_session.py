@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 
 from agent.clock import SimClock
-from agent.session import KiteSession, last_expiry, request_token_from
+from agent.session import KiteSession, LoginState, last_expiry, request_token_from
 from agent.timeutil import IST
 from storage.session_file import SessionFile
 
@@ -104,3 +104,14 @@ def test_last_expiry() -> None:
         2026, 11, 22, 6, 0, tzinfo=IST)
     assert last_expiry(datetime(2026, 11, 23, 6, 0, tzinfo=IST)) == datetime(
         2026, 11, 23, 6, 0, tzinfo=IST)
+
+
+def test_login_state_says_who_and_until_the_next_six(tmp_path) -> None:
+    clock = SimClock(datetime(2026, 11, 23, 8, 40, tzinfo=IST))
+    session, _ = _session(tmp_path, clock)
+    assert session.login_state() == LoginState("", None)  # nobody logged in yet
+    session.complete("req0000001")
+    tomorrow_six = datetime(2026, 11, 24, 6, 0, tzinfo=IST)
+    assert session.login_state() == LoginState("AB1234", tomorrow_six)
+    clock.advance_to(tomorrow_six)
+    assert session.login_state() == LoginState("AB1234", None)  # dead at 06:00

@@ -4,11 +4,12 @@ An aiohttp server on 127.0.0.1 (ephemeral port) on the test's own asyncio loop, 
 ``/bot<token>/<method>``: getMe, getUpdates (long polling fed from a queue the test
 controls; ``offset`` confirms updates), sendMessage, sendPhoto, editMessageText,
 editMessageReplyMarkup, answerCallbackQuery, deleteWebhook, setMyCommands, getMyCommands,
-deleteMyCommands. Every call is recorded (method, decoded parameters, loop time, the fault
-applied, the result). ``fail_next`` makes the next call(s) of a method answer with a
-fault: 429 with retry_after, a dropped connection, 400 "can't parse entities", or 409
-Conflict. Tests wait on recorded calls with ``wait_for`` (a Condition, with a timeout),
-never with sleeps.
+deleteMyCommands. As Telegram does, an editMessageText that changes neither the text nor
+the buttons of a message it sent is refused ("message is not modified"). Every call is
+recorded (method, decoded parameters, loop time, the fault applied, the result).
+``fail_next`` makes the next call(s) of a method answer with a fault: 429 with
+retry_after, a dropped connection, 400 "can't parse entities", or 409 Conflict. Tests wait
+on recorded calls with ``wait_for`` (a Condition, with a timeout), never with sleeps.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ class FakeBotAPI:
     _closing: bool = False
     commands: Any = None
     port: int = 0
+    # (chat, message id) -> (text, reply_markup) of the messages sent and edited
+    contents: dict[tuple[Any, Any], tuple[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._changed = asyncio.Condition()
@@ -180,6 +183,8 @@ class FakeBotAPI:
         if handler is None:
             return _error(404, f"Not Found: method {method} is not in the fake")
         result = await handler(params)
+        if isinstance(result, web.Response):  # the method refused
+            return result
         call.result = result
         return web.json_response({"ok": True, "result": result})
 
@@ -231,7 +236,10 @@ class FakeBotAPI:
         return True
 
     async def _m_sendMessage(self, params: dict[str, Any]) -> Any:
-        return self._message(params)
+        message = self._message(params)
+        self.contents[params["chat_id"], message["message_id"]] = (
+            message["text"], params.get("reply_markup"))
+        return message
 
     async def _m_sendPhoto(self, params: dict[str, Any]) -> Any:
         message = self._message(params)
@@ -242,6 +250,13 @@ class FakeBotAPI:
         return message
 
     async def _m_editMessageText(self, params: dict[str, Any]) -> Any:
+        key = (params["chat_id"], params.get("message_id"))
+        content = (str(params.get("text", "")), params.get("reply_markup"))
+        if self.contents.get(key) == content:
+            return _error(400, "Bad Request: message is not modified: specified new message "
+                          "content and reply markup of the message are exactly the same as a "
+                          "current content and reply markup of the message")
+        self.contents[key] = content
         return self._message(params)
 
     async def _m_editMessageReplyMarkup(self, params: dict[str, Any]) -> Any:

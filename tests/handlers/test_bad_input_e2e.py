@@ -86,8 +86,8 @@ def test_set_and_limits_out_of_range_are_refused_never_applied_nor_stored(
             before = len(env.fake.sent(CHAT))
             pnl = await env.text("/pnl")
             assert pnl.startswith("<b>Day P&amp;L</b> ₹0.00 (no limits)")
-            status = await env.text("/status")  # /pnl was one message, /status the next
-            assert "<b>NSE:AAA</b>: 5m, 0.5%, lots 1, BOTH" in status
+            status = await env.text("/status NSE:AAA")  # /pnl was one message, this the next
+            assert "5m, 0.5%, lots 1, lot 50, BOTH" in status
             assert len(env.fake.sent(CHAT)) == before + 2
             assert "percentage = 100 for all instruments" in await env.text(
                 "/set percentage 100")  # the bound itself is fine
@@ -146,7 +146,7 @@ def test_a_button_or_command_that_fails_inside_is_still_answered(
             reply = await env.text("/status")
             assert reply.startswith("❌ /status failed (RuntimeError)")
             monkeypatch.undo()
-            assert "NSE:AAA" in await env.text("/status")  # and the chat goes on
+            assert "<b>AAA</b> waiting for data" in await env.text("/status")  # chat goes on
 
     run(body())
 

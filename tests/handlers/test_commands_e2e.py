@@ -11,6 +11,7 @@ from agent.instruments import InstrumentIndex
 from agent.models import Instrument, TradeSide
 from handlers.build import ChatServices
 from handlers.services import FeedInfo
+from handlers.text import money
 from tests.handlers.harness import Env, run, telegram_env
 from tests.helpers import AAA, BBB, Feed, worked_long
 
@@ -33,15 +34,18 @@ def test_start_pause_resume_and_status(tmp_path: Path) -> None:
             assert "keyboard" in start.params["reply_markup"]  # the everyday keyboard
             assert "paused" in await env.text("/pause")
             status = await env.text("/status")
-            assert status.startswith("<b>paused</b>, paper mode, no trading day yet")
-            assert "feed: up, lag 0.4 s" in status
-            assert "<b>NSE:AAA</b>: 5m, 0.5%, lots 1, BOTH" in status
+            assert status.startswith("🟡 <b>Paused</b> · paper · ")
+            assert "\nPaused: no new entries (/resume)\n" in status
+            assert "feed up, 0.4 s" in status
+            assert "<b>AAA</b> waiting for data" in status
             assert await env.text("/resume") == "✅ resumed\nentries from 09:15"  # 09:00
             assert "usage: <code>/pause</code>" in await env.text("/pause now")
             await _open_long(env)
             status = await env.text("/status")
-            assert status.startswith("<b>running</b>, paper mode, day 2024-01-15")
-            assert "LONG 50 @ 112.65, stop 99.50, last 112.65, unrealized ₹0.00" in status
+            assert status.startswith("🟢 <b>Running</b> · paper · 09:25:10 IST\n"
+                                     "Entries until 15:00 · feed up, 0.4 s\n")
+            risk = money(Decimal("657.50"), sign=False)  # (112.65 - 99.50) x 50
+            assert f"<b>AAA</b> LONG 50 · risk {risk}\n@ 112.65 → 112.65" in status
 
     run(body())
 
@@ -49,7 +53,7 @@ def test_start_pause_resume_and_status(tmp_path: Path) -> None:
 def test_status_without_a_feed_says_na(tmp_path: Path) -> None:
     async def body() -> None:
         async with telegram_env(tmp_path) as env:
-            assert "feed: n/a" in await env.text("/status")
+            assert "feed n/a" in await env.text("/status")
 
     run(body())
 

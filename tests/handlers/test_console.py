@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from agent.clock import SimClock
 from agent.events import StopTrading, TickBatch
 from handlers.build import build_console
 from handlers.console import ConsoleChat
+from handlers.status_table import whole
 from tests.handlers.harness import FAST, SpyRunner, chat_clock, chat_settings, run
 from tests.helpers import AAA, Feed, worked_long
 
@@ -97,8 +99,8 @@ def test_console_commands_plain_text_and_alerts(tmp_path: Path) -> None:
     async def body() -> None:
         async with console(tmp_path) as c:
             c.keys.type("/status")
-            out = await c.screen.wait_for("NSE:AAA: 5m")
-            assert "<b>" not in out and "running, paper mode" in out
+            out = await c.screen.wait_for("AAA waiting for data")
+            assert "<b>" not in out and "🟢 Running · paper" in out
             c.keys.type("/set lots x")
             assert "usage: /set KEY VALUE [SYMBOL]" in await c.screen.wait_for("usage:")
             c.runner.put(TickBatch(worked_long(Feed(1))))
@@ -136,5 +138,24 @@ def test_console_without_input_only_prints_alerts(tmp_path: Path) -> None:
             c.runner.put(TickBatch(worked_long(Feed(1))))
             await c.screen.wait_for("[alert] 🟢 BUY 50 NSE:AAA")
             assert c.runner.submitted == []
+
+    run(body())
+
+
+def test_console_refresh_is_a_numbered_choice_that_never_expires(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with console(tmp_path) as c:
+            c.keys.type("/status table")
+            out = await c.screen.wait_for("(type the number)")
+            assert "  1) 🔄 Refresh\n  (type the number)\n" in out
+            assert out.split("SYMBOL")[1].split("\n")[1].split() == ["AAA", "-", "-", "no",
+                                                                  "data", whole(Decimal(0))]
+            c.runner.put(TickBatch(worked_long(Feed(1))))
+            await c.screen.wait_for("[alert] 🟢 BUY 50 NSE:AAA")
+            c.clock.advance(timedelta(minutes=5))  # a refresh does not expire
+            c.keys.type("1")
+            out = await c.screen.wait_for("(type the number)", count=2)
+            fresh = out[out.rindex("SYMBOL"):]
+            assert fresh.split("\n")[1].split()[:4] == ["AAA", "+50", "112.65", "99.50"]
 
     run(body())

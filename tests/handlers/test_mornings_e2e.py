@@ -143,7 +143,7 @@ def test_a_configured_symbol_waits_for_the_login_then_trades(sim, tmp_path) -> N
     async def body() -> None:
         async with agent(sim, tmp_path, ["NSE:ADANIPORTS", "NSE:INFY"]) as (proc, chat):
             await chat.said(lambda t: "NSE:INFY waits for it" in t and "- /login" in t)
-            status = await chat.ask("/status", "NSE:ADANIPORTS")
+            status = await chat.ask("/status", "ADANIPORTS")
             assert status.endswith("⏳ waiting for login: NSE:INFY"), status
             start = await chat.ask("/start", "trading started")
             assert start.endswith("\nentries from 09:15 once logged in") or start.endswith(
@@ -152,7 +152,7 @@ def test_a_configured_symbol_waits_for_the_login_then_trades(sim, tmp_path) -> N
             await chat.ask(_redirect(sim), "Logged in to Kite")
             login = await chat.said(lambda t: "Kite login as SIM001" in t)
             assert "\nnow trading NSE:INFY" in login
-            status = await chat.ask("/status", "NSE:INFY")
+            status = await chat.ask("/status", "<b>INFY</b>")
             assert "waiting for login" not in status
 
             def infy_priced() -> bool:

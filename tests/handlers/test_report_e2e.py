@@ -141,7 +141,7 @@ def test_drawing_blocks_neither_the_chat_nor_the_engine(tmp_path: Path) -> None:
             assert await asyncio.to_thread(slow.entered.wait, 10)  # the report is reading
             env.fake.push_message(CHAT, USER, "/chart NSE:AAA")  # waits for its turn
             status = await env.text("/status")  # answered meanwhile, engine included
-            assert "<b>NSE:AAA</b>: 5m" in status
+            assert "<b>AAA</b> flat at 112.65" in status
             assert env.fake.calls_of("sendPhoto") == []
             slow.release.set()
             photos = await _photos(env, 0, 3)  # the report's two, then the chart
