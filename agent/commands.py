@@ -34,6 +34,7 @@ from agent.events import (
 )
 from agent.models import ExitReason
 from agent.money import money
+from agent.recovery import CandleGaps, RebuildCandles, day_gaps, rebuild_all
 from agent.risk import Scope
 from agent.settings import PARAM_KEYS
 from agent.views import query
@@ -296,4 +297,6 @@ _HANDLERS: dict[type, Any] = {
     RemoveInstrument: _remove,
     RunJob: _run_job,
     Query: lambda engine, cmd: query(engine, cmd),
+    CandleGaps: lambda engine, cmd: Reply(True, "candle gaps", day_gaps(engine, cmd)),
+    RebuildCandles: lambda engine, cmd: Reply(True, "candles rebuilt", rebuild_all(engine, cmd)),
 }

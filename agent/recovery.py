@@ -7,7 +7,11 @@ would have (VWAP, alerts, trailing), in time order, and the bucket in progress b
 current candle. Minute candles are the exchange's, not our ticks, so a rebuilt candle can
 differ slightly from one the agent would have built itself.
 
-Called by the composition root on its thread before the engine's runner starts.
+At start-up the composition root calls ``fill_gaps`` on its thread before the engine's runner
+starts. After a late login (the agent ran without a token since the open) the same happens
+in three steps, so no HTTP runs on the engine thread: ``CandleGaps`` asks the engine what is
+missing, the login's thread fetches the minute candles (``fetch_bars``), ``RebuildCandles``
+puts them through the strategy, queued before the feed brings the new login's ticks.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from agent.engine import Engine
+from agent.events import Command
 from agent.models import Candle
 from agent.timeutil import to_ist
 
@@ -43,9 +48,106 @@ def bars_from_kite(rows: Iterable[dict[str, Any]]) -> list[MinuteBar]:
             for r in rows]
 
 
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """An instrument's stretch of today without candles: [start, stop)."""
+
+    token: int
+    symbol: str
+    start: datetime
+    stop: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CandleGaps(Command):
+    """Which instruments miss candles of today up to ``now`` (after a late login); the
+    reply's data: the ``Gap`` list (none before the day's session started)."""
+
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RebuildCandles(Command):
+    """The minute bars fetched for those gaps (off the engine thread), to put through the
+    strategy; a gap a tick has meanwhile started to fill is left alone."""
+
+    bars: tuple[tuple[Gap, tuple[MinuteBar, ...]], ...]
+    now: datetime
+
+
+def gaps(engine: Engine, now: datetime,
+         last_end: Callable[[int], datetime | None] | None = None) -> list[Gap]:
+    """Each instrument's missing stretch of today up to ``now`` (engine state: its thread,
+    or before the runner starts). ``last_end(token)``: the end of the last candle completed
+    today (default: the engine's own; None: none, so from the session open)."""
+    day = now.date()
+    out: list[Gap] = []
+    for rt in engine.runtimes.values():
+        opens, closes = engine.session_hours(day, rt.instrument.exchange)
+        ended = rt.last_candle_end if last_end is None else last_end(rt.token)
+        start = max(ended or opens, opens)
+        stop = min(now, closes)
+        if start >= stop or (rt.series.current is not None and rt.series.current.end > start):
+            continue
+        out.append(Gap(rt.token, rt.symbol, start, stop))
+    return out
+
+
+def fetch_bars(fetch: Callable[[int, datetime, datetime], list[MinuteBar]],
+               missing: list[Gap]) -> list[tuple[Gap, tuple[MinuteBar, ...]]]:
+    """Each gap's minute bars in [start, stop) (``fetch`` does HTTP: never on the engine
+    thread); a gap whose fetch fails stays (logged)."""
+    out: list[tuple[Gap, tuple[MinuteBar, ...]]] = []
+    for gap in missing:
+        try:
+            bars = fetch(gap.token, gap.start, gap.stop)
+        except Exception as exc:  # the broker may refuse: trading goes on without them
+            log.warning("%s: no minute candles for %s-%s (%s): the gap stays", gap.symbol,
+                        f"{gap.start:%H:%M}", f"{gap.stop:%H:%M}", exc)
+            continue
+        out.append((gap, tuple(b for b in bars if gap.start <= b.start < gap.stop)))
+    return out
+
+
+def rebuild(engine: Engine, gap: Gap, bars: tuple[MinuteBar, ...] | list[MinuteBar],
+            now: datetime) -> int:
+    """Put one gap's bars through the strategy as candles (engine state); the bucket in
+    progress at ``now`` becomes the current candle. Nothing when the instrument is gone or
+    its candles moved past the gap's start since it was found. Returns the candles done."""
+    rt = engine.runtimes.get(gap.token)
+    if rt is None or (rt.last_candle_end is not None and rt.last_candle_end > gap.start) or (
+            rt.series.current is not None and rt.series.current.end > gap.start):
+        return 0
+    count = 0
+    for candle in _buckets(rt.token, list(bars), rt.series.bucket_start, rt.series.step):
+        if candle.end <= now:
+            engine._candle_done(rt, candle, candle.end)  # the strategy, then storage
+            count += 1
+        else:
+            rt.series.resume(candle)  # the bucket in progress
+        rt.last_price = candle.close
+    if count:
+        log.info("%s: %d candle(s) of %s-%s rebuilt from minute candles", rt.symbol,
+                 count, f"{gap.start:%H:%M}", f"{gap.stop:%H:%M}")
+    engine.dirty = True
+    return count
+
+
+def rebuild_all(engine: Engine, cmd: RebuildCandles) -> dict[str, int]:
+    """``RebuildCandles`` on the engine thread: candles rebuilt per symbol."""
+    done = {gap.symbol: rebuild(engine, gap, bars, cmd.now) for gap, bars in cmd.bars}
+    return {symbol: n for symbol, n in done.items() if n}
+
+
+def day_gaps(engine: Engine, cmd: CandleGaps) -> list[Gap]:
+    """``CandleGaps`` on the engine thread: none before the day's session started."""
+    return gaps(engine, cmd.now) if engine.day == cmd.now.date() else []
+
+
 def fill_gaps(engine: Engine, fetch: Callable[[int, datetime, datetime], list[MinuteBar]],
               last_end: Callable[[int], datetime | None], now: datetime) -> dict[str, int]:
-    """Rebuild each instrument's missing candles of today up to ``now``.
+    """Rebuild each instrument's missing candles of today up to ``now`` (at start-up,
+    before the runner starts: ``gaps``, ``fetch_bars``, ``rebuild`` in one go).
 
     ``fetch(token, start, end)``: minute bars in [start, end); ``last_end(token)``: the end
     of the last candle already completed today (None: none, so from the session open).
@@ -55,32 +157,24 @@ def fill_gaps(engine: Engine, fetch: Callable[[int, datetime, datetime], list[Mi
     if engine.day != day:
         engine.start_day(day)
     rebuilt: dict[str, int] = {}
-    for rt in list(engine.runtimes.values()):
-        opens, closes = engine.session_hours(day, rt.instrument.exchange)
-        start = max(last_end(rt.token) or opens, opens)
-        stop = min(now, closes)
-        if start >= stop or (rt.series.current is not None and rt.series.current.end > start):
-            continue
-        try:
-            bars = [b for b in fetch(rt.token, start, stop) if start <= b.start < stop]
-        except Exception as exc:  # the broker may refuse: trading goes on without them
-            log.warning("%s: no minute candles for %s-%s (%s): the gap stays", rt.symbol,
-                        f"{start:%H:%M}", f"{stop:%H:%M}", exc)
-            continue
-        count = 0
-        for candle in _buckets(rt.token, bars, rt.series.bucket_start, rt.series.step):
-            if candle.end <= now:
-                engine._candle_done(rt, candle, candle.end)  # the strategy, then storage
-                count += 1
-            else:
-                rt.series.resume(candle)  # the bucket in progress
-            rt.last_price = candle.close
+    for gap, bars in fetch_bars(fetch, gaps(engine, now, last_end)):
+        count = rebuild(engine, gap, bars, now)
         if count:
-            rebuilt[rt.symbol] = count
-            log.info("%s: %d candle(s) of %s-%s rebuilt from minute candles", rt.symbol,
-                     count, f"{start:%H:%M}", f"{stop:%H:%M}")
+            rebuilt[gap.symbol] = count
     engine.dirty = True
     return rebuilt
+
+
+def recover_late(call: Callable[[Command], Any], submit: Callable[[Command], Any],
+                 fetch: Callable[[int, datetime, datetime], list[MinuteBar]],
+                 now: datetime) -> int:
+    """After a late login (its thread, never the engine's): ``call`` the engine for its
+    gaps, fetch their minute bars, ``submit`` the rebuild (queued before any tick the new
+    login brings). Returns the gaps asked for."""
+    missing = call(CandleGaps(now)).data
+    if missing:
+        submit(RebuildCandles(tuple(fetch_bars(fetch, missing)), now))
+    return len(missing)
 
 
 def _buckets(token: int, bars: list[MinuteBar], bucket_of: Callable[[datetime], datetime],

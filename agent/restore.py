@@ -123,6 +123,7 @@ class SavedRuntime:
     last_price: Decimal | None
     last_candle_end: datetime | None
     interval: int | None
+    instrument: Instrument | None = None  # its definition (a state written before: None)
 
 
 def _older_orders(d: dict[str, Any]) -> dict[str, Any]:
@@ -132,7 +133,7 @@ def _older_orders(d: dict[str, Any]) -> dict[str, Any]:
             "close": None if close is None else {"reason": close, "forced": True}}
 
 
-def _runtime(f: Fields) -> SavedRuntime:
+def _runtime(f: Fields, token: int) -> SavedRuntime:
     given = f.data.get("orders") or _older_orders(f.data)
     where = at(f.path, "orders")
     Fields(given, where)  # an object
@@ -144,7 +145,20 @@ def _runtime(f: Fields) -> SavedRuntime:
         error=f.opt("error", text, ""), squared_off=f.opt("squared_off", flag, False),
         orders=orders, last_price=f.opt("last_price", optional(decimal(0, above=True))),
         last_candle_end=f.opt("last_candle_end", optional(stamp)),
-        interval=f.opt("interval", optional(lambda raw: param("interval", raw))))
+        interval=f.opt("interval", optional(lambda raw: param("interval", raw))),
+        instrument=_defined(f, token))
+
+
+def _defined(f: Fields, token: int) -> Instrument | None:
+    """A runtime entry's ``instrument``: the definition of the token it is saved under."""
+    if f.data.get("instrument") is None:
+        return None
+    where = at(f.path, "instrument")
+    ins = _instrument(f.data["instrument"], where)
+    if ins.token != token:
+        raise FieldError(at(where, "token"), f"expected {token} (the entry's token), got "
+                         f"{ins.token}")
+    return ins
 
 
 def _tripped(f: Fields) -> set[tuple[Scope, str, str]]:
@@ -206,10 +220,20 @@ def read_state(snap: Any) -> SavedState:
         positions=read_books(top.items("positions")),
         strategy={token_key(at("strategy", k), k): (at("strategy", k), strategy.obj(k).data)
                   for k in strategy.data},
-        runtime={token_key(at("runtime", k), k): _runtime(runtime.obj(k))
+        runtime={(t := token_key(at("runtime", k), k)): _runtime(runtime.obj(k), t)
                  for k in runtime.data},
         tripped=_tripped(top.obj("risk", default={})),
     )
+
+
+def day_instruments(snap: Any, today: date) -> list[Instrument]:
+    """The definitions of the instruments ``today``'s saved state traded (none when the
+    state is of another day): a restart resolves its configured symbols from them when no
+    list it can load has them. The whole snapshot is checked (``FieldError``)."""
+    saved = read_state(snap)
+    if saved.day != today:
+        return []
+    return [entry.instrument for entry in saved.runtime.values() if entry.instrument]
 
 
 def apply_settings(engine: Engine, saved: SavedSettings) -> None:

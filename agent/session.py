@@ -6,7 +6,8 @@ access token, which Kite kills at 06:00 IST the next morning. ``KiteSession`` ke
 ``session.json`` (mode 0600, via ``storage.session_file``), answers whether it is still
 valid, drops it at the 06:00 job or when Kite says it is dead (TokenException / 403).
 
-``python bot.py login`` (handlers/login_cli.py) runs the same flow in a terminal. Methods
+``python bot.py login`` (handlers/login_cli.py) runs the same flow in a terminal; a running
+agent takes the session it stores through ``adopt_stored`` (handlers/session_watch.py). Methods
 are short and may be called from any thread; ``complete`` and ``check`` do HTTP (never on
 the engine thread).
 """
@@ -36,6 +37,9 @@ class SessionStore(Protocol):
     def save(self, data: dict[str, Any]) -> None: ...
 
     def clear(self) -> None: ...
+
+    # optional: ``stamp() -> Hashable | None``, what changes whenever the stored session is
+    # written (None: nothing stored); a store with it is watched for logins made elsewhere
 
 
 def request_token_from(text: str) -> str:
@@ -117,7 +121,9 @@ class KiteSession:
         self._factory = kite_factory or _kiteconnect
         self._expiry = expiry
         self._lock = threading.Lock()
-        self._data = checked_session(store.load(), str(getattr(store, "path", "session")))
+        self._where = str(getattr(store, "path", "session"))
+        self._seen = self._stamp()  # the stored session as this process last saw it
+        self._data = checked_session(store.load(), self._where)
         if env_token and self._data.get("access_token") != env_token:
             # A token given in the environment (KITE_ACCESS_TOKEN) counts from now.
             self._data = {"access_token": env_token, "user_id": "",
@@ -149,6 +155,7 @@ class KiteSession:
             self._data = {"access_token": token, "user_id": user,
                           "issued_at": self._clock.now().isoformat()}
             self._store.save(dict(self._data))
+            self._seen = self._stamp()
         log.info("Kite login: user %s, token stored", user)
         if self.on_login is not None:
             self.on_login(token)
@@ -189,13 +196,48 @@ class KiteSession:
             return str(self._data.get("user_id", ""))
 
     def drop_token(self) -> None:
-        """The 06:00 job, or Kite said the token is dead: forget it (the file too)."""
+        """The 06:00 job, or Kite said the token is dead: forget it (the file too, unless
+        another process stored a session there since: ``adopt_stored`` takes that one)."""
         with self._lock:
             had = bool(self._data.get("access_token"))
             self._data = {}
-            self._store.clear()
+            if self._stamp() == self._seen:
+                self._store.clear()
+                self._seen = self._stamp()
         if had:
             log.warning("Kite access token dropped: a new login is needed (/login)")
+
+    def adopt_stored(self) -> bool:
+        """A session another process stored (``bot.py login`` in another terminal): when
+        the store changed since this process last saw it and holds a valid token other
+        than ours, take it and announce it through ``on_login``, as a login here would.
+        Cheap when nothing changed (one ``stat``). Any thread but the loop and the
+        engine's (``on_login`` does HTTP)."""
+        stamp = self._stamp()
+        with self._lock:
+            if stamp is None or stamp == self._seen:
+                return False
+            self._seen = stamp
+            current = self._data.get("access_token")
+        data = checked_session(self._store.load(), self._where)
+        token = data.get("access_token")
+        if not token or token == current:
+            return False
+        if datetime.fromisoformat(data["issued_at"]) < last_expiry(self._clock.now(),
+                                                                   self._expiry):
+            log.info("%s changed, but its token is from before the last 06:00", self._where)
+            return False
+        with self._lock:
+            self._data = data
+        log.info("Kite login found in %s (made elsewhere): user %s", self._where,
+                 data.get("user_id", ""))
+        if self.on_login is not None:
+            self.on_login(token)
+        return True
+
+    def _stamp(self) -> Any:
+        stamp = getattr(self._store, "stamp", None)
+        return None if stamp is None else stamp()
 
     def check(self) -> bool:
         """Is the token valid at Kite? (one profile call; False when there is none)."""

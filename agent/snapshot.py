@@ -3,7 +3,8 @@
 Sections: ``meta`` (day, tag sequence, running/paused), ``settings`` (the owner's runtime
 changes, kept across days), ``orders`` and ``trades`` (today's), ``positions``,
 ``strategy`` (alerts, stops, VWAP sums per instrument), ``runtime`` (halts, trade counts,
-orders in flight, the day's candle interval) and ``risk`` (tripped scopes). Engine thread
+orders in flight, the day's candle interval, the instrument's definition) and ``risk``
+(tripped scopes). Engine thread
 only. ``restore`` (``agent/restore.py``, which checks every field first) runs on the
 composition root's thread, before the engine's runner starts.
 """
@@ -18,12 +19,12 @@ from typing import Any
 from agent.engine import Engine
 from agent.models import Instrument, TradeSide
 from agent.pnl import book_matters, book_to_dict, book_version
-from agent.restore import VERSION, restore
+from agent.restore import VERSION, day_instruments, restore
 from agent.serialize import order_to_dict, trade_to_dict
 
 log = logging.getLogger(__name__)
 
-__all__ = ["VERSION", "restore", "settings_section", "take"]
+__all__ = ["VERSION", "day_instruments", "restore", "settings_section", "take"]
 
 
 def encode_value(value: Any) -> Any:
@@ -123,4 +124,7 @@ def _runtime_dict(engine: Engine, rt: Any) -> dict[str, Any]:
         else rt.last_candle_end.isoformat(),
         # the grid the day started with: a ``/set interval`` of today waits for the next day
         "interval": rt.series.interval,
+        # its definition from the day's list: a restart the same day trades it even when
+        # no list it can load has it (no login yet, the bundled sample)
+        "instrument": _instrument_to_dict(rt.instrument),
     }

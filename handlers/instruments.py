@@ -4,7 +4,9 @@ login), when it was loaded, and the configured symbols it could not resolve yet.
 
 A configured symbol the list cannot resolve is *pending*, with why ("waiting for login",
 "not in today's instrument list (loaded 08:45)"): the agent starts without it and tries
-again whenever a list loads (a login, the 08:45 refresh). Only a list that no login can
+again whenever a list loads (a login, the 08:45 refresh). A restart the same day first
+takes the definitions today's saved state kept of the instruments it traded (they came
+from the day's list), so those trade on before a login. Only a list that no login can
 change (the simulator's, ``kite.instruments_file``) makes an unknown symbol a start-up
 error. The Kite dump counts as today's when it was downloaded today at or after the
 ``instruments_refresh`` time; a login downloads it when it is not.
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, time
 from enum import StrEnum
 from pathlib import Path
@@ -74,10 +76,13 @@ class DayInstruments:
         """A list no login can change (the simulator's, a configured file)."""
         return self.kind in (ListKind.SIM, ListKind.FILE)
 
-    def open(self) -> list[Instrument]:
+    def open(self, saved: Sequence[Instrument] = ()) -> list[Instrument]:
         """Start-up (main thread): load the list, resolve the configured instruments.
-        Raises ``InstrumentsError`` naming every unknown symbol when the list is fixed;
-        otherwise the unknown ones are pending and the rest is returned."""
+        ``saved``: the definitions today's saved state kept (resolved from the day's list
+        earlier today): while no list of today is loaded they come first, so a restart
+        trades (and restores) what it traded even before a login. Raises
+        ``InstrumentsError`` naming every unknown symbol when the list is fixed; otherwise
+        the unknown ones are pending and the rest is returned."""
         s = self.settings
         if self.sim is not None:
             self._use(self.sim.instruments, ListKind.SIM)
@@ -90,9 +95,10 @@ class DayInstruments:
                         is None else "the download failed", BUNDLED_DUMP.name)
         found: list[Instrument] = []
         problems: list[str] = []
+        today = InstrumentIndex(() if self.current() else saved)
         for cfg in s.instruments:
             try:
-                found.append(resolve_one(cfg, self.index))
+                found.append(self._from_saved(cfg, today) or resolve_one(cfg, self.index))
             except InstrumentsError as exc:
                 problems.append(str(exc))
                 self._pending[cfg.symbol.upper()] = (cfg, self._why(exc))
@@ -102,6 +108,21 @@ class DayInstruments:
             log.warning("instruments not traded yet: %s", "; ".join(
                 f"{symbol}: {why}" for symbol, why in self.pending()))
         return found
+
+    def _from_saved(self, cfg: InstrumentConfig, today: InstrumentIndex) -> Instrument | None:
+        """A configured symbol from today's saved definitions (None: not among them)."""
+        saved = today.by_symbol(cfg.symbol)
+        if saved is None:
+            return None
+        try:
+            ins = resolve_one(cfg, today)
+        except InstrumentsError as exc:  # a configured token it contradicts: the list decides
+            log.warning("%s: today's saved definition is not used (%s)", cfg.symbol, exc)
+            return None
+        log.info("%s: resolved from today's saved state (the list in use is %s)", ins.symbol,
+                 self.origin())
+        self.index.add(saved)  # /add finds it traded
+        return ins
 
     def download(self) -> bool:
         """Download Kite's dump with the current token and add it to the index (HTTP:

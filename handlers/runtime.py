@@ -44,7 +44,7 @@ from agent.lifecycle.tags import wall_epoch
 from agent.margin_watch import MarginWatch
 from agent.margins import Funds
 from agent.models import Instrument
-from agent.recovery import MinuteBar, bars_from_kite, fill_gaps
+from agent.recovery import MinuteBar, bars_from_kite, fill_gaps, recover_late
 from agent.reports import report_from_views, write_report
 from agent.runner import THREAD_SWITCH_SECONDS, EngineRunner
 from agent.scheduler import DayScheduler, DayServices
@@ -56,6 +56,8 @@ from handlers.build import ChatOptions, ChatServices, build_console, build_teleg
 from handlers.instruments import DayInstruments
 from handlers.morning import Morning, MorningHooks
 from handlers.services import FeedInfo
+from handlers.session_watch import INTERVAL as SESSION_POLL
+from handlers.session_watch import SessionWatch
 from storage.datadir import prepare_data_dir
 from storage.errors import unusable
 from storage.hookup import EnginePersistence
@@ -89,6 +91,7 @@ class RuntimeOptions:
     stdin: TextIO | None = None  # the console chat's input (None: sys.stdin)
     stdout: TextIO | None = None
     on_day_over: Callable[[], None] | None = None  # the demo ends after the day report
+    session_poll: float = SESSION_POLL  # wall seconds between looks at session.json
 
 
 class AgentProcess:
@@ -151,7 +154,9 @@ class AgentProcess:
         self._closers.append(self._close_storage)
         self.session = self._session()
         self.day_list = DayInstruments(s, self.session, self.sim, clock=self.clock)
-        instruments = self.day_list.open()  # unknown symbols wait for a login (Kite's list)
+        today = self.clock.now().date()
+        # unknown symbols wait for a login (Kite's list), but those today's state traded
+        instruments = self.day_list.open(self.persistence.day_instruments(today))
         self.index = self.day_list.index
         self.configured = {ins.token: ins for ins in instruments}  # freeze quantities kept
         self.access = AccessWatch(self.session, self._kite, self._put, self._notify,
@@ -163,15 +168,15 @@ class AgentProcess:
         self.engine.notify = self._notify
         MarginWatch.attach(self.engine, paper_capital=s.paper.capital
                            if s.mode is Mode.PAPER else None)
-        today = self.clock.now().date()
         self.persistence.restore_into(self.engine, today)
         self.runner = EngineRunner(self.engine, self.clock, snapshot=self.persistence.snapshot,
                                    on_armed=self._prioritize)
         self.morning = Morning(self.day_list, self.session, clock=self.clock,
                                calendar=self.calendar, needs_login=self.sim is None,
-                               hooks=MorningHooks(self.runner.call, self.runner.put,
+                               hooks=MorningHooks(self.runner.submit, self.runner.put,
                                                   self._notify, self._configured_late,
-                                                  self._feed_after_login))
+                                                  self._feed_after_login,
+                                                  recover=self._recover_late))
         self.morning.at_start()  # before the broker's first poll finds no token
         self.broker = self._broker()
         self.engine.attach_broker(self.broker)
@@ -185,6 +190,9 @@ class AgentProcess:
         self.day = DayScheduler(self.calendar, self.submitter, services=self._day_services(),
                                 override=self.override, clock=self.clock)
         self.session.on_login = self._logged_in
+        # a login made by ``bot.py login`` in another terminal is taken as /login's is
+        self.session_watch = None if self.sim is not None else SessionWatch(
+            self.session, self._login_wanted, interval=self.options.session_poll)
 
     def _session(self) -> KiteSession:
         s, sim = self.settings, self.sim
@@ -207,9 +215,17 @@ class AgentProcess:
                            access_token=self.session.access_token())
 
     def _put(self, event: object) -> None:
+        """An event for the engine; a login needed also looks for one made elsewhere."""
         runner = getattr(self, "runner", None)
         if runner is not None:
             runner.put(event)
+        watch = getattr(self, "session_watch", None)
+        if watch is not None and isinstance(event, LoginNeeded):
+            watch.poke()
+
+    def _login_wanted(self) -> bool:
+        """The session watch's question (its thread): no valid token, or Kite refused it."""
+        return self.session.access_token() is None or self.engine.login_needed
 
     def session_root(self) -> str:
         return self.sim.rest_root if self.sim is not None else self.settings.kite.root
@@ -276,13 +292,25 @@ class AgentProcess:
             log.warning("no access token: the candles missed before this start cannot be "
                         "fetched; the day continues from the saved state")
             return
+        engine = self.engine
+        fill_gaps(engine, self._minute_bars(), lambda token: engine.runtimes[token]
+                  .last_candle_end, now)
+
+    def _recover_late(self) -> None:
+        """After a login (its thread): the candles missed since the open without a token,
+        the same way, queued on the engine before the feed resumes (agent/recovery.py)."""
+        now = self.clock.now()
+        if self.calendar.is_trading_day(now.date()) and self.session.access_token():
+            recover_late(self.runner.call, self.runner.submit, self._minute_bars(), now)
+
+    def _minute_bars(self) -> Callable[[int, datetime, datetime], list[MinuteBar]]:
+        """Kite's historical minute candles with the current token (HTTP when called)."""
         kite = self._kite()
 
         def fetch(token: int, start: datetime, end: datetime) -> list[MinuteBar]:
             return bars_from_kite(kite.historical_data(token, start, end, "minute"))
 
-        engine = self.engine
-        fill_gaps(engine, fetch, lambda token: engine.runtimes[token].last_candle_end, now)
+        return fetch
 
     def _chat(self) -> Any:
         s = self.settings
@@ -324,6 +352,8 @@ class AgentProcess:
         self.stop_event = asyncio.Event()
         self._loop = loop = asyncio.get_running_loop()
         self.runner.start()
+        if self.session_watch is not None:
+            self.session_watch.start()
         if isinstance(self.clock, ScaledClock):
             driver = ScaledJobDriver(self.day, self.clock,
                                      on_done=lambda: loop.call_soon_threadsafe(self._day_over))
@@ -356,6 +386,9 @@ class AgentProcess:
         except Exception:
             log.exception("while stopping the day's jobs")
         self._stop_jobs = lambda: None
+        watch = getattr(self, "session_watch", None)
+        if watch is not None:
+            watch.stop()
         try:
             self.stop_feed()
         except Exception:
@@ -448,7 +481,7 @@ class AgentProcess:
 
     def _token_refused(self) -> None:
         self.session.drop_token()
-        self.runner.put(LoginNeeded("Kite refused the access token for an order"))
+        self._put(LoginNeeded("Kite refused the access token for an order"))
 
     def _login_check(self) -> None:
         """The morning job: the token, the market-data plan, the static IP (AccessWatch)."""

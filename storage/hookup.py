@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from agent import snapshot
 from agent.engine import Engine
@@ -34,6 +35,25 @@ class EnginePersistence:
         self.store = StateStore(data_dir / STATE_FILE)
         self.candles = CandleLog(data_dir / CANDLES_DIR)
         self.writer = StorageWriter(self.store, self.candles, on_error)
+        self._loaded: tuple[dict[str, Any] | None] | None = None  # start-up: read once
+
+    def _saved(self) -> dict[str, Any] | None:
+        if self._loaded is None:
+            self._loaded = (self.store.load(),)
+        return self._loaded[0]
+
+    def day_instruments(self, today: date) -> list[Instrument]:
+        """The definitions of the instruments today's saved state traded (none when it is
+        not today's): the whole file is checked here, a bad field raises ``StateFileCorrupt``
+        naming the file and the field. Main thread, at start, before the engine is built."""
+        saved = self._saved()
+        if saved is None:
+            return []
+        try:
+            return snapshot.day_instruments(saved, today)
+        except FieldError as exc:
+            self.store.refuse(str(exc))
+        raise AssertionError("unreachable: refuse() raises")  # pragma: no cover
 
     def restore_into(self, engine: Engine, today: date) -> bool:
         """Load the saved state (settings always, the day's state if it is today's).
@@ -42,7 +62,7 @@ class EnginePersistence:
         and the field (``data/state.json: orders[3].tag: missing``), with a copy kept aside:
         a bad field is refused, never half-restored or passed over. Main thread, at start.
         """
-        saved = self.store.load()
+        saved, self._loaded = self._saved(), None
         if saved is None:
             log.info("no saved state: a fresh start")
             return False

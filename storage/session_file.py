@@ -67,6 +67,15 @@ class SessionFile:
         os.chmod(self.path, 0o600)
         atomic_write_bytes(self.path, json.dumps(data, indent=1).encode("utf-8"))
 
+    def stamp(self) -> tuple[int, int, int] | None:
+        """What changes whenever the file is written (its mtime, inode and size); None
+        when there is none. One ``stat``: cheap enough to poll."""
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_ino, st.st_size
+
     def clear(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()

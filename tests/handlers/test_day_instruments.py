@@ -6,6 +6,8 @@ time from a ``SimClock``."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import Future
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +23,7 @@ from agent.config import load_settings_from_dict
 from agent.events import AddInstrument, AlertKind, LoggedIn, LoginNeeded, Notification
 from agent.instruments import InstrumentsError
 from agent.models import Instrument
+from agent.runner import EngineRunner
 from agent.session import KiteSession, login_text, next_expiry
 from agent.timeutil import IST
 from handlers.instruments import DayInstruments
@@ -89,18 +92,23 @@ class World:
         self.added: list[Instrument] = []
         self.feed_ups = 0
 
-    def open(self) -> list[Instrument]:
-        found = self.day.open()
+    def open(self, saved: tuple[Instrument, ...] = ()) -> list[Instrument]:
+        found = self.day.open(saved)
         self.engine = make_engine(self.settings, found)
         self.morning = Morning(self.day, self.session, clock=self.clock,
                                calendar=TradingCalendar(SCHEDULE), needs_login=True,
-                               hooks=MorningHooks(self.call, self.events.append,
+                               hooks=MorningHooks(self.submit, self.events.append,
                                                   self.notes.append, self.added.append,
                                                   self.feed_up))
         return found
 
     def call(self, command: Any) -> Any:
         return handle_command(self.engine, command)
+
+    def submit(self, command: Any) -> Future[Any]:
+        done: Future[Any] = Future()
+        done.set_result(self.call(command))
+        return done
 
     def feed_up(self) -> None:
         self.feed_ups += 1
@@ -274,3 +282,83 @@ def test_the_entries_line_defers_to_a_stop_and_a_pause() -> None:
     assert entries_line(SCHEDULE, now, None, {"running": False}) == ""
     assert entries_line(SCHEDULE, now, None, {"running": True, "paused": True}) == \
         "paused: /resume allows entries"
+
+
+INFY_DEF = Instrument(408065, "NSE", "INFY", Decimal("0.05"), 1, segment="NSE", name="INFOSYS")
+
+
+def test_a_restart_takes_the_definitions_todays_state_kept_before_a_login() -> None:
+    """Issue 14: today's saved state traded NSE:INFY (from the day's list); the restart has
+    only the sample list: the symbol trades at once, nothing waits for the login."""
+    w = World(at(9, 40), [ADANI, INFY])
+    assert [i.symbol for i in w.open((INFY_DEF,))] == ["NSE:ADANIPORTS", "NSE:INFY"]
+    assert w.day.pending() == [] and "NSE:INFY" in w.engine.by_symbol
+    w.morning.at_start()
+    assert w.events == [LoginNeeded("no valid access token")]
+    w.login()  # the day's list loads; nothing is added twice
+    assert w.added == [] and "now trading" not in w.notes[-1].text
+
+
+def test_a_saved_definition_a_configured_token_contradicts_is_not_used() -> None:
+    w = World(at(9, 40), [ADANI, INFY])
+    w.settings = load_settings_from_dict(
+        {"mode": "live", "instruments": ["NSE:ADANIPORTS",
+                                         {"symbol": "NSE:INFY", "token": 999}]},
+        SCHEDULE, {"KITE_API_KEY": "key", "KITE_API_SECRET": "s"})
+    w.day = DayInstruments(w.settings, w.session, clock=w.clock, kite_factory=w.kite)
+    assert [i.symbol for i in w.open((INFY_DEF,))] == ["NSE:ADANIPORTS"]
+    assert w.day.pending() == [("NSE:INFY", "waiting for login")]
+
+
+def test_the_missed_candles_are_queued_before_the_new_symbols_stream() -> None:
+    w = World(at(9, 40), [ADANI, INFY])
+    w.open()
+    order: list[str] = []
+
+    def submit(command: Any) -> Future[Any]:
+        order.append(f"add {command.instrument.symbol}")
+        return w.submit(command)
+
+    w.morning.hooks = MorningHooks(submit, w.events.append, w.notes.append,
+                                   lambda ins: order.append(f"stream {ins.symbol}"),
+                                   lambda: order.append("feed up"),
+                                   recover=lambda: order.append("recover"))
+    w.login()
+    assert order == ["add NSE:INFY", "recover", "stream NSE:INFY", "feed up"]
+
+
+def test_a_symbol_the_busy_engine_takes_late_is_still_streamed() -> None:
+    """The login stops waiting for a busy engine; the add stays queued, and the symbol is
+    streamed when the engine confirms it (never added but unsubscribed)."""
+    w = World(at(9, 20), [ADANI, INFY])
+    w.open()
+    free, streamed = threading.Event(), threading.Event()
+    handle = w.engine.handle
+
+    def busy(event: Any) -> Any:  # the engine is on something long
+        assert free.wait(10)
+        return handle(event)
+
+    w.engine.handle = busy  # type: ignore[method-assign]
+    runner = EngineRunner(w.engine, w.clock, timer_seconds=None)
+    runner.start()
+    try:
+        def added(ins: Instrument) -> None:
+            w.added.append(ins)
+            streamed.set()
+
+        w.morning.hooks = MorningHooks(runner.submit, w.events.append, w.notes.append, added,
+                                       w.feed_up)
+        w.morning.add_timeout = 0.05
+        w.login()
+        assert w.notes[-1].text.split("\n")[1:] == [
+            "instruments: today's instrument list (loaded 09:20)",
+            "adding NSE:INFY: the engine is busy, it trades once the engine takes it"]
+        assert w.added == []
+        free.set()
+        assert streamed.wait(10), "the symbol the engine took was never streamed"
+        assert [i.symbol for i in w.added] == ["NSE:INFY"]
+        assert "NSE:INFY" in w.engine.by_symbol
+    finally:
+        free.set()
+        runner.stop()

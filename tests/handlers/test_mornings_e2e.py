@@ -29,7 +29,7 @@ from agent.sim import SimExchange
 from agent.timeutil import IST
 from handlers.build import ChatServices
 from handlers.readiness import Readiness
-from handlers.runtime import AgentProcess
+from handlers.runtime import AgentProcess, RuntimeOptions
 from tests.fakes.telegram_api import TOKEN, Call, FakeBotAPI
 from tests.handlers.harness import run, telegram_env
 from tests.helpers import DAY, at
@@ -80,22 +80,26 @@ def _text(call: Call) -> str:
     return str(call.params.get("text", ""))
 
 
-def _settings(sim: SimExchange, data_dir: Path, base_url: str, symbols: list[str]) -> Any:
+def _settings(sim: SimExchange, data_dir: Path, base_url: str, symbols: list[str],
+              **more: Any) -> Any:
     raw = {"mode": "live", "feed": "kite", "data_dir": str(data_dir),
            "kite": {"root": sim.rest_root, "ws_root": sim.ws_root, "login_url": sim.login_url},
            "telegram": {"base_url": base_url, "allowed_chat_ids": [CHAT]},
-           "defaults": {"interval": 1, "percentage": 0.05}, "instruments": symbols}
+           "defaults": {"interval": 1, "percentage": 0.05}, "instruments": symbols, **more}
     env = {"KITE_API_KEY": sim.api_key, "KITE_API_SECRET": sim.api_secret,
            "TELEGRAM_BOT_TOKEN": TOKEN}
     return load_settings_from_dict(raw, SCHEDULE, env)
 
 
 @asynccontextmanager
-async def agent(sim: SimExchange, data_dir: Path, symbols: list[str]
+async def agent(sim: SimExchange, data_dir: Path, symbols: list[str],
+                options: RuntimeOptions | None = None, **raw: Any
                 ) -> AsyncIterator[tuple[AgentProcess, Chat]]:
+    """The agent up, its chat polling; ``raw``: config keys to set."""
     fake = FakeBotAPI()
     await fake.start()
-    proc = AgentProcess(_settings(sim, data_dir, fake.base_url, symbols), clock=sim.clock)
+    proc = AgentProcess(_settings(sim, data_dir, fake.base_url, symbols, **raw),
+                        clock=sim.clock, options=options)
     try:
         await asyncio.to_thread(proc.open)
         task = asyncio.create_task(proc.run())

@@ -78,6 +78,14 @@ BAD = [
      f"runtime.{TOKEN}.orders.hold: expected text, got null"),
     (_set("runtime", TOKEN, "orders", "close", {"reason": "bored"}), f"runtime.{TOKEN}.orders: "),
     (_set("runtime", "SYN", {}), "runtime.SYN: key 'SYN' is not an instrument token"),
+    (_set("runtime", TOKEN, "instrument", "tick_size", "0"),
+     f"runtime.{TOKEN}.instrument.tick_size: expected a finite number > 0"),
+    (_set("runtime", TOKEN, "instrument", "lot_size", DELETE),
+     f"runtime.{TOKEN}.instrument.lot_size: missing"),
+    (_set("runtime", TOKEN, "instrument", "expiry", "soon"),
+     f"runtime.{TOKEN}.instrument.expiry: expected a date"),
+    (_set("runtime", TOKEN, "instrument", "token", 7),
+     f"runtime.{TOKEN}.instrument.token: expected {TOKEN} (the entry's token), got 7"),
     (_set("strategy", TOKEN, "sum_v", "5"), f"strategy.{TOKEN}.sum_v: expected a number"),
     (_set("strategy", TOKEN, "sum_hlc", "x"), f"strategy.{TOKEN}: "),
     (_set("strategy", TOKEN, "buy_alert", {"open": "1"}), f"strategy.{TOKEN}: "),
@@ -182,3 +190,21 @@ def test_an_unforeseen_failure_is_still_named_after_the_file(saved, tmp_path,
             persistence.restore_into(fresh_engine(), DAY)
     finally:
         persistence.close(5)
+
+
+def test_the_days_state_keeps_the_definitions_of_its_instruments(saved, tmp_path) -> None:
+    """Issue 14: a restart the same day can trade what it traded when no list it can load
+    has it: the definitions come back exactly, and a bad one refuses the file by name."""
+    assert snapshot.day_instruments(copy.deepcopy(saved), DAY) == INSTRUMENTS
+    assert snapshot.day_instruments(copy.deepcopy(saved), date(2026, 11, 24)) == []
+    bad = copy.deepcopy(saved)
+    bad["runtime"][TOKEN]["instrument"]["tradingsymbol"] = ""
+    StateStore(tmp_path / "state.json").save(bad)
+    persistence = EnginePersistence(tmp_path, lambda message: None)
+    try:
+        with pytest.raises(StateFileCorrupt) as info:
+            persistence.day_instruments(DAY)
+    finally:
+        assert persistence.close(5)
+    assert str(info.value).startswith(
+        f"{tmp_path / 'state.json'}: runtime.{TOKEN}.instrument.tradingsymbol: "), info.value
