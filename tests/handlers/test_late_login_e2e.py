@@ -111,7 +111,7 @@ def test_a_restart_with_an_expired_token_restores_a_waiting_symbols_position(
             assert _protected(proc) == (held, stop_tag)  # restored, before any login
             stop = proc.engine.book.orders[stop_tag]
             assert not stop.status.is_terminal, stop
-            status = await chat.ask("/status", "NSE:INFY")
+            status = await chat.ask("/status", "<b>INFY</b>")
             assert "waiting for login" not in status
             row = await asyncio.to_thread(_infy, proc)
             assert row is not None and row["quantity"] == held
@@ -221,7 +221,7 @@ def test_a_login_made_by_bot_py_login_elsewhere_is_taken_as_a_chat_login(sim,
             assert "instruments: today's instrument list (loaded 09:" in login
             assert "\nnow trading NSE:INFY" in login
             assert proc.session.access_token() is not None
-            status = await chat.ask("/status", "NSE:INFY")
+            status = await chat.ask("/status", "<b>INFY</b>")
             assert "waiting for login" not in status
             await _until(lambda: _infy(proc) and _infy(proc)["last_price"],
                          "a tick of NSE:INFY in the engine")
