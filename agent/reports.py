@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import logging
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -36,22 +37,41 @@ class DayReport:
 
 
 def summary_text(day_label: str, trades: Sequence[Trade]) -> str:
-    """A few lines: trades, winners, realized P&L in total and per symbol."""
+    """A few lines of at most 40 columns (a phone): trades, winners, realized P&L in total
+    and per symbol, the exits by reason."""
     total = sum((t.pnl for t in trades), Decimal(0))
     wins = sum(1 for t in trades if t.pnl > 0)
-    lines = [f"Day report {day_label}: {len(trades)} trades, {wins} winners, "
+    lines = [f"Day report {day_label}",
+             f"{_count(len(trades), 'trade')}, {_count(wins, 'winner')}",
              f"realized P&L {money(total)}"]
     per: dict[str, list[Decimal]] = {}
     for t in trades:
         per.setdefault(t.symbol, []).append(t.pnl)
     for symbol, pnls in sorted(per.items()):
-        lines.append(f"  {symbol}: {len(pnls)} trades, {money(sum(pnls, Decimal(0)))}")
+        lines += _fit(f"  {symbol}:", f"{_count(len(pnls), 'trade')}, "
+                      f"{money(sum(pnls, Decimal(0)))}")
     reasons: dict[str, int] = {}
     for t in trades:
         reasons[t.exit_reason] = reasons.get(t.exit_reason, 0) + 1
     if reasons:
-        lines.append("  exits: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())))
+        lines += textwrap.wrap("exits: " + ", ".join(f"{k} {v}" for k, v in
+                                                     sorted(reasons.items())),
+                               WIDTH, initial_indent="  ", subsequent_indent="    ")
     return "\n".join(lines)
+
+
+WIDTH = 40  # a phone's columns
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _fit(head: str, tail: str) -> list[str]:
+    """'head tail' when it fits 40 columns, else the tail on the next line, indented."""
+    if len(head) + 1 + len(tail) <= WIDTH:
+        return [f"{head} {tail}"]
+    return [head, f"    {tail}"]
 
 
 def _figure(width: float = 10.0, height: float = 4.5):
@@ -166,11 +186,11 @@ def day_report(day_label: str, trades: Sequence[Trade],
             _chart(charts, problems, f"{day_label}_{name}.png", f"the chart of {symbol}",
                    candle_chart, symbol, series, mine)
     text = summary_text(day_label, trades)
-    if problems:
+    if problems:  # one a line (a path is not cut: it would not fit 40 columns whole)
         shown = problems[:SKIPPED_SHOWN]
         more = len(problems) - len(shown)
-        text += "\n  skipped (bad data): " + "; ".join(shown) + (
-            f"; and {more} more (see the log)" if more else "")
+        text += "\n  skipped (bad data):\n" + "\n".join(f"  - {p}" for p in shown) + (
+            f"\n  and {more} more (see the log)" if more else "")
     return DayReport(text, tuple(charts))
 
 

@@ -28,11 +28,11 @@ from handlers.services import Caller
 
 log = logging.getLogger(__name__)
 
-REFUSAL_TEXT = "Not authorised. /whoami shows your chat and user ids."
+REFUSAL_TEXT = "Not authorised.\n/whoami shows your chat and user ids."
 
 
 def slow_down_text(budget: int, window: timedelta) -> str:
-    return (f"Slow down: /whoami is answered {budget} time(s) per "
+    return (f"Slow down: /whoami is answered\n{budget} time(s) per "
             f"{_span(window)}; more are ignored.")
 
 

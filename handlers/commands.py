@@ -23,6 +23,7 @@ from handlers.alerts import AlertPrefs
 from handlers.args import COMMANDS, UsageError, split_command
 from handlers.auth import REFUSAL_TEXT, Authorizer
 from handlers.confirm import Choice, Confirmations, Refusal
+from handlers.phone import WIDTH, columns, wrap, wrap_text
 from handlers.services import ButtonOutcome, Caller, Response, Services
 from handlers.suggest import unknown_reply
 from handlers.text import b, esc, reply_html
@@ -68,7 +69,7 @@ class CommandCenter:
     async def handle_text(self, caller: Caller, text: str) -> list[Response]:
         """The responses to one message (none for an ignored stranger); a secret the
         message held is never echoed, not even upper-cased."""
-        return [dataclasses.replace(r, text=self._mask(r.text))
+        return [_fit(dataclasses.replace(r, text=self._mask(r.text)))
                 for r in await self._responses(caller, text)]
 
     async def _responses(self, caller: Caller, text: str) -> list[Response]:
@@ -93,13 +94,19 @@ class CommandCenter:
             return [busy_response(exc)]
         except Exception as exc:  # a bug must not leave the owner without an answer
             log.exception("/%s failed", word)
-            return [Response(f"❌ /{esc(word)} failed ({esc(type(exc).__name__)}); nothing "
-                             "more is known here, see /logs.")]
+            return [Response(f"❌ /{esc(word)} failed ({esc(type(exc).__name__)});\n"
+                             "nothing more is known here, see /logs.")]
 
     async def handle_button(self, caller: Caller, data: str) -> ButtonOutcome:
         """A pressed button: a confirmation runs its choice once, or says why not; a
         Refresh gives the fresh reply. Always an outcome (the transport answers every press
-        with it), whatever the data holds."""
+        with it), whatever the data holds; its text fits a phone."""
+        outcome = await self._button(caller, data)
+        if outcome.text is None:
+            return outcome
+        return dataclasses.replace(outcome, text=wrap_text(outcome.text))
+
+    async def _button(self, caller: Caller, data: str) -> ButtonOutcome:
         try:
             if not self.auth.allows(caller):
                 self.auth.refuse(caller, "<button>")
@@ -147,6 +154,8 @@ class CommandCenter:
         except EngineBusy as exc:
             return ButtonOutcome("engine busy", busy_response(exc).text)
         text = f"{esc(choice.label)}: {reply_html(reply)}"
+        if columns(text) > WIDTH:  # what was chosen, then what it did
+            text = f"{esc(choice.label)}:\n{reply_html(reply)}"
         return ButtonOutcome(reply.text[:190], text)
 
     # ------------------------------------------------------------ helpers for commands
@@ -183,26 +192,35 @@ class CommandCenter:
         try:
             user_id = await asyncio.to_thread(login.complete, text.strip())
         except ValueError as exc:
-            return Response(f"❌ Login failed: {esc(exc)}\nPaste the address again, or "
+            return Response(f"❌ Login failed: {esc(exc)}\nPaste the address again,\n"
                             "/login for a new link, /cancel to stop.")
         except Exception as exc:  # the pasted text is never logged: it holds a token
             log.error("login failed: %s", type(exc).__name__)
-            return Response(f"❌ Login failed ({esc(type(exc).__name__)}); see /logs. "
+            return Response(f"❌ Login failed ({esc(type(exc).__name__)}); see /logs.\n"
                             "/login to try again.")
         self._login_until.pop(caller.chat_id, None)
         log.info("Kite login completed for user %s", user_id)
-        return Response(f"✅ Logged in to Kite as {b(user_id)}; the session is stored.")
+        return Response(f"✅ Logged in to Kite as {b(user_id)}\nThe session is stored.")
 
 
 def usage(word: str, problem: str) -> Response:
     info = COMMANDS.get(word)
     line = info.usage if info else f"/{word}"
-    return Response(f"❌ {esc(problem)}\nusage: <code>{esc(line)}</code>")
+    return Response("\n".join([*wrap(f"❌ {esc(problem)}"),
+                               *wrap(f"usage: <code>{esc(line)}</code>", indent="  ")]))
 
 
 def busy_response(exc: EngineBusy) -> Response:
     if exc.withdrawn:
-        return Response(f"⏳ The engine did not answer within {exc.seconds:g} s; the command "
-                        "was withdrawn, nothing changed. Try again.")
-    return Response(f"⏳ The engine did not answer within {exc.seconds:g} s; the command is "
-                    "running and may still apply. Check /status.")
+        return Response(f"⏳ The engine did not answer in {exc.seconds:g} s:\n"
+                        "the command was withdrawn, nothing\nchanged. Try again.")
+    return Response(f"⏳ The engine did not answer in {exc.seconds:g} s:\n"
+                    "the command is running and may still\napply. Check /status.")
+
+
+def _fit(response: Response) -> Response:
+    """``response`` with every line of its text and captions at most 40 columns: the
+    replies drawn for a phone are left as they are, prose is wrapped (``phone``)."""
+    photos = tuple(dataclasses.replace(p, caption=wrap_text(p.caption))
+                   for p in response.photos)
+    return dataclasses.replace(response, text=wrap_text(response.text), photos=photos)

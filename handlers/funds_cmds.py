@@ -21,6 +21,7 @@ from agent.events import Query, QueryKind
 from agent.margins import Funds, SegmentFunds
 from agent.timeutil import to_ist
 from handlers.args import arity, shorten
+from handlers.phone import wrap
 from handlers.services import Caller, Response
 from handlers.text import b, esc, money
 
@@ -61,7 +62,7 @@ def render(known: Funds | None, view: Mapping[str, Any], problem: str = "") -> s
     if known is None:
         why = f"Kite's margins could not be read ({problem})" if problem else \
             "no read of Kite's margins yet"
-        return f"❌ Funds unknown: {esc(why)}. See /logs."
+        return "\n".join(wrap(f"❌ Funds unknown: {esc(why)}. See /logs."))
     source = "paper account" if known.source == "paper" else "Kite"
     head = f"{b('Funds')} ({source}, {to_ist(known.time):%H:%M:%S} IST)"
     if problem:

@@ -16,8 +16,11 @@ from typing import TYPE_CHECKING
 
 import agent
 from agent.calendar import JOB_DESCRIPTIONS, TradingCalendar
+from agent.config_values import mask
+from handlers import log_view
 from handlers.alerts import LABELS
 from handlers.args import COMMANDS, alert_kinds, alert_mode, arity, count
+from handlers.phone import WIDTH, columns, item, pack, wrap
 from handlers.services import Caller, Response
 from handlers.text import b, code, esc
 
@@ -29,13 +32,17 @@ Handler = Callable[["CommandCenter", Caller, list[str]], Awaitable[Response]]
 
 async def whoami(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
     allowed = "yes" if center.auth.allows(caller) else "no"
-    return Response(f"chat id {code(caller.chat_id)}, user id {code(caller.user_id)}; "
-                    f"allowed to act: {allowed}")
+    return Response("\n".join([*pack([f"chat id {code(caller.chat_id)}",
+                                       f"user id {code(caller.user_id)}"]),
+                               f"allowed to act: {allowed}"]))
 
 
 async def help_(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
     lines = [b("Commands")]
-    lines += [f"{esc(info.usage)} - {esc(info.summary)}" for info in COMMANDS.values()]
+    for info in COMMANDS.values():
+        one = f"{esc(info.usage)} - {esc(info.summary)}"
+        lines += [one] if columns(one) <= WIDTH else [  # the usage, then what it does
+            *wrap(esc(info.usage), indent="  "), *wrap(f"  {esc(info.summary)}")]
     return Response("\n".join(lines), keyboard=True)
 
 
@@ -46,21 +53,24 @@ async def version(center: CommandCenter, caller: Caller, args: list[str]) -> Res
     except metadata.PackageNotFoundError:
         ptb = "not installed"
     mode = center.services.settings.mode.value
-    return Response(f"agent {esc(agent.__version__)} ({esc(mode)} mode), python "
-                    f"{esc(platform.python_version())}, python-telegram-bot {esc(ptb)}")
+    return Response("\n".join(pack([f"agent {esc(agent.__version__)} ({esc(mode)} mode)",
+                                     f"python {esc(platform.python_version())}",
+                                     f"python-telegram-bot {esc(ptb)}"])))
 
 
 async def login(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
     arity(args, 0, 0)
     service = center.services.login
     if service is None:
-        return Response("❌ /login is not available here (no Kite session service).")
+        return Response("❌ /login is not available here\n(no Kite session service).")
     url = await asyncio.to_thread(service.login_url)
     center.expect_login(caller.chat_id)
     minutes = int(center.login_ttl.total_seconds() // 60)
-    return Response(f"1. Open the <a href=\"{esc(url)}\">Kite login</a> and log in.\n"
-                    "2. Paste the address you land on (or just its request_token) here as "
-                    f"your next message, within {minutes} min.\n/cancel to stop.")
+    steps = [f"1. Open the <a href=\"{esc(url)}\">Kite login</a> and log in.",
+             *wrap("2. Paste the address you land on (or just its request_token) here as "
+                   f"your next message, within {minutes} min.", indent="   "),
+             "/cancel to stop."]
+    return Response("\n".join(steps))
 
 
 async def cancel(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
@@ -75,18 +85,20 @@ async def schedule(center: CommandCenter, caller: Caller, args: list[str]) -> Re
     calendar = TradingCalendar(center.services.settings.schedule)
     today = center.services.clock.now().date()
     lines = [f"{b(f'{today:%A} {today.isoformat()}')} (IST)"]
+    hours: dict[str, list[str]] = {}  # the day's hours (or why closed) -> its exchanges
     for exchange in calendar.schedule.sessions:
-        hours = calendar.session(today, exchange)
-        if hours is None:
-            lines.append(f"{esc(exchange)}: closed, {esc(calendar.why_closed(today, exchange))}")
-        else:
-            lines.append(f"{esc(exchange)}: {hours[0]:%H:%M}-{hours[1]:%H:%M}")
+        session = calendar.session(today, exchange)
+        said = (f"closed, {calendar.why_closed(today, exchange)}" if session is None
+                else f"{session[0]:%H:%M}-{session[1]:%H:%M}")
+        hours.setdefault(said, []).append(exchange)
+    for said, exchanges in hours.items():
+        lines += wrap(esc(f"{', '.join(exchanges)}: {said}"), indent="  ")
     jobs = calendar.timetable(today)
     if not jobs:
         following = calendar.next_trading_day(today)
-        lines.append(f"No jobs today. Next trading day: {following:%A} {following.isoformat()}")
+        lines += ["No jobs today.", f"Next trading day: {following:%a} {following.isoformat()}"]
     for name, at in jobs:
-        lines.append(f"{at:%H:%M} {b(name)} {esc(JOB_DESCRIPTIONS.get(name, ''))}")
+        lines += item(f"{at:%H:%M} {b(name)}", [esc(JOB_DESCRIPTIONS.get(name, ''))])
     return Response("\n".join(lines))
 
 
@@ -98,7 +110,7 @@ async def alerts(center: CommandCenter, caller: Caller, args: list[str]) -> Resp
         mode = alert_mode(args[1])
         prefs.set(kinds, mode)
         which = "every alert type" if len(kinds) > 1 else kinds[0].value
-        return Response(f"✅ {esc(which)}: {b(mode)}, effective now (saved).")
+        return Response(f"✅ {esc(which)}: {b(mode)}\neffective now (saved)")
     lines = [b("Alerts") + " (on / silent / off)"]
     lines += [f"{esc(kind.value)}: {b(mode) if mode != 'on' else mode}  "
               f"<i>{esc(LABELS.get(kind, ''))}</i>" for kind, mode in prefs.table()]
@@ -119,7 +131,8 @@ async def logs(center: CommandCenter, caller: Caller, args: list[str]) -> Respon
         return Response(f"❌ cannot read {esc(path)}: {esc(exc.strerror)}")
     if not lines:
         return Response("The log is empty.")
-    return Response("<pre>" + esc("\n".join(lines)) + "</pre>")
+    # masked before a long line is cut in two (the reply's own masking would miss a cut one)
+    return Response(log_view.render([mask(line, pieces=False) for line in lines]))
 
 
 def _tail(path: Path, n: int) -> list[str]:

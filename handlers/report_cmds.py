@@ -66,9 +66,9 @@ async def report(center: CommandCenter, caller: Caller, args: list[str]) -> Resp
     text = f"{b(f'So far, {at:%H:%M} IST')}\n{esc(shown)}"
     photos = tuple(Photo(esc(_caption(name, day)), png) for name, png in built.charts)
     if not photos:
-        text += "\nNo charts yet: no completed candles or trades today."
+        text += "\nNo charts yet: no completed candles\nor trades today."
     if rest:
-        text += f"\nCharts of {len(rest)} more instrument(s): /chart SYMBOL for each."
+        text += f"\nCharts of {len(rest)} more instruments:\n/chart SYMBOL for each."
     return Response(text, photos=photos)
 
 
@@ -110,10 +110,10 @@ async def chart(center: CommandCenter, caller: Caller, args: list[str]) -> Respo
     async with center.drawing:
         drawn = await asyncio.to_thread(_draw, reader.read, day, row, minutes, anchor, trades)
     if drawn is None:
-        return Response(f"No completed candles of {esc(name)} yet today.")
+        return Response(f"No completed candles of {esc(name)}\nyet today.")
     candles, png = drawn
-    caption = (f"{name}, {minutes}-minute candles, {day.isoformat()} "
-               f"{candles[0].start:%H:%M}-{candles[-1].end:%H:%M} IST: "
+    caption = (f"{name}, {minutes}-minute candles\n{day.isoformat()} "
+               f"{candles[0].start:%H:%M}-{candles[-1].end:%H:%M} IST\n"
                f"{_count(len(candles), 'candle')}, {_count(len(trades), 'trade')}")
     return Response("", photos=(Photo(esc(caption), png),))
 

@@ -80,13 +80,14 @@ def _close(word: str) -> str | None:
 
 
 def unknown_reply(word: str) -> str:
-    """The HTML answer to ``/word`` that is not a command here."""
+    """The HTML answer to ``/word`` that is not a command here (lines of a phone's width
+    but for a long word or suggestion, which the command layer wraps)."""
     word = word[:40]  # nothing longer is close to a command
     shown = esc(word)
     foreign = _foreign(word.lower())
     if foreign is not None:
-        return f"/{shown} is not a command here; did you mean {esc(foreign)}?"
+        return f"/{shown} is not a command here;\ndid you mean {esc(foreign)}?"
     close = _close(word.lower())
     if close is not None:
-        return f"/{shown}: unknown command; did you mean {esc(close)}? /help lists them."
-    return f"/{shown}: unknown command. /help lists them."
+        return f"/{shown}: unknown command;\ndid you mean {esc(close)}?\n/help lists them."
+    return f"/{shown}: unknown command.\n/help lists them."

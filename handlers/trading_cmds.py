@@ -27,10 +27,11 @@ from agent.events import (
     Unhalt,
 )
 from agent.instruments import InstrumentsError, NotListed
+from agent.money import is_derivative
 from agent.session import LoginState
 from agent.status_view import StatusView
+from handlers import book_tables, refresh, status_format, status_table
 from handlers import formatting as fmt
-from handlers import refresh, status_format, status_table
 from handlers.args import (
     LIMIT_KEYS,
     SETTABLE,
@@ -42,9 +43,11 @@ from handlers.args import (
     trade_side,
 )
 from handlers.confirm import Choice
+from handlers.phone import WIDTH, wrap
 from handlers.readiness import Readiness, entries_line, pending_lines
 from handlers.services import ButtonOutcome, Caller, FeedInfo, Response
-from handlers.text import b, esc, money, reply_html
+from handlers.status_table import short_symbol
+from handlers.text import b, esc, money, quantity, reply_html
 
 if TYPE_CHECKING:
     from handlers.commands import CommandCenter
@@ -102,7 +105,7 @@ async def stop(center: CommandCenter, caller: Caller, args: list[str]) -> Respon
         Choice("Square off and stop", StopTrading(square_off=True)),
         Choice("Stop, keep managing", StopTrading(square_off=False)),
         Choice("Cancel", None)))
-    return Response(f"{b('Stop trading?')} {len(open_rows)} position(s) open:\n"
+    return Response(f"{b('Stop trading?')} {_open(len(open_rows))}:\n\n"
                     f"{fmt.positions(open_rows)}", buttons)
 
 
@@ -170,12 +173,12 @@ async def positions(center: CommandCenter, caller: Caller, args: list[str]) -> R
 
 async def orders(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
     n = count(args, 10, 500)
-    return Response(fmt.orders(await _query(center, QueryKind.ORDERS, n)))
+    return Response(book_tables.orders(await _query(center, QueryKind.ORDERS, n)))
 
 
 async def trades(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
     n = count(args, 20, 500)
-    return Response(fmt.trades(await _query(center, QueryKind.TRADES, n)))
+    return Response(book_tables.trades(await _query(center, QueryKind.TRADES, n)))
 
 
 async def pnl(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
@@ -234,7 +237,7 @@ async def add(center: CommandCenter, caller: Caller, args: list[str]) -> Respons
     name = symbol(args[0])
     index = center.services.instruments
     if index is None:
-        return Response("❌ /add is not available: no instruments dump is loaded.")
+        return Response("❌ /add is not available:\nno instruments dump is loaded.")
     try:
         instrument = index.resolve(name)
     except InstrumentsError as exc:
@@ -275,12 +278,12 @@ async def _squareoff_prompt(center: CommandCenter, caller: Caller, target: str |
         open_rows = [r for r in open_rows if r["symbol"].upper() == target]
     if not open_rows:
         where = f" in {esc(target)}" if target else "s"
-        return Response(f"Nothing to square off: no open position{where}.")
+        return Response(f"Nothing to square off:\nno open position{where}.")
     what = "square off " + (target or "every position")
     buttons = center.confirmations.offer(caller.chat_id, what, (
         Choice("Square off" if target else "Square off all", SquareOff(target)),
         Choice("Cancel", None)))
-    return Response(f"{b(what[0].upper() + what[1:] + '?')}\n{fmt.positions(open_rows)}",
+    return Response(f"{b(what[0].upper() + what[1:] + '?')}\n\n{fmt.positions(open_rows)}",
                     buttons)
 
 
@@ -303,16 +306,27 @@ async def _squareoff_menu(center: CommandCenter, caller: Caller) -> Response:
     choices += [Choice("All", None, then=ask(None)), Choice("Cancel", None)]
     buttons = center.confirmations.offer(caller.chat_id, "choose a position to square off",
                                          tuple(choices))
-    return Response(f"{b('Square off which?')} {len(open_rows)} open; you confirm next.",
+    return Response(f"{b('Square off which?')} {_open(len(open_rows))}\nYou confirm next.",
                     buttons)
 
 
+def _open(n: int) -> str:
+    return f"{n} position{'' if n == 1 else 's'} open"
+
+
 def _exit_label(row: Mapping[str, Any]) -> str:
-    """'SELL 150 INFY +320.00': the order that closes the position, and its P&L."""
+    """'SELL 150 INFY +₹320.00' ('SELL 2 lots NIFTY24DECFUT ...' for F&O): the order that
+    closes the position, and its P&L, within 40 columns (a long symbol keeps its head and
+    tail: the prompt it leads to names it whole)."""
     qty = row["quantity"]
     long = qty > 0 or (not qty and row.get("side") == "BUY")
+    lot = max(int(row.get("lot_size") or 1), 1)
+    size = quantity(qty, row).split(" (")[0] if is_derivative(row) and not qty % lot \
+        else quantity(qty, row)
+    head = f"{'SELL' if long else 'BUY'} {size}"
+    pnl = money(row.get("unrealized"))
     name = row["symbol"].split(":", 1)[-1]
-    return f"{'SELL' if long else 'BUY'} {abs(qty)} {name} {money(row.get('unrealized'))}"
+    return f"{head} {short_symbol(name, max(6, WIDTH - len(head) - len(pnl) - 2))} {pnl}"
 
 
 async def unhalt(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
@@ -329,8 +343,8 @@ async def unhalt(center: CommandCenter, caller: Caller, args: list[str]) -> Resp
         reply = await center.engine(Unhalt(name))
         done += reply.ok
         said = reply.text.removeprefix(f"{name}: ")
-        lines.append(f"{b(name)}, halted for: {esc(row['halted'])}\n  "
-                     f"{'✅' if reply.ok else '❌'} {esc(said)}")
+        lines += ["", *wrap(f"{b(name)} halted: {esc(row['halted'])}", indent="  "),
+                  *wrap(f"{'✅' if reply.ok else '❌'} {esc(said)}", indent="  ")]
     return Response("\n".join([b(f"Unhalted {done} of {len(rows)}"), *lines]))
 
 

@@ -18,7 +18,7 @@ from agent.events import AlertKind, Notification
 from agent.logsetup import FORMAT, IstFormatter
 from agent.models import Candle
 from agent.reports import _figure, _ist_axis
-from handlers import formatting
+from handlers import book_tables, formatting
 from handlers.alerts import format_alert
 
 # 03:45 UTC is 09:15 IST and 22:45 the evening before in New York (EST in November)
@@ -64,13 +64,14 @@ def test_alert_and_reply_times_are_ist_whatever_zone_they_carry(new_york: None) 
     row = {"symbol": "NSE:AAA", "side": "BUY", "quantity": 50, "order_type": "MARKET",
            "purpose": "ENTRY", "reason": "signal", "status": "COMPLETE",
            "average_price": "112.65", "created_at": OPEN_UTC.isoformat()}
-    assert formatting.orders([row]).startswith("09:15:00 <b>NSE:AAA</b> BUY 50 MARKET")
+    assert "\n09:15:00 AAA    BUY  112.65\n" in book_tables.orders([row])
     trade = {"symbol": "NSE:AAA", "side": "BUY", "quantity": 50, "entry_price": "112.65",
              "exit_price": "113.65", "exit_reason": "target", "pnl": "50",
              "entry_time": OPEN_UTC.isoformat(),
              "exit_time": (OPEN_UTC + timedelta(minutes=20)).isoformat()}
-    assert formatting.trades([trade]) == ("09:15:00-09:35:00 <b>NSE:AAA</b> BUY 50 112.65 -> "
-                                          "113.65 (target) +₹50.00")
+    assert book_tables.trades([trade]).split("\n")[2:5] == [
+        "09:35:00 AAA    LONG  +₹50.00", "  50 @ 112.65 → 113.65 · in 09:15:00",
+        "  held 20 min · target hit"]
 
 
 def test_the_report_charts_time_axis_is_ist(new_york: None) -> None:

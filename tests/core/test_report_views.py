@@ -60,8 +60,8 @@ def test_report_from_views_reads_each_instruments_candles_at_its_interval(tmp_pa
             {"symbol": "NSE:BBB", "token": 2, "settings": {"interval": 15}},
             {"symbol": "NSE:CCC", "token": 3, "settings": {"interval": 5}}]  # no file yet
     report = report_from_views(DAY, [trade_to_dict(trade)], rows, log.read)
-    assert report.text.startswith("Day report 2024-01-15: 1 trades, 1 winners, realized P&L "
-                                  "+₹117.50")
+    assert report.text.startswith("Day report 2024-01-15\n1 trade, 1 winner\nrealized P&L "
+                                  "+₹117.50\n  NSE:AAA: 1 trade, +₹117.50\n  exits: target 1\n")
     assert [name for name, _ in report.charts] == [
         "2024-01-15_pnl.png", "2024-01-15_NSE_AAA.png", "2024-01-15_NSE_BBB.png"]
     assert all(png.startswith(PNG) for _, png in report.charts)

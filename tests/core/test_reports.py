@@ -41,9 +41,8 @@ def test_summary_counts_trades_winners_and_exit_reasons() -> None:
               Trade("NSE:B", 2, Side.BUY, 1, at(11, 0), d(50), "signal", at(15, 15), d(52),
                     "square_off", d(2))]
     text = summary_text("2026-11-23", trades)
-    assert text.splitlines()[0] == ("Day report 2026-11-23: 3 trades, 2 winners, "
-                                    "realized P&L +₹7.00")
-    assert "  NSE:A: 2 trades, +₹5.00" in text
-    assert "exits: square_off 1, stop 1, target 1" in text
+    assert text == ("Day report 2026-11-23\n3 trades, 2 winners\nrealized P&L +₹7.00\n"
+                    "  NSE:A: 2 trades, +₹5.00\n  NSE:B: 1 trade, +₹2.00\n"
+                    "  exits: square_off 1, stop 1, target 1")
     report = day_report("2026-11-23", trades, {})
     assert [name for name, _ in report.charts] == ["2026-11-23_pnl.png"]

@@ -49,7 +49,8 @@ def test_squareoff_alone_lists_the_positions_and_each_asks_once_more(tmp_path: P
             assert await env.text("/squareoff") == "no open positions"
             await _open_two(env)
             (menu,) = await env.ask("/squareoff")
-            assert menu.params["text"] == "<b>Square off which?</b> 2 open; you confirm next."
+            assert menu.params["text"] == ("<b>Square off which?</b> 2 positions open\n"
+                                           "You confirm next.")
             labels = [label for label, _ in _buttons(menu)]
             pnl = {r["symbol"]: r["unrealized"]
                    for r in env.runner.call(Query(QueryKind.POSITIONS)).data}
@@ -59,13 +60,15 @@ def test_squareoff_alone_lists_the_positions_and_each_asks_once_more(tmp_path: P
             ask = await _press(env, menu, labels[0], edits=1)
             (answer,) = await env.fake.wait_for("answerCallbackQuery")
             assert answer.params["text"] == "Confirm below"
-            assert ask.params["text"].startswith("<b>Square off NSE:AAA?</b>\n")
-            assert "<b>NSE:AAA</b> LONG 50 @ 112.65" in ask.params["text"]
+            assert ask.params["text"] == ("<b>Square off NSE:AAA?</b>\n\n<b>AAA</b> LONG 50 · "
+                                          f"P&amp;L <b>{money(pnl['NSE:AAA'])}</b>\n"
+                                          "@ 112.65 → 112.65 · SL 99.50")
             assert [label for label, _ in _buttons(ask)] == ["Square off", "Cancel"]
             assert not any(isinstance(c, SquareOff) for c in env.runner.submitted)
             assert _open(env) == {"NSE:AAA": 50, "NSE:BBB": -50}
             done = await _press(env, ask, "Square off", edits=2)
-            assert done.params["text"].startswith("Square off: ✅ NSE:AAA: squaring off")
+            assert done.params["text"] == ("Square off:\n✅ NSE:AAA: squaring off; no new entries\n"
+                                           "until /resume NSE:AAA or the next day")
             assert "reply_markup" not in done.params  # the buttons went away
             assert env.runner.submitted.count(SquareOff("NSE:AAA")) == 1
             await env.alerted("Closed by /squareoff")
@@ -97,7 +100,8 @@ def test_squareoff_alone_lists_the_positions_and_each_asks_once_more(tmp_path: P
             await asyncio.wrap_future(env.runner.submit(SquareOff("NSE:BBB")))  # elsewhere
             await env.alerted("Closed by /squareoff", "NSE:BBB</b>\nshort 50")
             gone = await _press(env, menu, _buttons(menu)[0][0], edits=7)
-            assert gone.params["text"] == "Nothing to square off: no open position in NSE:BBB."
+            assert gone.params["text"] == ("Nothing to square off:\n"
+                                           "no open position in NSE:BBB.")
             assert env.runner.submitted.count(SquareOff("NSE:BBB")) == 1  # only the test's
 
     run(body(), timeout=40)
@@ -112,7 +116,7 @@ def test_squareoff_all_keeps_its_confirmation(tmp_path: Path) -> None:
             assert [label for label, _ in _buttons(prompt)] == ["Square off all", "Cancel"]
             assert SquareOff(None) not in env.runner.submitted
             done = await _press(env, prompt, "Square off all", edits=1)
-            assert "Square off all: ✅ squaring off 2 open position(s)" in done.params["text"]
+            assert done.params["text"] == "Square off all:\n✅ squaring off 2 open position(s)"
 
     run(body())
 
@@ -126,19 +130,22 @@ def test_unhalt_all_lists_each_halt_and_lifts_what_it_may(tmp_path: Path) -> Non
             env.runner.put(TickBatch([aaa.tick(at(9, 26), "110"), bbb.tick(at(9, 26), "90")]))
             await env.alerted("Instrument limit")
             refused = await env.text("/unhalt all")
-            assert refused.startswith("<b>Unhalted 0 of 2</b>\n")
-            assert ("<b>NSE:AAA</b>, halted for: instrument NSE:AAA loss_limit\n  ❌ its "
-                    "loss_limit is still reached") in refused
-            assert "raise it with /set loss_limit VALUE NSE:BBB first" in refused
+            loss = money(Decimal("-132.50"))  # 50 x (110 - 112.65)
+            assert refused.startswith(
+                "<b>Unhalted 0 of 2</b>\n\n"
+                "<b>NSE:AAA</b> halted: instrument NSE:AAA\n  loss_limit\n"
+                f"❌ its loss_limit is still reached (P&amp;L\n  {loss}); raise it with "
+                "/set\n  loss_limit VALUE NSE:AAA first\n\n")
+            assert refused.endswith("\n  loss_limit VALUE NSE:BBB first")
             assert env.engine.runtimes[1].halted and env.engine.runtimes[2].halted
             assert "loss_limit = 5000" in await env.text("/set loss_limit 5000")
             lifted = await env.text("/unhalt ALL")
             assert lifted == (
-                "<b>Unhalted 2 of 2</b>\n"
-                "<b>NSE:AAA</b>, halted for: instrument NSE:AAA loss_limit\n"
-                "  ✅ unhalted, entries allowed again\n"
-                "<b>NSE:BBB</b>, halted for: instrument NSE:BBB loss_limit\n"
-                "  ✅ unhalted, entries allowed again")
+                "<b>Unhalted 2 of 2</b>\n\n"
+                "<b>NSE:AAA</b> halted: instrument NSE:AAA\n  loss_limit\n"
+                "✅ unhalted, entries allowed again\n\n"
+                "<b>NSE:BBB</b> halted: instrument NSE:BBB\n  loss_limit\n"
+                "✅ unhalted, entries allowed again")
             assert not env.engine.runtimes[1].halted and not env.engine.runtimes[2].halted
             assert env.runner.submitted.count(Unhalt("NSE:AAA")) == 2
             # The per-symbol form is kept.
@@ -172,8 +179,9 @@ def test_the_default_keyboard_and_none(tmp_path: Path) -> None:
             words = [b["text"] for row in help_.params["reply_markup"]["keyboard"] for b in row]
             assert {w.lstrip("/") for w in words} == {
                 w for w, info in COMMANDS.items() if info.everyday}
-            assert "/report - today's report so far, with charts" in help_.params["text"]
-            assert "/chart SYMBOL [interval] - today's candles of SYMBOL" in help_.params["text"]
+            assert "/report\n  today's report so far, with charts\n" in help_.params["text"]
+            assert "/chart SYMBOL [interval]\n  today's candles of SYMBOL\n" in help_.params[
+                "text"]
         (tmp_path / "none").mkdir()
         async with telegram_env(tmp_path / "none", keyboard=()) as env:
             (help_,) = await env.ask("/help")
@@ -186,28 +194,28 @@ def test_did_you_mean_for_other_bots_commands_and_typos(tmp_path: Path) -> None:
     async def body() -> None:
         async with telegram_env(tmp_path) as env:
             assert await env.text("/profit") == (
-                "/profit is not a command here; did you mean /pnl (today's P&amp;L)?")
+                "/profit is not a command here;\ndid you mean /pnl (today's P&amp;L)?")
             assert await env.text("/daily") == (
-                "/daily is not a command here; did you mean /pnl (today's P&amp;L)?")
+                "/daily is not a command here;\ndid you mean /pnl (today's P&amp;L)?")
             assert await env.text("/forceexit 3") == (
-                "/forceexit is not a command here; did you mean /squareoff (close a "
+                "/forceexit is not a command here;\ndid you mean /squareoff (close a\n"
                 "position)?")
             assert await env.text("/performance") == (
-                "/performance is not a command here; did you mean /trades (today's trades)?")
+                "/performance is not a command here;\ndid you mean /trades (today's trades)?")
             assert await env.text("/stopbuy@fake_bot") == (
-                "/stopbuy is not a command here; did you mean /pause (no new entries)?")
+                "/stopbuy is not a command here;\ndid you mean /pause (no new entries)?")
             balance = await env.text("/balance")
             if "funds" in COMMANDS:  # /funds comes with its own branch of issue 14
-                assert balance == ("/balance is not a command here; did you mean /funds "
+                assert balance == ("/balance is not a command here;\ndid you mean /funds "
                                    "(margins)?")
             else:
-                assert balance == "/balance: unknown command. /help lists them."
+                assert balance == "/balance: unknown command.\n/help lists them."
             assert await env.text("/staus") == (
-                "/staus: unknown command; did you mean /status? /help lists them.")
+                "/staus: unknown command;\ndid you mean /status?\n/help lists them.")
             assert await env.text("/squareof all") == (
-                "/squareof: unknown command; did you mean /squareoff? /help lists them.")
+                "/squareof: unknown command;\ndid you mean /squareoff?\n/help lists them.")
             assert await env.text("/frobnicate") == (
-                "/frobnicate: unknown command. /help lists them.")
+                "/frobnicate: unknown command.\n/help lists them.")
             assert env.runner.submitted == []  # none of them ran anything
 
     run(body())

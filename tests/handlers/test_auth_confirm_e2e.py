@@ -80,7 +80,9 @@ def test_stop_with_a_position_asks_and_square_off_and_stop_runs_once(tmp_path: P
         async with telegram_env(tmp_path) as env:
             await _open_long(env)
             (prompt,) = await env.ask("/stop")
-            assert "<b>Stop trading?</b> 1 position(s) open" in prompt.params["text"]
+            assert prompt.params["text"] == ("<b>Stop trading?</b> 1 position open:\n\n"
+                                             "<b>AAA</b> LONG 50 · P&amp;L <b>₹0.00</b>\n"
+                                             "@ 112.65 → 112.65 · SL 99.50")
             buttons = _buttons(prompt)
             assert [label for label, _ in buttons] == [
                 "Square off and stop", "Stop, keep managing", "Cancel"]
@@ -88,8 +90,8 @@ def test_stop_with_a_position_asks_and_square_off_and_stop_runs_once(tmp_path: P
             env.fake.push_button(CHAT, USER, buttons[0][1], message_id)
             (edit,) = await env.fake.wait_for("editMessageText")
             assert edit.params["message_id"] == message_id
-            assert "Square off and stop: ✅ stopped; squaring off 1 open position(s)" in \
-                edit.params["text"]
+            assert edit.params["text"] == ("Square off and stop:\n✅ stopped; squaring off 1 open\n"
+                                           "position(s)")
             assert "reply_markup" not in edit.params or not edit.params["reply_markup"]
             assert StopTrading(square_off=True) in env.runner.submitted
             status = env.runner.call(Query(QueryKind.POSITIONS))
@@ -125,7 +127,8 @@ def test_an_expired_button_does_nothing_and_says_so(tmp_path: Path) -> None:
 def test_squareoff_all_cancel_and_nothing_open(tmp_path: Path) -> None:
     async def body() -> None:
         async with telegram_env(tmp_path) as env:
-            assert "no open positions" in await env.text("/squareoff all")
+            assert await env.text("/squareoff all") == ("Nothing to square off:\n"
+                                                       "no open positions.")
             assert "no open position in NSE:AAA" in await env.text("/squareoff NSE:AAA")
             assert await env.text("/squareoff") == "no open positions"  # alone: the list
             assert "unexpected extra argument" in await env.text("/squareoff NSE:AAA now")
@@ -148,8 +151,8 @@ def test_squareoff_all_cancel_and_nothing_open(tmp_path: Path) -> None:
             env.fake.push_button(CHAT, USER, _buttons(prompt)[0][1],
                                  prompt.result["message_id"])
             edits = await env.fake.wait_for("editMessageText", count=2)
-            assert "Square off all: ✅ squaring off 1 open position(s)" in \
-                edits[1].params["text"]
+            assert edits[1].params["text"] == ("Square off all:\n✅ squaring off 1 open "
+                                               "position(s)")
             assert SquareOff(None) in env.runner.submitted
 
     run(body())

@@ -55,21 +55,23 @@ def test_set_and_limits_out_of_range_are_refused_never_applied_nor_stored(
             params = env.engine.runtimes[1].params
             for text, says in (
                     ("/set percentage 1e999999",
-                     "❌ percentage: expected a number 0..100, got '1e999999'"),
-                    ("/set percentage NaN", "percentage: expected a number 0..100, got 'NaN'"),
-                    ("/set percentage -0", "percentage: expected a number 0..100, got '-0'"),
-                    ("/set percentage ²", "percentage: expected a number 0..100, got '²'"),
-                    ("/set lots ٣ NSE:AAA", "lots: expected a whole number 1..10000, got '٣'"),
+                     "❌ percentage: expected a number 0..100,\ngot '1e999999'\n"),
+                    ("/set percentage NaN",
+                     "❌ percentage: expected a number 0..100,\ngot 'NaN'\n"),
+                    ("/set percentage -0", "❌ percentage: expected a number 0..100,\ngot '-0'\n"),
+                    ("/set percentage ²", "❌ percentage: expected a number 0..100,\ngot '²'\n"),
+                    ("/set lots ٣ NSE:AAA",
+                     "❌ lots: expected a whole number\n1..10000, got '٣'\n"),
                     ("/set max_trades_per_day 1001",
-                     "max_trades_per_day: expected a whole number 0..1000, got '1001'"),
+                     "❌ max_trades_per_day: expected a whole\nnumber 0..1000, got '1001'\n"),
                     ("/set loss_limit 1e888888 NSE:AAA",
-                     "loss_limit: expected a number 0..100000000, got '1e888888'"),
+                     "❌ loss_limit: expected a number\n0..100000000, got '1e888888'\n"),
                     ("/limits daily loss_limit 1e888888",
-                     "loss_limit: expected a number 0..100000000, got '1e888888'"),
+                     "❌ loss_limit: expected a number\n0..100000000, got '1e888888'\n"),
                     ("/limits daily profit_target 100000000.01",
-                     "profit_target: expected a number 0..100000000, got '100000000.01'")):
+                     "❌ profit_target: expected a number\n0..100000000, got '100000000.01'\n")):
                 reply = await env.text(text)
-                assert says in reply and "\nusage: <code>/" in reply, (text, reply)
+                assert reply.startswith(says) and "\nusage: <code>/" in reply, (text, reply)
             assert env.runner.submitted == []
             # The engine checks by the same rules whatever sends the command: nothing out
             # of range is applied, so nothing out of range is ever saved.
@@ -85,14 +87,15 @@ def test_set_and_limits_out_of_range_are_refused_never_applied_nor_stored(
             assert env.engine.runtimes[1].params == params
             before = len(env.fake.sent(CHAT))
             pnl = await env.text("/pnl")
-            assert pnl.startswith("<b>Day P&amp;L</b> ₹0.00 (no limits)")
+            assert pnl == ("<b>Day P&amp;L</b> <b>₹0.00</b> · no daily limits\n\n"
+                           "<b>AAA</b> ₹0.00 · no limits")
             status = await env.text("/status NSE:AAA")  # /pnl was one message, this the next
             assert "5m, 0.5%, lots 1, lot 50, BOTH" in status
             assert len(env.fake.sent(CHAT)) == before + 2
             assert "percentage = 100 for all instruments" in await env.text(
                 "/set percentage 100")  # the bound itself is fine
-            assert "daily loss_limit = 100000000, effective now" in await env.text(
-                "/limits daily loss_limit 100000000")
+            assert await env.text("/limits daily loss_limit 100000000") == (
+                "✅ daily loss_limit = 100000000,\neffective now")
 
     run(body())
 
@@ -119,7 +122,7 @@ def test_every_button_press_is_answered_whatever_its_data(tmp_path: Path) -> Non
             # The real button still works after the forged ones.
             env.fake.push_button(CHAT, USER, yes[1], message_id)
             (edit,) = await env.fake.wait_for("editMessageText")
-            assert "Square off: ✅ NSE:AAA: squaring off" in edit.params["text"]
+            assert edit.params["text"].startswith("Square off:\n✅ NSE:AAA: squaring off; no new")
             assert SquareOff("NSE:AAA") in env.runner.submitted
             answers = await env.fake.wait_for("answerCallbackQuery", count=len(presses) + 1)
             # Pressed again after use: still answered, nothing runs twice.

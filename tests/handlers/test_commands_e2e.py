@@ -64,16 +64,19 @@ def test_positions_orders_trades_pnl_after_a_fill(tmp_path: Path) -> None:
             assert await env.text("/positions") == "no open positions"
             assert await env.text("/orders") == "no orders today"
             await _open_long(env)
-            assert "<b>NSE:AAA</b> LONG 50 @ 112.65, stop 99.50" in await env.text("/positions")
-            orders = await env.text("/orders 5")
-            assert "09:25:10 <b>NSE:AAA</b> BUY 50 MARKET entry (signal): COMPLETE @ 112.65" \
-                in orders
+            assert await env.text("/positions") == ("<b>AAA</b> LONG 50 · P&amp;L <b>₹0.00</b>\n"
+                                                    "@ 112.65 → 112.65 · SL 99.50")
+            assert await env.text("/orders 5") == (
+                "<b>Last 1 order</b> (IST)\n"
+                "<pre>TIME     SYMBOL SIDE  PRICE\n"
+                "09:25:10 AAA    BUY  112.65\n"
+                "  50 filled · MARKET · entry (signal)</pre>")
             assert await env.text("/trades") == "no trades today"
-            pnl = await env.text("/pnl")
-            assert pnl.startswith("<b>Day P&amp;L</b> ₹0.00 (no limits)")
-            assert "NSE:AAA: ₹0.00 (realized ₹0.00, unrealized ₹0.00) (₹1,000.00 to loss " \
-                   "limit)" in pnl
-            assert "n: expected a whole number 1..500, got '0'" in await env.text("/orders 0")
+            assert await env.text("/pnl") == (
+                "<b>Day P&amp;L</b> <b>₹0.00</b> · no daily limits\n\n"
+                "<b>AAA</b> ₹0.00\n₹1,000.00 to loss limit")
+            assert await env.text("/orders 0") == ("❌ n: expected a whole number 1..500,\n"
+                                                   "got '0'\nusage: <code>/orders [n]</code>")
             assert "got 'many'" in await env.text("/trades many")
 
     run(body())
@@ -83,25 +86,26 @@ def test_side_and_set_change_the_engine_and_say_when(tmp_path: Path) -> None:
     async def body() -> None:
         async with telegram_env(tmp_path) as env:
             reply = await env.text("/side sell nse:aaa")
-            assert "trade_side = SELL for NSE:AAA, effective now" in reply
+            assert reply == ("✅ trade_side = SELL for NSE:AAA,\neffective now; alerts of sides "
+                             "no longer\nallowed are cleared")
             assert env.engine.runtimes[1].params.trade_side is TradeSide.SELL
             reply = await env.text("/set percentage 0.4 NSE:AAA")
-            assert "percentage = 0.4 for NSE:AAA, effective now" in reply
+            assert reply == "✅ percentage = 0.4 for NSE:AAA,\neffective now"
             assert env.engine.runtimes[1].params.percentage == Decimal("0.4")
             reply = await env.text("/set interval 15")
-            assert "interval = 15 for all instruments, effective from the next trading day" \
-                in reply
+            assert reply == ("✅ interval = 15 for all instruments,\n"
+                             "effective from the next trading day")
             assert SetParam("interval", 15, None) in env.runner.submitted
             before = len(env.runner.submitted)
             bad = await env.text("/set interval 7")
             assert bad.startswith("❌ interval: expected one of")
             assert "usage: <code>/set KEY VALUE [SYMBOL]</code>" in bad
-            assert "use /side for trade_side" in await env.text("/set trade_side BUY")
+            assert "(use\n/side for trade_side)" in await env.text("/set trade_side BUY")
             assert "missing argument" in await env.text("/set lots")
-            assert "BUY, SELL or BOTH, got 'up'" in await env.text("/side up")
+            assert "BUY, SELL or BOTH,\ngot 'up'" in await env.text("/side up")
             assert "expected EXCHANGE:TRADINGSYMBOL" in await env.text("/set lots 2 AAA")
             reply = await env.text("/set lots 2 NSE:ZZZ")  # well formed, the engine refuses
-            assert "❌ NSE:ZZZ: not one of the agent's instruments" in reply
+            assert reply == "❌ NSE:ZZZ: not one of the agent's\ninstruments"
             assert len(env.runner.submitted) == before + 1  # only the well-formed one
 
     run(body())
@@ -110,18 +114,29 @@ def test_side_and_set_change_the_engine_and_say_when(tmp_path: Path) -> None:
 def test_limits_show_and_set(tmp_path: Path) -> None:
     async def body() -> None:
         async with telegram_env(tmp_path) as env:
-            shown = await env.text("/limits")
-            assert "<b>daily</b>: profit target none, loss limit none" in shown
+            how = ("Change: /limits daily|GROUP KEY VALUE\none instrument: /set KEY VALUE "
+                   "SYMBOL\nKEY: profit_target or loss_limit")
+            assert await env.text("/limits") == (
+                "<b>Limits</b>: profit target, loss limit\n"
+                "<pre>      TARGET LOSS\n"
+                "daily   none none\n"
+                "AAA     none none</pre>\n" + how)
             reply = await env.text("/limits daily loss_limit 5000")
-            assert "daily loss_limit = 5000, effective now" in reply
+            assert reply == "✅ daily loss_limit = 5000,\neffective now"
             assert env.engine.risk.daily.loss_limit == Decimal(5000)
-            assert "loss limit ₹5,000.00" in await env.text("/limits")
+            assert await env.text("/limits") == (
+                "<b>Limits</b>: profit target, loss limit\n"
+                "<pre>      TARGET      LOSS\n"
+                "daily   none ₹5,000.00\n"
+                "AAA     none      none</pre>\n" + how)
             reply = await env.text("/limits banks profit_target 3000")
-            assert "❌ banks: expected 'daily' or a group (none configured)" in reply
-            assert "expected profit_target or loss_limit" in await env.text(
+            assert reply == "❌ banks: expected 'daily' or a group\n(none configured)"
+            assert "expected profit_target or\nloss_limit" in await env.text(
                 "/limits daily stop 5")
-            assert "loss_limit: expected a number 0..100000000, got '-1'" in \
-                await env.text("/limits daily loss_limit -1")
+            assert await env.text("/limits daily loss_limit -1") == (
+                "❌ loss_limit: expected a number\n0..100000000, got '-1'\n"
+                "usage: <code>/limits [daily|GROUP</code>\n"
+                "  <code>profit_target|loss_limit VALUE]</code>")
 
     run(body())
 
@@ -135,16 +150,18 @@ def test_instruments_add_remove(tmp_path: Path) -> None:
         services = ChatServices(instruments=index, on_added=added.append,
                                 on_removed=removed.append)
         async with telegram_env(tmp_path, services=services) as env:
-            assert "<b>NSE:AAA</b> token 1, lot 50, tick 0.05" in await env.text("/instruments")
-            assert "NSE:BBB: added, trading from its next tick" in await env.text(
-                "/add nse:bbb")
+            assert await env.text("/instruments") == "<b>NSE:AAA</b> token 1 · lot 50 · tick 0.05"
+            assert await env.text("/add nse:bbb") == ("✅ NSE:BBB: added,\n"
+                                                      "trading from its next tick")
             assert added == [BBB.instrument()] and 2 in env.engine.runtimes
-            assert "'NSE:NOPE' is not in the instruments dump" in await env.text("/add NSE:NOPE")
+            assert await env.text("/add NSE:NOPE") == (
+                "❌ 'NSE:NOPE' is not in the\ninstruments dump\n"
+                "usage: <code>/add EXCHANGE:SYMBOL</code>")
             assert "NSE:BBB: removed" in await env.text("/remove NSE:BBB")
             assert removed == [BBB.instrument()] and 2 not in env.engine.runtimes
             await _open_long(env)
             reply = await env.text("/remove NSE:AAA")
-            assert "❌ NSE:AAA: a position is open; /squareoff NSE:AAA first" in reply
+            assert reply == "❌ NSE:AAA: a position is open;\n/squareoff NSE:AAA first"
             assert removed == [BBB.instrument()]
 
     run(body())
@@ -153,7 +170,8 @@ def test_instruments_add_remove(tmp_path: Path) -> None:
 def test_add_without_a_dump_and_unhalt(tmp_path: Path) -> None:
     async def body() -> None:
         async with telegram_env(tmp_path) as env:
-            assert "no instruments dump is loaded" in await env.text("/add NSE:BBB")
+            assert await env.text("/add NSE:BBB") == ("❌ /add is not available:\n"
+                                                      "no instruments dump is loaded.")
             assert "❌ NSE:AAA: not halted" in await env.text("/unhalt NSE:AAA")
             assert "missing argument" in await env.text("/unhalt")
 

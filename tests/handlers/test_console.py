@@ -119,7 +119,8 @@ def test_console_numbered_choice_runs_the_button_and_expires(tmp_path: Path) -> 
             out = await c.screen.wait_for("(type the number within 60 s)")
             assert "  1) Square off and stop\n  2) Stop, keep managing\n  3) Cancel" in out
             c.keys.type("2")
-            await c.screen.wait_for("Stop, keep managing: ✅ stopped")
+            await c.screen.wait_for("Stop, keep managing:\n✅ stopped: no new entries;\n"
+                                    "open positions still managed\n")
             assert c.runner.submitted[-1] == StopTrading(square_off=False)
             c.keys.type("/squareoff all")
             await c.screen.wait_for("(type the number", count=2)

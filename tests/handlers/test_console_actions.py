@@ -18,24 +18,26 @@ def test_console_squareoff_list_asks_again_and_a_chart_is_one_line(tmp_path: Pat
             await c.screen.wait_for("[alert] 🟢 BUY 50 NSE:AAA")
             c.keys.type("/squareoff")
             out = await c.screen.wait_for("(type the number within 60 s)")
-            assert "Square off which? 1 open; you confirm next.\n  1) SELL 50 AAA " in out
+            assert "Square off which? 1 position open\nYou confirm next.\n  1) SELL 50 AAA " \
+                in out
             assert "  2) All\n  3) Cancel\n" in out
             c.keys.type("1")
             out = await c.screen.wait_for("(type the number within 60 s)", count=2)
-            assert "Square off NSE:AAA?\nNSE:AAA LONG 50 @ 112.65" in out
+            assert "Square off NSE:AAA?\n\nAAA LONG 50 · P&L ₹0.00\n@ 112.65 → 112.65" in out
             assert "  1) Square off\n  2) Cancel\n" in out
             assert not any(isinstance(cmd, SquareOff) for cmd in c.runner.submitted)
             c.keys.type("1")
-            await c.screen.wait_for("Square off: ✅ NSE:AAA: squaring off")
+            await c.screen.wait_for("Square off:\n✅ NSE:AAA: squaring off; no new entries\n"
+                                    "until /resume NSE:AAA or the next day\n")
             assert c.runner.submitted.count(SquareOff("NSE:AAA")) == 1
             await c.screen.wait_for("Closed by /squareoff")
             c.keys.type("/report")
             out = await c.screen.wait_for("[chart] cumulative realized P&L, 2024-01-15 (PNG, ")
-            assert "Day report 2024-01-15: 1 trades, 0 winners" in out
+            assert "Day report 2024-01-15\n1 trade, 0 winners\nrealized P&L" in out
             assert "KB; Telegram shows it)" in out  # no candles stored here: no other chart
             assert str(tmp_path) not in out
             c.keys.type("/profit")
-            await c.screen.wait_for("/profit is not a command here; did you mean /pnl "
+            await c.screen.wait_for("/profit is not a command here;\ndid you mean /pnl "
                                     "(today's P&L)?")
 
     run(body())

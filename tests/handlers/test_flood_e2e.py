@@ -127,7 +127,7 @@ def test_strangers_in_a_chat_not_allowed_are_refused_once_a_minute_per_user(
                                     STRANGER_CHAT, count=2)
             await env.bot.sender.drain()
             refusals = env.fake.sent(STRANGER_CHAT)
-            assert [c.params["text"] for c in refusals] == ["Not authorised. /whoami shows "
+            assert [c.params["text"] for c in refusals] == ["Not authorised.\n/whoami shows "
                                                             "your chat and user ids."] * 2
             assert env.fake.sent(OTHER_STRANGER_CHAT) == []  # this user was told a moment ago
             assert env.bot.center.auth.refused == 102

@@ -58,7 +58,7 @@ def test_funds_in_paper_mode_follow_the_paper_account(tmp_path: Path) -> None:
             _fits_a_phone(short)
             assert "usage: <code>/funds</code>" in await env.text("/funds now")
             help_text = await env.text("/help")
-            assert "/funds - available and used margin, MIS exposure" in help_text
+            assert "/funds\n  available and used margin,\n  MIS exposure\n" in help_text
 
     run(body())
 
@@ -66,8 +66,8 @@ def test_funds_in_paper_mode_follow_the_paper_account(tmp_path: Path) -> None:
 def test_funds_without_a_margin_view_say_so(tmp_path: Path) -> None:
     async def body() -> None:
         async with telegram_env(tmp_path) as env:  # no watch attached, no broker read
-            assert await env.text("/funds") == ("❌ Funds unknown: no read of Kite's margins "
-                                                "yet. See /logs.")
+            assert await env.text("/funds") == ("❌ Funds unknown: no read of Kite's\n"
+                                                "margins yet. See /logs.")
 
     run(body())
 
@@ -98,8 +98,8 @@ def test_funds_live_from_the_simulated_exchange(tmp_path: Path) -> None:
                 watch = MarginWatch.attach(env.engine)  # live: the broker's periodic reads
                 h.broker.close(2.0)  # Kite out of reach: said, never a stale figure
                 down = await env.text("/funds")
-                assert down.startswith("❌ Funds unknown: Kite's margins could not be read "
-                                       "(BrokerError: the broker is closed)"), down
+                assert down == ("❌ Funds unknown: Kite's margins could\nnot be read "
+                                "(BrokerError: the broker is\nclosed). See /logs."), down
                 # after a periodic read, the last one is shown with its time, and why
                 env.runner.call(funds_event)
                 assert watch.funds is funds_event
@@ -121,14 +121,18 @@ def test_positions_orders_and_trades_of_a_future_show_lots_expiry_and_product(
             rt = env.engine.runtimes[1]  # the dump's expiry (the runner is idle here)
             rt.instrument = dataclasses.replace(rt.instrument, expiry=date(2024, 1, 25))
             await _open_long(env)
-            positions = await env.text("/positions")
-            assert positions.startswith("<b>NFO:NIFTY24JANFUT (exp 25 Jan)</b> LONG 1 lot (50) "
-                                        "MIS @ 112.65, stop 99.50"), positions
-            orders = await env.text("/orders")
-            assert ("09:25:10 <b>NFO:NIFTY24JANFUT (exp 25 Jan)</b> BUY 1 lot (50) MIS MARKET "
-                    "entry (signal): COMPLETE @ 112.65") in orders
-            instruments = await env.text("/instruments")
-            assert instruments.startswith("<b>NFO:NIFTY24JANFUT (exp 25 Jan)</b> token 1")
+            assert await env.text("/positions") == (
+                "<b>NIFTY24JANFUT</b> exp 25 Jan\n"
+                "LONG 1 lot (50) MIS · P&amp;L <b>₹0.00</b>\n"
+                "@ 112.65 → 112.65 · SL 99.50")
+            assert await env.text("/orders") == (
+                "<b>Last 1 order</b> (IST)\n"
+                "<pre>TIME     SYMBOL        SIDE  PRICE\n"
+                "09:25:10 NIFTY24JANFUT BUY  112.65\n"
+                "  1 lot (50) MIS filled · MARKET\n"
+                "  exp 25 Jan · entry (signal)</pre>")
+            assert await env.text("/instruments") == ("<b>NFO:NIFTY24JANFUT</b> exp 25 Jan\n"
+                                                      "  token 1 · lot 50 · tick 0.05")
 
     run(body())
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 from agent.logsetup import log_path
@@ -42,11 +42,14 @@ def test_logs_lines_are_ist_when_the_machine_is_in_new_york(tmp_path: Path) -> N
         services = ChatServices(log_file=log_path(tmp_path))
         async with telegram_env(tmp_path / "chat", services=services) as env:
             reply = await env.text("/logs 5")
-            (line,) = [ln for ln in reply.removeprefix("<pre>").removesuffix("</pre>")
-                       .splitlines() if "NSE:AAA entry BUY 50" in ln]
-            stamp, _, rest = line.partition(" IST ")
-            assert rest.startswith("INFO    agent.engine: NSE:AAA entry BUY 50"), line
-            at = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").replace(tzinfo=IST)
+            # the title says the (IST) day; each line its IST time, level and message
+            title, _, body = reply.removesuffix("</pre>").partition("\n<pre>")
+            (line,) = [ln for ln in body.splitlines() if "NSE:AAA entry BUY 50" in ln]
+            clock, _, rest = line.partition(" ")
+            assert rest == "INF NSE:AAA entry BUY 50", line
+            (day,) = {d for d in (before.date(), after.date())
+                      if title.startswith(f"<b>Log</b> {d:%a} {d.day} {d:%b} · ")}
+            at = datetime.combine(day, time.fromisoformat(clock), IST)
             assert before - timedelta(seconds=1) <= at <= after + timedelta(seconds=1), line
 
     run(body())

@@ -125,7 +125,7 @@ def test_a_login_after_the_refresh_loads_the_days_list_for_add(sim, tmp_path) ->
             await chat.said(lambda t: "Kite login needed (no valid access token)" in t
                             and t.endswith("- /login"))
             before = await chat.ask("/add NSE:TCS", "NSE:TCS")
-            assert before == ("❌ NSE:TCS: not in the bundled sample list (no login yet); "
+            assert before == ("❌ NSE:TCS: not in the bundled sample\nlist (no login yet);\n"
                               "/login loads today's")
             await chat.ask("/login", "Kite login")
             await chat.ask(_redirect(sim), "Logged in to Kite as <b>SIM001</b>")
@@ -136,7 +136,7 @@ def test_a_login_after_the_refresh_loads_the_days_list_for_add(sim, tmp_path) ->
             added = await chat.ask("/add NSE:TCS", "NSE:TCS")
             assert added.startswith("✅ NSE:TCS: added"), added
             again = await chat.ask("/add NSE:NOPE", "NSE:NOPE")
-            assert again == "❌ NSE:NOPE: not in today's instrument list (loaded 09:" \
+            assert again == "❌ NSE:NOPE: not in today's instrument\nlist (loaded 09:" \
                 + again.split("(loaded 09:", 1)[1]
             assert "reloads" not in again  # today's list: a login would not change it
 
@@ -190,9 +190,9 @@ def test_start_and_resume_say_when_entries_can_happen(tmp_path) -> None:
                 "✅ resumed\nafter the 15:00 cutoff: no entries today"
             await env.text("/stop")
             assert await env.text("/resume") == \
-                "✅ resumed, but the agent is stopped: /start to trade"
+                "✅ resumed, but the agent is stopped:\n/start to trade"
             env.clock.advance_to(at(16, 0, day=DAY + timedelta(days=5)))  # a Saturday
-            assert await env.text("/start") == ("✅ trading started\nclosed: Saturday; next "
+            assert await env.text("/start") == ("✅ trading started\nclosed: Saturday;\nnext "
                                                 "trading day Monday 22 Jan")
 
     run(body())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -82,8 +83,10 @@ def test_schedule_of_the_chat_clock_day(tmp_path: Path) -> None:
         async with telegram_env(tmp_path) as env:
             text = await env.text("/schedule")
             assert text.startswith("<b>Monday 2024-01-15</b> (IST)")
-            assert "NSE: 09:15-15:30" in text
-            assert "15:15 <b>square_off</b> close every open position at market" in text
+            assert text == ("<b>Monday 2024-01-15</b> (IST)\n"
+                            "NSE, NFO, BSE, BFO: 09:15-15:30\n"
+                            "15:00 <b>entry_cutoff</b>\n  no new entries from here on\n"
+                            "15:15 <b>square_off</b>\n  close every open position at market")
             assert "usage: <code>/schedule</code>" in await env.text("/schedule tomorrow")
 
     run(body())
@@ -96,9 +99,9 @@ def test_alerts_show_set_persist_and_apply(tmp_path: Path) -> None:
             assert "stop_moved: <b>off</b>" in shown and "entry_filled: on" in shown
             assert "entry_placed: <b>off</b>" in shown  # placements are quiet by default
             reply = await env.text("/alerts STOP_MOVED silent")
-            assert "stop_moved: <b>silent</b>, effective now (saved)" in reply
+            assert reply == "✅ stop_moved: <b>silent</b>\neffective now (saved)"
             assert "stop_moved: <b>silent</b>" in await env.text("/alerts")
-            assert "on, silent or off, got 'loud'" in await env.text("/alerts error loud")
+            assert "on, silent or off,\ngot 'loud'" in await env.text("/alerts error loud")
             assert "alert type" in await env.text("/alerts nope off")
             await env.text("/alerts entry_placed off")
             env.bot.notify(_note("entry_placed", "placed"))
@@ -130,9 +133,12 @@ def test_logs_tail_and_long_replies_split(tmp_path: Path) -> None:
     async def body() -> None:
         async with telegram_env(tmp_path) as env:
             last2 = await env.text("/logs 2")
-            assert last2.startswith("<pre>") and last2.endswith("</pre>")
-            assert "line 198 &lt;tag&gt;" in last2 and "line 199" in last2
-            assert "line 197" not in last2
+            zs = "z" * 38  # a word wider than a line goes on in pieces, indented
+            assert last2 == ("<b>Log</b> Mon 15 Jan · last 2 lines · IST\n"
+                             "<pre>09:18:00 INF line 198 &lt;tag&gt;\n"
+                             f"  {zs}\n  {zs}\n  {zs}\n  {'z' * 36}\n"
+                             "09:19:00 INF line 199 &lt;tag&gt;\n"
+                             f"  {zs}\n  {zs}\n  {zs}\n  {'z' * 36}</pre>")
             before = len(env.fake.sent())
             env.fake.push_message(CHAT, USER, "/logs 200")
             await env.fake.wait_for("sendMessage", lambda c: "line 199 " in c.params["text"],
@@ -140,8 +146,13 @@ def test_logs_tail_and_long_replies_split(tmp_path: Path) -> None:
             texts = [c.params["text"] for c in env.fake.sent()[before:]]
             assert len(texts) >= 9
             assert all(len(t) < TELEGRAM_LIMIT for t in texts)
-            assert all(t.startswith("<pre>") and t.endswith("</pre>") for t in texts)
-            assert sum(t.count(" INFO agent: line ") for t in texts) == 200
+            assert texts[0].startswith("<b>Log</b> Mon 15 Jan · last 200 lines · IST\n<pre>")
+            assert all(t.startswith("<pre>") for t in texts[1:])
+            assert all(t.endswith("</pre>") for t in texts)
+            # no record is cut between two messages: every block starts with a record
+            blocks = [b for t in texts for b in t.split("<pre>")[1:]]
+            assert all(re.match(r"09:\d\d:00 INF line \d+ ", b) for b in blocks)
+            assert sum(t.count(" INF line ") for t in texts) == 200
             assert "got 'abc'" in await env.text("/logs abc")
 
     run(body())
@@ -179,7 +190,8 @@ def test_a_busy_engine_does_not_freeze_the_chat_and_a_withdrawn_command_never_ru
             env.engine.handle = slow  # type: ignore[method-assign]
             env.runner.put(ClockTick(at(9, 30)))
             reply = await env.text("/pause")
-            assert "did not answer within 0.2 s; the command was withdrawn" in reply
+            assert reply == ("⏳ The engine did not answer in 0.2 s:\nthe command was withdrawn, "
+                             "nothing\nchanged. Try again.")
             assert "allowed to act: yes" in await env.text("/whoami")  # still answering
             release.set()
             status = env.runner.call(Query(QueryKind.STATUS))

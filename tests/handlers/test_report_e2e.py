@@ -61,16 +61,15 @@ def test_report_sends_the_day_report_so_far_with_its_charts(tmp_path: Path) -> N
         async with telegram_env(tmp_path, (AAA, BBB)) as env:
             _store_candles(env, tmp_path / CANDLES_DIR)
             empty = await env.text("/report")
-            assert empty == ("<b>So far, 09:00 IST</b>\nDay report 2024-01-15: 0 trades, 0 "
-                             "winners, realized P&amp;L ₹0.00\nNo charts yet: no completed "
-                             "candles or trades today.")
+            assert empty == ("<b>So far, 09:00 IST</b>\nDay report 2024-01-15\n0 trades, 0 "
+                             "winners\nrealized P&amp;L ₹0.00\nNo charts yet: no completed "
+                             "candles\nor trades today.")
             assert env.fake.calls_of("sendPhoto") == []
             await _a_trade(env)
             (text,) = await env.ask("/report")
-            assert text.params["text"].startswith("<b>So far, 09:00 IST</b>\nDay report "
-                                                  "2024-01-15: 1 trades, 0 winners")
-            assert "NSE:AAA: 1 trades" in text.params["text"]
-            assert "exits: manual 1" in text.params["text"]
+            assert text.params["text"] == ("<b>So far, 09:00 IST</b>\nDay report 2024-01-15\n"
+                                           "1 trade, 0 winners\nrealized P&amp;L ₹0.00\n"
+                                           "  NSE:AAA: 1 trade, ₹0.00\n  exits: manual 1")
             pnl, chart = await _photos(env, 0, 2)
             assert pnl.params["caption"] == "cumulative realized P&amp;L, 2024-01-15"
             assert chart.params["caption"] == "NSE:AAA, 2024-01-15"  # NSE:BBB: no candles
@@ -86,29 +85,30 @@ def test_chart_of_one_symbol_at_its_interval_or_a_multiple(tmp_path: Path) -> No
     async def body() -> None:
         async with telegram_env(tmp_path, (AAA, BBB)) as env:
             _store_candles(env, tmp_path / CANDLES_DIR)
-            assert await env.text("/chart NSE:AAA") == "No completed candles of NSE:AAA yet today."
+            assert await env.text("/chart NSE:AAA") == ("No completed candles of NSE:AAA\n"
+                                                        "yet today.")
             await _a_trade(env)
             sent = len(env.fake.sent())
             env.fake.push_message(CHAT, USER, "/chart nse:aaa")
             (own,) = await _photos(env, 0, 1)
-            assert own.params["caption"] == ("NSE:AAA, 5-minute candles, 2024-01-15 "
-                                             "09:15-09:25 IST: 2 candles, 1 trade")
+            assert own.params["caption"] == ("NSE:AAA, 5-minute candles\n2024-01-15 "
+                                             "09:15-09:25 IST\n2 candles, 1 trade")
             assert own.params["photo"].startswith(PNG)
             env.fake.push_message(CHAT, USER, "/chart NSE:AAA 10")
             (merged,) = await _photos(env, 1, 1)
-            assert merged.params["caption"] == ("NSE:AAA, 10-minute candles, 2024-01-15 "
-                                                "09:15-09:25 IST: 1 candle, 1 trade")
+            assert merged.params["caption"] == ("NSE:AAA, 10-minute candles\n2024-01-15 "
+                                                "09:15-09:25 IST\n1 candle, 1 trade")
             assert len(env.fake.sent()) == sent  # a chart is a photo with its caption only
             finer = await env.text("/chart NSE:AAA 3")
-            assert finer == ("❌ NSE:AAA has 5-minute candles today, so a chart of 3 minutes "
-                             "cannot be drawn; intervals: 5, 10, 15, 30, 60.")
+            assert finer == ("❌ NSE:AAA has 5-minute candles today,\nso a chart of 3 minutes "
+                             "cannot be drawn;\nintervals: 5, 10, 15, 30, 60.")
             bad = await env.text("/chart NSE:AAA 7")
-            assert bad.startswith("❌ interval: expected one of 1, 2, 3, 5, 10, 15, 30, 60, got")
+            assert bad.startswith("❌ interval: expected one of 1, 2, 3, 5,\n10, 15, 30, 60, got")
             assert "usage: <code>/chart SYMBOL [interval]</code>" in bad
             assert await env.text("/chart NSE:ZZZ") == (
-                "❌ NSE:ZZZ is not traded here; /instruments lists them.")
+                "❌ NSE:ZZZ is not traded here;\n/instruments lists them.")
             assert await env.text("/chart NSE:BBB") == (
-                "No completed candles of NSE:BBB yet today.")
+                "No completed candles of NSE:BBB\nyet today.")
             assert "missing argument" in await env.text("/chart")
             assert "expected EXCHANGE:TRADINGSYMBOL" in await env.text("/chart AAA")
             _no_paths(env, tmp_path)
@@ -147,7 +147,8 @@ def test_drawing_blocks_neither_the_chat_nor_the_engine(tmp_path: Path) -> None:
             photos = await _photos(env, 0, 3)  # the report's two, then the chart
             assert photos[-1].params["caption"].startswith("NSE:AAA, 5-minute candles")
             reports = env.fake.sent()
-            assert any("Day report 2024-01-15: 1 trades" in c.params["text"] for c in reports)
+            assert any("Day report 2024-01-15\n1 trade, 0 winners\n" in c.params["text"]
+                       for c in reports)
 
     run(body(), timeout=40)
 
@@ -160,8 +161,9 @@ def test_report_names_bad_candle_data_without_the_servers_path(tmp_path: Path) -
             stored = CandleLog(tmp_path / CANDLES_DIR).path(DAY, 1, 5)
             stored.write_text(stored.read_text() + "{cut sho\n")
             (text,) = await env.ask("/report")
-            assert (f"skipped (bad data): {CANDLES_DIR}/2024-01-15/1_5m.jsonl line 3: not a "
-                    "JSON object") in text.params["text"]
+            assert text.params["text"].endswith(
+                f"\n  skipped (bad data):\n  - {CANDLES_DIR}/2024-01-15/1_5m.jsonl line\n"
+                "  3: not a JSON object")
             await _photos(env, 0, 2)  # the report is made from the rest
             _no_paths(env, tmp_path)
 
@@ -182,7 +184,7 @@ def test_report_sends_at_most_ten_photos_traded_instruments_first(tmp_path: Path
             await _a_trade(env)
             (text,) = await env.ask("/report")
             assert text.params["text"].endswith(
-                "Charts of 2 more instrument(s): /chart SYMBOL for each.")
+                "\nCharts of 2 more instruments:\n/chart SYMBOL for each.")
             photos = await _photos(env, 0, 10)
             captions = [p.params["caption"] for p in photos]
             assert captions[:2] == ["cumulative realized P&amp;L, 2024-01-15",

@@ -73,7 +73,8 @@ def test_status_says_what_it_is_doing_and_why(tmp_path: Path) -> None:
             assert "<b>NSE:BBB</b> flat at 90.10" in detail
             assert "sell alert: candle of 09:20" in detail
             unknown = await env.text("/status NSE:ZZZ")
-            assert "'NSE:ZZZ': expected 'table' or one of the traded" in unknown
+            assert unknown.startswith("❌ 'NSE:ZZZ': expected 'table' or one of\nthe traded "
+                                      "instruments (/instruments\nlists them)\n")
             assert "usage: <code>/status [table|SYMBOL]</code>" in unknown
             assert "usage:" in await env.text("/status table now")
 
