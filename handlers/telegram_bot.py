@@ -55,6 +55,7 @@ from handlers.args import COMMANDS, split_command
 from handlers.auth import Verdict
 from handlers.commands import CommandCenter
 from handlers.inbox import AlertInbox
+from handlers.phone import wrap_text
 from handlers.sender import ChatSender, Lane, Outgoing
 from handlers.services import Button, Caller, Response
 from handlers.text import esc, split_message
@@ -243,7 +244,7 @@ class TelegramBot:
             except OSError as exc:
                 log.warning("cannot send %s: %s", path, exc)
         for chat_id in self.alert_chat_ids:
-            for out in outgoing(Response(alert.text)):
+            for out in outgoing(Response(wrap_text(alert.text))):  # a phone's 40 columns
                 self.sender.enqueue(chat_id, Outgoing(out.text, silent=alert.silent))
             for photo in photos:
                 self.sender.enqueue(chat_id, photo)

@@ -186,3 +186,23 @@ def test_a_prompt_held_back_by_flood_control_gets_its_minute_from_delivery(
             # (that the minute runs out a minute after delivery: test_auth_confirm_e2e)
 
     run(body(), timeout=30)
+
+
+def test_a_long_one_line_alert_reaches_the_phone_in_40_columns(tmp_path: Path) -> None:
+    """Alerts in the generic form (a label, the time, the engine's words) are wrapped for a
+    phone like every reply; nothing of the text is lost."""
+    from handlers.text import html_to_plain
+
+    words = ("Kite login as AB1234: valid until 06:00; instruments: today's instrument "
+             "list (loaded 09:20); now trading NSE:INFY, NSE:ADANIPORTS")
+
+    async def body() -> None:
+        async with telegram_env(tmp_path) as env:
+            env.bot.notify(Notification(AlertKind.LOGIN, words, at(9, 20)))
+            (call,) = await env.fake.wait_for("sendMessage", lambda c: "AB1234" in
+                                              c.params["text"])
+            plain = html_to_plain(call.params["text"])
+            assert all(len(line) <= 40 for line in plain.split("\n")), plain
+            assert " ".join(plain.split()) == f"login 09:20:00 {words}"
+
+    run(body())
