@@ -150,6 +150,6 @@ def moves_text(moves: Sequence[tuple[Notification, Notification]]) -> str:
     when = f"{to_ist(max(last.time for _, last in moves)):%H:%M:%S}"
     lines = [f"{esc(first.symbol)} {price(first.data.get('old'))} → "
              f"{price(last.data.get('stop'))}" for first, last in moves]
-    if len(lines) == 1:
-        return f"↕️ {b('Stop moved')} {lines[0]} · {when}"
+    if len(lines) == 1:  # the time on the first line: one move fits a phone's 40 columns
+        return f"↕️ {b('Stop moved')} · {when}\n{lines[0]}"
     return "\n".join([f"↕️ {b(f'{len(lines)} stops moved')} · {when}", *lines])

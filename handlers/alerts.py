@@ -122,7 +122,8 @@ def format_alert(note: Notification) -> str:
     if alert_text.is_trip(note):
         return alert_text.trip_text(note)
     label = LABELS.get(note.kind, note.kind.value)
-    gap = "\n" if note.kind is AlertKind.DAY_REPORT else " "  # the report's lines below
+    # a text of several lines (the day report, a login) goes below its label and time
+    gap = "\n" if note.kind is AlertKind.DAY_REPORT or "\n" in note.text else " "
     line = f"{b(label)} {to_ist(note.time):%H:%M:%S}{gap}{esc(note.text)}"
     if note.kind in _LOGIN_HINT:
         line += " - /login"

@@ -66,7 +66,7 @@ def test_stop_moves_are_off_by_default_and_fold_into_one_message_per_candle(
     assert dispatcher.prepare([_move(at(9, 31, 59), "108.00", "109.00")]) == []
     assert dispatcher.coalesced == 2
     (later,) = dispatcher.prepare([_move(at(9, 35, 0), "109.00", "110.00")])
-    assert later.text == "↕️ <b>Stop moved</b> NSE:AAA 109.00 → 110.00 · 09:35:00"
+    assert later.text == "↕️ <b>Stop moved</b> · 09:35:00\nNSE:AAA 109.00 → 110.00"
     # A 5-minute instrument: one message per candle (its moves come at candle ends).
     assert dispatcher.prepare([_move(at(9, 40, 2), "1.00", "2.00", "NSE:CCC", 5)]) != []
     assert dispatcher.prepare([_move(at(9, 43, 0), "2.00", "3.00", "NSE:CCC", 5)]) == []

@@ -58,8 +58,11 @@ class Chat:
         self.fake = fake
 
     async def said(self, pred: Callable[[str], bool], timeout: float = 15.0) -> str:
-        (call,) = await self.fake.wait_for("sendMessage", lambda c: _ok(c) and pred(_text(c)),
-                                           timeout=timeout)
+        """The first message whose text, its lines joined (alerts wrap at a phone's 40
+        columns), satisfies ``pred``; returned as sent."""
+        (call,) = await self.fake.wait_for(
+            "sendMessage", lambda c: _ok(c) and pred(_text(c).replace("\n", " ")),
+            timeout=timeout)
         return _text(call)
 
     async def ask(self, text: str, expect: str, timeout: float = 15.0) -> str:
@@ -131,7 +134,7 @@ def test_a_login_after_the_refresh_loads_the_days_list_for_add(sim, tmp_path) ->
             await chat.ask(_redirect(sim), "Logged in to Kite as <b>SIM001</b>")
             login = await chat.said(lambda t: "Kite login as SIM001" in t)
             assert "Kite login as SIM001: valid until 06:00\n" in login
-            assert "instruments: today's instrument list (loaded 09:" in login
+            assert "instruments: today's instrument list (loaded 09:" in " ".join(login.split())
             assert "session started" not in login and "now trading" not in login
             added = await chat.ask("/add NSE:TCS", "NSE:TCS")
             assert added.startswith("✅ NSE:TCS: added"), added

@@ -108,7 +108,7 @@ def test_alerts_show_set_persist_and_apply(tmp_path: Path) -> None:
             env.bot.notify(_note("stop_moved", "NSE:AAA stop moved 1 -> 2"))
             (call,) = await env.fake.wait_for("sendMessage", lambda c: "<b>Stop moved</b>"
                                               in c.params["text"])
-            assert call.params["text"] == "↕️ <b>Stop moved</b> NSE:AAA 1.00 → 2.00 · 09:30:00"
+            assert call.params["text"] == "↕️ <b>Stop moved</b> · 09:30:00\nNSE:AAA 1.00 → 2.00"
             assert call.params["disable_notification"] is True
             assert not env.fake.calls_of("sendMessage",
                                          lambda c: "<b>entry placed</b>" in c.params["text"])
