@@ -10,9 +10,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from agent.events import SquareOff, TickBatch
+from agent.charts import candle_chart
+from agent.events import Query, QueryKind, SquareOff, TickBatch
+from agent.marks import Mark, mark_from_dict, mark_to_dict
 from agent.models import Candle, Instrument
-from agent.serialize import candle_to_dict
+from agent.money import money
+from agent.serialize import candle_from_dict, candle_to_dict, trade_from_dict
 from handlers.build import ChatServices
 from storage.candles import CandleLog
 from storage.hookup import CANDLES_DIR
@@ -24,8 +27,8 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def _store_candles(env: Env, root: Path) -> None:
-    """The engine's completed candles go to the day's files, as ``EnginePersistence``
-    writes them (here on the engine thread, synchronously)."""
+    """The engine's completed candles and its marks go to the day's files, as
+    ``EnginePersistence`` writes them (here on the engine thread, synchronously)."""
     log = CandleLog(root)
 
     def write(instrument: Instrument, candle: Candle) -> None:
@@ -33,7 +36,12 @@ def _store_candles(env: Env, root: Path) -> None:
         path = log.path(candle.start.date(), instrument.token, minutes)
         log.append_lines(path, [dumps_line(candle_to_dict(candle), str(path))])
 
+    def mark(instrument: Instrument, mark: Mark) -> None:
+        path = log.marks_path(mark.time.date(), instrument.token)
+        log.append_lines(path, [dumps_line(mark_to_dict(mark), str(path))])
+
     env.engine.on_candle = write
+    env.engine.on_mark = mark
 
 
 async def _a_trade(env: Env) -> None:
@@ -72,8 +80,10 @@ def test_report_sends_the_day_report_so_far_with_its_charts(tmp_path: Path) -> N
             assert "NSE:AAA: 1 trades" in text.params["text"]
             assert "exits: manual 1" in text.params["text"]
             pnl, chart = await _photos(env, 0, 2)
-            assert pnl.params["caption"] == "cumulative realized P&amp;L, 2024-01-15"
-            assert chart.params["caption"] == "NSE:AAA, 2024-01-15"  # NSE:BBB: no candles
+            assert pnl.params["caption"] == (f"Net P&amp;L through 15 Jan 2024: 1 trade, net "
+                                             f"{money(0)}, max drawdown {money(0)}")
+            assert chart.params["caption"] == (  # NSE:BBB: no candles, no chart
+                f"NSE:AAA 5-minute candles, 15 Jan 2024: 1 trade, net {money(0)}")
             assert pnl.params["photo"].startswith(PNG) and chart.params["photo"].startswith(PNG)
             assert text.at <= pnl.at <= chart.at  # the text first, then the charts
             assert "usage" in await env.text("/report today")
@@ -91,13 +101,21 @@ def test_chart_of_one_symbol_at_its_interval_or_a_multiple(tmp_path: Path) -> No
             sent = len(env.fake.sent())
             env.fake.push_message(CHAT, USER, "/chart nse:aaa")
             (own,) = await _photos(env, 0, 1)
-            assert own.params["caption"] == ("NSE:AAA, 5-minute candles, 2024-01-15 "
-                                             "09:15-09:25 IST: 2 candles, 1 trade")
+            assert own.params["caption"] == (f"NSE:AAA 5-minute candles, 15 Jan 2024: 1 trade,"
+                                             f" net {money(0)} (09:15-09:25 IST, 2 candles)")
             assert own.params["photo"].startswith(PNG)
+            log = CandleLog(tmp_path / CANDLES_DIR)  # drawn with the day's marks
+            candles = [candle_from_dict(r) for r in log.read_day(DAY, 1, 5)]
+            marks = [mark_from_dict(r) for r in log.read_marks(DAY, 1).records]
+            assert [m.kind.value for m in marks] == ["alert", "stop"]  # no target: 0x
+            reply = await asyncio.wrap_future(env.runner.submit(Query(QueryKind.TRADES)))
+            trades = [trade_from_dict(t) for t in reply.data]
+            assert own.params["photo"] == candle_chart("NSE:AAA", candles, trades, marks)
             env.fake.push_message(CHAT, USER, "/chart NSE:AAA 10")
             (merged,) = await _photos(env, 1, 1)
-            assert merged.params["caption"] == ("NSE:AAA, 10-minute candles, 2024-01-15 "
-                                                "09:15-09:25 IST: 1 candle, 1 trade")
+            assert merged.params["caption"] == (
+                f"NSE:AAA 10-minute candles, 15 Jan 2024: 1 trade, net {money(0)} "
+                "(09:15-09:25 IST, 1 candle)")
             assert len(env.fake.sent()) == sent  # a chart is a photo with its caption only
             finer = await env.text("/chart NSE:AAA 3")
             assert finer == ("❌ NSE:AAA has 5-minute candles today, so a chart of 3 minutes "
@@ -145,7 +163,7 @@ def test_drawing_blocks_neither_the_chat_nor_the_engine(tmp_path: Path) -> None:
             assert env.fake.calls_of("sendPhoto") == []
             slow.release.set()
             photos = await _photos(env, 0, 3)  # the report's two, then the chart
-            assert photos[-1].params["caption"].startswith("NSE:AAA, 5-minute candles")
+            assert photos[-1].params["caption"].startswith("NSE:AAA 5-minute candles")
             reports = env.fake.sent()
             assert any("Day report 2024-01-15: 1 trades" in c.params["text"] for c in reports)
 
@@ -160,8 +178,9 @@ def test_report_names_bad_candle_data_without_the_servers_path(tmp_path: Path) -
             stored = CandleLog(tmp_path / CANDLES_DIR).path(DAY, 1, 5)
             stored.write_text(stored.read_text() + "{cut sho\n")
             (text,) = await env.ask("/report")
-            assert (f"skipped (bad data): {CANDLES_DIR}/2024-01-15/1_5m.jsonl line 3: not a "
-                    "JSON object") in text.params["text"]
+            assert ("skipped (bad data): NSE:AAA 5-minute candles line 3: not a JSON object"
+                    in text.params["text"])  # the instrument, not the file (the log has it)
+            assert "jsonl" not in text.params["text"]
             await _photos(env, 0, 2)  # the report is made from the rest
             _no_paths(env, tmp_path)
 
@@ -185,8 +204,9 @@ def test_report_sends_at_most_ten_photos_traded_instruments_first(tmp_path: Path
                 "Charts of 2 more instrument(s): /chart SYMBOL for each.")
             photos = await _photos(env, 0, 10)
             captions = [p.params["caption"] for p in photos]
-            assert captions[:2] == ["cumulative realized P&amp;L, 2024-01-15",
-                                    "NSE:AAA, 2024-01-15"]
-            assert captions[2:] == [f"NSE:S{i:02d}, 2024-01-15" for i in range(8)]
+            assert captions[0].startswith("Net P&amp;L through 15 Jan 2024: 1 trade")
+            assert captions[1].startswith("NSE:AAA 5-minute candles, 15 Jan 2024: 1 trade")
+            assert captions[2:] == [f"NSE:S{i:02d} 5-minute candles, 15 Jan 2024: no trades"
+                                    for i in range(8)]
 
     run(body(), timeout=40)
