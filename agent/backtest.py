@@ -34,6 +34,7 @@ from agent.instruments import (
     load_dump,
     resolve_configured,
 )
+from agent.marks import Mark
 from agent.models import Candle, Instrument, Order, StopMode, Tick, Trade
 from agent.settings import Settings
 from agent.timeutil import IST
@@ -51,6 +52,7 @@ class BacktestResult:
     rows: int = 0
     accepted: int = 0
     candles: dict[str, list[Candle]] = field(default_factory=dict)  # only when asked
+    marks: dict[str, list[Mark]] = field(default_factory=dict)  # with the candles
     stale: int = 0  # rows dropped: older than their instrument's current candle
     outside_session: int = 0  # rows dropped: outside their instrument's session
     charts: list[Path] = field(default_factory=list)  # written by ``chart_dir``
@@ -140,6 +142,7 @@ class DayCharts:
         self.engine = engine
         self.day: date | None = None
         self.candles: dict[str, list[Candle]] = {}
+        self.marks: dict[str, list[Mark]] = {}  # the day's alert bands, stops, targets
         self.paths: list[Path] = []
         self._seen = 0  # engine.all_trades before this: charted, or of earlier days
 
@@ -150,6 +153,9 @@ class DayCharts:
             self.day = day
         self.candles.setdefault(ins.symbol, []).append(candle)
 
+    def on_mark(self, ins: Instrument, mark: Mark) -> None:
+        self.marks.setdefault(ins.symbol, []).append(mark)
+
     def flush(self) -> None:
         """Write the held day's report (its trades are closed: a backtest ends each day)."""
         if self.day is None or not self.candles:
@@ -159,7 +165,11 @@ class DayCharts:
         done = self.engine.all_trades[self._seen:]
         self._seen += len(done)
         trades = sorted_trades(t for t in done if t.entry_time.date() == self.day)
-        report = day_report(self.day.isoformat(), trades, self.candles)
+        # a mark of the next day (made before its first candle) waits for that day's report
+        marks = {s: [m for m in ms if m.time.date() <= self.day] for s, ms in self.marks.items()}
+        self.marks = {s: kept for s, ms in self.marks.items()
+                      if (kept := [m for m in ms if m.time.date() > self.day])}
+        report = day_report(self.day.isoformat(), trades, self.candles, marks=marks)
         self.candles = {}
         try:
             self.paths += write_report(report, self.out_dir)
@@ -182,18 +192,17 @@ def run_backtest(settings: Settings, ticks_path: Path, keep_candles: bool = Fals
     candles: dict[str, list[Candle]] = {}
     charts = DayCharts(chart_dir, engine) if chart_dir is not None else None
     hooks: list[Callable[[Instrument, Candle], None]] = []
+    marks: dict[str, list[Mark]] = {}
+    marking: list[Callable[[Instrument, Mark], None]] = []
     if keep_candles:
         hooks.append(lambda ins, c: candles.setdefault(ins.symbol, []).append(c))
+        marking.append(lambda ins, m: marks.setdefault(ins.symbol, []).append(m))
     if charts is not None:
         hooks.append(charts.on_candle)
-    if len(hooks) == 1:
-        engine.on_candle = hooks[0]
-    elif hooks:
-        def every_hook(ins: Instrument, candle: Candle) -> None:
-            for hook in hooks:
-                hook(ins, candle)
-
-        engine.on_candle = every_hook
+        marking.append(charts.on_mark)
+    if hooks:
+        engine.on_candle = _every(hooks)
+        engine.on_mark = _every(marking)
     source = TickFile(ticks_path, known_tokens={i.token for i in instruments})
     if on_dropped is None:
         run_ticks(engine, source)
@@ -207,7 +216,20 @@ def run_backtest(settings: Settings, ticks_path: Path, keep_candles: bool = Fals
     return BacktestResult(sorted_trades(engine.all_trades), list(engine.book.orders.values()),
                           notes, source.bad, source.bad_count, source.rows,
                           good - engine.unknown_ticks - engine.ignored_ticks, candles,
-                          stale, outside, charts.paths if charts is not None else [])
+                          marks, stale, outside, charts.paths if charts is not None else [])
+
+
+def _every(hooks: list[Callable[[Instrument, Any], None]]
+           ) -> Callable[[Instrument, Any], None]:
+    """One hook that calls each of ``hooks`` (the only one as it is)."""
+    if len(hooks) == 1:
+        return hooks[0]
+
+    def every_hook(ins: Instrument, item: Any) -> None:
+        for hook in hooks:
+            hook(ins, item)
+
+    return every_hook
 
 
 def sorted_trades(trades: Iterable[Trade]) -> list[Trade]:
@@ -364,5 +386,7 @@ def write_charts(result: BacktestResult, out_dir: Path) -> list[Path]:
         trades = [t for t in result.trades if t.entry_time.date() == day]
         candles = {s: [c for c in cs if c.start.date() == day]
                    for s, cs in result.candles.items()}
-        paths += write_report(day_report(day.isoformat(), trades, candles), out_dir)
+        marks = {s: [m for m in ms if m.time.date() == day] for s, ms in result.marks.items()}
+        paths += write_report(day_report(day.isoformat(), trades, candles, marks=marks),
+                              out_dir)
     return paths

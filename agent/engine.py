@@ -38,6 +38,7 @@ from agent.lifecycle.executor import Executor
 from agent.lifecycle.reconciler import Reconciler
 from agent.lifecycle.tags import TagMint
 from agent.margins import Funds
+from agent.marks import Mark
 from agent.models import Candle, Instrument, Side, StopMode, Tick, Trade
 from agent.pnl import PnlBook
 from agent.risk import NO_LIMITS, Limits, RiskBook
@@ -62,6 +63,7 @@ class Engine(EngineDays):
                  strategy: Strategy | None = None,
                  notify: Callable[[Notification], None] = _ignore,
                  on_candle: Callable[[Instrument, Candle], None] = _ignore,
+                 on_mark: Callable[[Instrument, Mark], None] = _ignore,
                  carry_positions: bool = False, stop_mode: StopMode | None = None,
                  tag_epoch: str = "") -> None:
         """``carry_positions``: live days keep open positions over a day roll; a backtest
@@ -69,7 +71,9 @@ class Engine(EngineDays):
         the engine's time follows the accepted ticks (the backtest). ``stop_mode``
         overrides the config's (a backtest uses synthetic stops: docs/strategy.md's rules).
         ``tag_epoch``: the live process's start (``lifecycle.tags.wall_epoch``), so no tag
-        repeats after a restart; "" for a backtest."""
+        repeats after a restart; "" for a backtest. ``on_candle`` hears each completed
+        candle, ``on_mark`` each of the strategy's marks for the charts (agent/marks.py);
+        both only hand them on (engine thread)."""
         self.settings = settings
         self.calendar = TradingCalendar(settings.schedule)
         self.clock = clock
@@ -78,6 +82,7 @@ class Engine(EngineDays):
         self.strategy: Strategy = strategy or AlertBreakout()
         self.notify = notify
         self.on_candle = on_candle
+        self.on_mark = on_mark
         self.carry_positions = carry_positions
         self.runtimes: dict[int, InstrumentRuntime] = {}
         self.by_symbol: dict[str, InstrumentRuntime] = {}
@@ -95,6 +100,7 @@ class Engine(EngineDays):
                              stops_enabled=mode is StopMode.EXCHANGE,
                              buffer_ticks=settings.defaults.stop_limit_buffer_ticks)
         self.exec.on_stopped_out = self._stopped_out
+        self.exec.on_mark = lambda rt, mark: self.on_mark(rt.instrument, mark)
         self.exec.check_limits = self._limits_now
         self.exec.wait_scale = float(getattr(clock, "speed", 1.0))
         self.running = True

@@ -1,39 +1,49 @@
-"""The day report: a text summary and PNG charts (candles with entries and exits, and the
-cumulative realized P&L). Used by ``backtest --chart DIR``, the 15:40 day report and the
-``/report`` and ``/chart`` commands (``report_from_views``, ``resample``).
+"""The day report: a text summary and PNG charts (the equity curve, and per instrument its
+candles with VWAP, alert bands, entries, exits, stop and target: agent/charts.py and
+charts_pnl.py), each with a caption saying what it shows. Used by ``backtest --chart
+DIR``, the 15:40 day report and the ``/report`` and ``/chart`` commands
+(``report_from_views``, ``resample``).
 
-Money is written by ``agent.money`` (₹, lakh/crore); the charts' time axes are IST
-(matplotlib would draw UTC). Pure functions on plain data; any thread (matplotlib's Agg
-backend, no display, and a figure per call, so concurrent calls do not share state).
-Bad candle data (a record that is not a candle, an unreadable file) and a chart that fails
-are skipped and listed in the report's text: the report is made from the rest.
+Money is written by ``agent.money`` (₹, lakh/crore); the charts' time axes are IST. Pure
+functions on plain data; any thread (a figure per call, so concurrent calls do not share
+state). Bad candle or mark data (a record that is not one, an unreadable file) and a chart
+that fails are skipped and listed in the report's text by instrument, never by the
+server's path (the log has the file): the report is made from the rest.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import textwrap
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from agent.charts import candle_chart, candle_title
+from agent.charts_pnl import equity_chart, equity_title
 from agent.fields import FieldError
-from agent.models import Candle, Side, Trade
+from agent.marks import Mark, mark_from_dict
+from agent.models import Candle, Trade
 from agent.money import money
 from agent.serialize import candle_from_dict, trade_from_dict
-from agent.timeutil import IST
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
+class Chart:
+    name: str  # its file name under ``--chart DIR`` or data/reports/DAY
+    caption: str  # what it shows (plain text; never a path)
+    png: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class DayReport:
     text: str
-    charts: tuple[tuple[str, bytes], ...]  # (file name, PNG bytes)
+    charts: tuple[Chart, ...]
 
 
 def summary_text(day_label: str, trades: Sequence[Trade]) -> str:
@@ -74,117 +84,59 @@ def _fit(head: str, tail: str) -> list[str]:
     return [head, f"    {tail}"]
 
 
-def _figure(width: float = 10.0, height: float = 4.5):
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width, height), dpi=100)
-
-
-def _ist_axis(ax) -> None:
-    """Times on the x axis as IST hours and minutes."""
-    from matplotlib.dates import AutoDateLocator, DateFormatter
-
-    ax.xaxis.set_major_locator(AutoDateLocator(tz=IST))
-    ax.xaxis.set_major_formatter(DateFormatter("%H:%M", tz=IST))
-    ax.set_xlabel("IST")
-
-
-def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight")
-    return buf.getvalue()
-
-
-def candle_chart(symbol: str, candles: Sequence[Candle], trades: Iterable[Trade]) -> bytes:
-    """OHLC bars of one instrument's day with its entries (triangles) and exits (crosses);
-    ``symbol`` is the chart's title."""
-    fig = _figure()
-    ax = fig.add_subplot(1, 1, 1)
-    width = 0.0
-    if len(candles) > 1:
-        width = (candles[1].start - candles[0].start).total_seconds() / 86400 * 0.6
-    for c in candles:
-        colour = "tab:green" if c.close >= c.open else "tab:red"
-        ax.vlines(c.start, float(c.low), float(c.high), colors=colour, linewidth=1)
-        ax.add_patch(_body(c, width, colour))
-    for t in trades:
-        long = t.side is Side.BUY
-        ax.plot([t.entry_time], [float(t.entry_price)], marker="^" if long else "v",
-                color="tab:blue" if long else "tab:orange", markersize=8)
-        ax.plot([t.exit_time], [float(t.exit_price)], marker="x", color="black", markersize=7)
-    ax.set_title(symbol)
-    ax.grid(True, alpha=0.3)
-    if candles:
-        ax.set_xlim(candles[0].start, candles[-1].end)
-    _ist_axis(ax)
-    fig.autofmt_xdate()
-    return _png(fig)
-
-
-def _body(c: Candle, width: float, colour: str):
-    from matplotlib.dates import date2num
-    from matplotlib.patches import Rectangle
-
-    low, high = sorted((float(c.open), float(c.close)))
-    return Rectangle((date2num(c.start) - width / 2, low), width, max(high - low, 1e-9),
-                     color=colour)
-
-
-def pnl_chart(trades: Sequence[Trade]) -> bytes:
-    """Cumulative realized P&L over the exits of the day."""
-    fig = _figure(height=3.5)
-    ax = fig.add_subplot(1, 1, 1)
-    ordered = sorted(trades, key=lambda t: t.exit_time)
-    running = Decimal(0)
-    xs, ys = [], []
-    for t in ordered:
-        running += t.pnl
-        xs.append(t.exit_time)
-        ys.append(float(running))
-    ax.step(xs, ys, where="post", color="tab:blue")
-    ax.axhline(0, color="grey", linewidth=0.8)
-    ax.set_title("cumulative realized P&L (rupees)")
-    ax.grid(True, alpha=0.3)
-    if xs:
-        _ist_axis(ax)
-    fig.autofmt_xdate()
-    return _png(fig)
-
-
-def usable_candles(read: Any) -> tuple[list[Candle], list[str]]:
+def usable_candles(read: Any, label: str) -> tuple[list[Candle], list[str]]:
     """The candles of one read candle file (``storage.candles.CandleFileRead``: ``path``,
-    ``records``, ``numbers``, ``bad_lines``, ``problem``) and one line per thing skipped:
-    the file (unreadable), a line that is not JSON, a record that is not a candle."""
-    where = str(read.path)
+    ``records``, ``numbers``, ``bad_lines``, ``problem``) and one line per thing skipped,
+    named by ``label`` ("NSE:INFY 5-minute candles"; the log names the file): the file
+    (unreadable), a line that is not JSON, a record that is not a candle."""
+    return _usable(read, label, candle_from_dict)
+
+
+def usable_marks(read: Any, label: str) -> tuple[list[Mark], list[str]]:
+    """The strategy's marks of one read marks file, as ``usable_candles``."""
+    return _usable(read, label, mark_from_dict)
+
+
+def _usable(read: Any, label: str, convert: Any) -> tuple[list[Any], list[str]]:
     if read.problem:
-        return [], [f"{where}: {read.problem}"]
-    skipped = [f"{where} line {n}: not a JSON object" for n in read.bad_lines]
-    candles = []
+        log.warning("day report: %s (%s) skipped: %s", label, read.path, read.problem)
+        return [], [f"{label}: {read.problem}"]
+    skipped = [f"{label} line {n}: not a JSON object" for n in read.bad_lines]
+    good = []
     for number, record in zip(read.numbers or range(1, len(read.records) + 1), read.records,
                               strict=False):
         try:
-            candles.append(candle_from_dict(record))
+            good.append(convert(record))
         except FieldError as exc:
-            skipped.append(f"{where} line {number}: {exc}")
-    return candles, skipped
+            log.warning("day report: %s line %d skipped: %s", read.path, number, exc)
+            skipped.append(f"{label} line {number}: {exc}")
+    return good, skipped
 
 
 def day_report(day_label: str, trades: Sequence[Trade],
                candles: Mapping[str, Sequence[Candle]],
-               skipped: Sequence[str] = ()) -> DayReport:
-    """Text and charts: the P&L curve and one chart per symbol that has candles. What was
-    skipped (bad candle data, a chart that failed) is listed at the end of the text; the
-    report is made from the rest."""
-    charts: list[tuple[str, bytes]] = []
+               skipped: Sequence[str] = (),
+               marks: Mapping[str, Sequence[Mark]] | None = None) -> DayReport:
+    """Text and charts: the equity curve and one chart per symbol that has candles (with
+    its ``marks``: alert bands, stop, target). What was skipped (bad candle data, a chart
+    that failed) is listed at the end of the text; the report is made from the rest."""
+    charts: list[Chart] = []
     problems = list(skipped)
+    marks = marks or {}
+    try:
+        day: date | None = date.fromisoformat(day_label)
+    except ValueError:
+        day = None
     if trades:
-        _chart(charts, problems, f"{day_label}_pnl.png", "the P&L chart", pnl_chart, trades)
+        _chart(charts, problems, f"{day_label}_pnl.png", equity_title(trades, day),
+               "the P&L chart", equity_chart, trades, day)
     for symbol, series in sorted(candles.items()):
         if series:
             mine = [t for t in trades if t.symbol == symbol]
             name = symbol.replace(":", "_")
-            _chart(charts, problems, f"{day_label}_{name}.png", f"the chart of {symbol}",
-                   candle_chart, symbol, series, mine)
+            _chart(charts, problems, f"{day_label}_{name}.png",
+                   candle_title(symbol, series, mine), f"the chart of {symbol}",
+                   candle_chart, symbol, series, mine, marks.get(symbol, ()))
     text = summary_text(day_label, trades)
     if problems:  # one a line (a path is not cut: it would not fit 40 columns whole)
         shown = problems[:SKIPPED_SHOWN]
@@ -197,30 +149,39 @@ def day_report(day_label: str, trades: Sequence[Trade],
 SKIPPED_SHOWN = 5  # lines about skipped data in the report's text
 
 
-def _chart(charts: list[tuple[str, bytes]], problems: list[str], name: str, what: str,
+def _chart(charts: list[Chart], problems: list[str], name: str, caption: str, what: str,
            draw: Any, *args: Any) -> None:
     try:
-        charts.append((name, draw(*args)))
+        charts.append(Chart(name, caption, draw(*args)))
     except Exception as exc:  # one chart never stops the report
         log.warning("day report: %s failed", what, exc_info=True)
         problems.append(f"{what} failed ({type(exc).__name__}: {exc})")
 
 
 def report_from_views(day: date, trade_rows: Sequence[Mapping[str, Any]],
-                      instrument_rows: Sequence[Mapping[str, Any]], read: Any) -> DayReport:
+                      instrument_rows: Sequence[Mapping[str, Any]], read: Any,
+                      read_marks: Any = None) -> DayReport:
     """The day report from the engine's query data: ``trade_rows`` (``QueryKind.TRADES``),
     ``instrument_rows`` (``QueryKind.STATUS``'s ``instruments``: symbol, token, today's
-    interval) and ``read(day, token, interval)``, the stored candles
-    (``storage.candles.CandleLog.read``). Any thread but the engine's: it reads files and
-    draws (the 15:40 report and ``/report`` both build it so)."""
+    interval), ``read(day, token, interval)``, the stored candles
+    (``storage.candles.CandleLog.read``), and ``read_marks(day, token)``, the strategy's
+    marks (``CandleLog.read_marks``; None: charts without them). Any thread but the
+    engine's: it reads files and draws (the 15:40 report and ``/report`` both build it so)."""
     trades = [trade_from_dict(t) for t in trade_rows]
     candles: dict[str, list[Candle]] = {}
+    marks: dict[str, list[Mark]] = {}
     skipped: list[str] = []
     for row in instrument_rows:
-        series, bad = usable_candles(read(day, row["token"], row["settings"]["interval"]))
-        candles[row["symbol"]] = series
+        symbol, interval = row["symbol"], int(row["settings"]["interval"])
+        series, bad = usable_candles(read(day, row["token"], interval),
+                                     f"{symbol} {interval}-minute candles")
+        candles[symbol] = series
         skipped += bad
-    return day_report(day.isoformat(), trades, candles, skipped)
+        if read_marks is not None and series:
+            marks[symbol], bad = usable_marks(read_marks(day, row["token"]),
+                                              f"{symbol} chart marks")
+            skipped += bad
+    return day_report(day.isoformat(), trades, candles, skipped, marks)
 
 
 def resample(candles: Sequence[Candle], minutes: int, anchor: datetime) -> list[Candle]:
@@ -246,8 +207,8 @@ def resample(candles: Sequence[Candle], minutes: int, anchor: datetime) -> list[
 def write_report(report: DayReport, out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, data in report.charts:
-        path = out_dir / name
-        path.write_bytes(data)
+    for chart in report.charts:
+        path = out_dir / chart.name
+        path.write_bytes(chart.png)
         paths.append(path)
     return paths

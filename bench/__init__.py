@@ -1,4 +1,4 @@
-"""Benchmarks: ``python -m bench [--quick] [--markdown]`` (issue 6).
+"""Benchmarks: ``python -m bench [--quick] [--markdown]`` (issue 6; charts: issue 15).
 
 Each part is a module with ``run(quick: bool) -> dict`` returning plain JSON-able figures;
 ``bench.__main__`` runs them in ``PARTS`` order, prints the table (``bench.report``) and
@@ -10,7 +10,8 @@ test`` only runs the quick smoke run. Single-threaded; run from the repository r
 
 from __future__ import annotations
 
-PARTS: tuple[str, ...] = ("parse", "engine", "latency", "scale", "storage", "backtest")
+PARTS: tuple[str, ...] = ("parse", "engine", "latency", "scale", "storage", "backtest",
+                          "charts")  # charts: issue 15
 
 
 class NotMeasured(Exception):

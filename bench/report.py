@@ -50,6 +50,7 @@ GOALS: tuple[Goal, ...] = (
     Goal("latency", "p99 < 5 ms", lambda r: r["p99_ms"], 5.0, False, " ms"),
     Goal("scale", "peak RSS < 400 MB", lambda r: r["peak_rss_mb"], 400.0, False, " MB"),
     Goal("backtest", "< 15 s for 2.25M ticks", lambda r: r["wall_s"], 15.0, False, " s"),
+    Goal("charts", "< 1 s per chart", lambda r: r["candle"]["seconds"], 1.0, False, " s"),
 )
 
 
@@ -171,9 +172,19 @@ def _backtest(r: dict[str, Any]) -> Iterator[Row]:
                   f"{f['ratio']:.2f}x")
 
 
+def _charts(r: dict[str, Any]) -> Iterator[Row]:
+    base = f"empty figure to PNG: {r['baseline_ms']:.0f} ms"
+    c, e = r["candle"], r["equity"]
+    yield Row("charts", f"candle chart, {r['candles']} five-minute candles, {r['trades']} "
+              f"trades, {r['marks']} marks ({c['size']} PNG)", f"{c['ms']:.0f} ms", base,
+              f"{c['ratio']:.1f}x", "< 1 s per chart")
+    yield Row("charts", f"equity chart, {r['trades']} trades ({e['size']} PNG)",
+              f"{e['ms']:.0f} ms", base, f"{e['ratio']:.1f}x")
+
+
 _RENDER: dict[str, Callable[[dict[str, Any]], Iterator[Row]]] = {
     "parse": _parse, "engine": _engine, "latency": _latency, "scale": _scale,
-    "storage": _storage, "backtest": _backtest}
+    "storage": _storage, "backtest": _backtest, "charts": _charts}
 
 
 def _generic(part: str, r: dict[str, Any]) -> Row:

@@ -33,6 +33,7 @@ from agent.timeutil import to_ist
 from handlers import alert_text
 from handlers.args import ALERT_MODES
 from handlers.inbox import AlertInbox
+from handlers.services import Photo
 from handlers.text import b, esc
 from storage.prefs import Prefs
 
@@ -105,7 +106,7 @@ class Alert:
 
     text: str  # HTML, one or a few lines
     silent: bool = False
-    photos: tuple[str, ...] = ()  # PNG files sent after the text (the day report's charts)
+    photos: tuple[Photo, ...] = ()  # sent after the text (the day report's charts)
     kind: AlertKind | None = None  # what it is about (the first of what it holds)
     time: datetime | None = None  # the time of its (first) notification
 
@@ -221,7 +222,7 @@ class AlertDispatcher:
         notes = slot.notes
         first = notes[0]
         kind, when = first.kind, first.time
-        photos: tuple[str, ...] = ()
+        photos: tuple[Photo, ...] = ()
         if kind is AlertKind.STOP_MOVED:
             text = alert_text.moves_text(_folded(notes))
         elif len(notes) > 1:  # a limit trip and its exits, or a burst of exits
@@ -236,7 +237,8 @@ class AlertDispatcher:
         else:
             text = format_alert(first)
             if kind is AlertKind.DAY_REPORT:
-                photos = tuple(first.data.get("charts", ()))
+                photos = tuple(Photo(esc(c.caption), c.png)
+                               for c in first.data.get("charts", ()))
         return Alert(text, slot.silent, photos, kind, when)
 
 

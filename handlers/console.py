@@ -125,6 +125,9 @@ class ConsoleChat:
 
     def print_alert(self, alert: Alert) -> None:
         self._write(f"[alert] {html_to_plain(alert.text)}")
+        for photo in alert.photos:  # the day report's charts: what each shows
+            self._write(f"[chart] {html_to_plain(photo.caption)} "
+                        f"(PNG, {len(photo.png) // 1024 + 1} KB; Telegram shows it)")
 
     def _flush_alerts(self) -> None:
         """Print what the engine queued before the stop (the last alerts of a demo)."""

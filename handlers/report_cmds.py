@@ -3,7 +3,7 @@
 The engine is asked only for a snapshot of plain data (the trades and the instrument rows,
 two queries on the loop with the usual timeout); reading the candle files and drawing the
 PNGs run in a worker thread (``asyncio.to_thread``), one build at a time, so neither the
-loop nor the engine thread waits for matplotlib. A chart takes about 0.2 s; meanwhile the
+loop nor the engine thread waits for matplotlib. A chart takes about 0.15 s; meanwhile the
 other threads wait a little for the GIL (the loop's wake-ups: p99 about 40 ms, at most 80
 ms over a /report of 10 charts, 150 ms over 31, on two busy cores), so /report draws at
 most ``MAX_PHOTOS`` charts. Charts go out as photos with a caption that says what they
@@ -13,16 +13,22 @@ show; no server path is ever in a message. Loop thread only.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from agent.calendar import TradingCalendar
+from agent.charts import candle_title, count
 from agent.config_values import interval as parse_interval
 from agent.events import Query, QueryKind
 from agent.models import Candle, Trade
-from agent.reports import candle_chart, report_from_views, resample, usable_candles
+from agent.reports import (
+    candle_chart,
+    report_from_views,
+    resample,
+    usable_candles,
+    usable_marks,
+)
 from agent.serialize import trade_from_dict
 from agent.settings import INTERVALS
 from agent.timeutil import IST
@@ -60,24 +66,16 @@ async def report(center: CommandCenter, caller: Caller, args: list[str]) -> Resp
     rows = sorted(rows, key=lambda r: r["symbol"] not in traded)  # traded ones first
     drawn, rest = rows[:MAX_PHOTOS - 1], rows[MAX_PHOTOS - 1:]
     async with center.drawing:
-        built = await asyncio.to_thread(report_from_views, day, trades, drawn, reader.read)
+        built = await asyncio.to_thread(report_from_views, day, trades, drawn, reader.read,
+                                        getattr(reader, "read_marks", None))
     at = center.services.clock.now()
-    shown = built.text.replace(f"{center.services.settings.data_dir}{os.sep}", "")  # no paths
-    text = f"{b(f'So far, {at:%H:%M} IST')}\n{esc(shown)}"
-    photos = tuple(Photo(esc(_caption(name, day)), png) for name, png in built.charts)
+    text = f"{b(f'So far, {at:%H:%M} IST')}\n{esc(built.text)}"
+    photos = tuple(Photo(esc(c.caption), c.png) for c in built.charts)
     if not photos:
         text += "\nNo charts yet: no completed candles\nor trades today."
     if rest:
         text += f"\nCharts of {len(rest)} more instruments:\n/chart SYMBOL for each."
     return Response(text, photos=photos)
-
-
-def _caption(name: str, day: date) -> str:
-    """'2026-11-23_NSE_INFY.png' -> 'NSE:INFY, 2026-11-23'; the P&L chart says so."""
-    stem = name.removesuffix(".png").removeprefix(f"{day.isoformat()}_")
-    if stem == "pnl":
-        return f"cumulative realized P&L, {day.isoformat()}"
-    return f"{stem.replace('_', ':', 1)}, {day.isoformat()}"
 
 
 async def chart(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
@@ -108,29 +106,30 @@ async def chart(center: CommandCenter, caller: Caller, args: list[str]) -> Respo
     day = center.services.clock.now().date()
     anchor = _session_open(center, day, name.split(":", 1)[0])
     async with center.drawing:
-        drawn = await asyncio.to_thread(_draw, reader.read, day, row, minutes, anchor, trades)
+        drawn = await asyncio.to_thread(_draw, reader, day, row, minutes, anchor, trades)
     if drawn is None:
         return Response(f"No completed candles of {esc(name)}\nyet today.")
     candles, png = drawn
-    caption = (f"{name}, {minutes}-minute candles\n{day.isoformat()} "
-               f"{candles[0].start:%H:%M}-{candles[-1].end:%H:%M} IST\n"
-               f"{_count(len(candles), 'candle')}, {_count(len(trades), 'trade')}")
+    caption = (f"{candle_title(row['symbol'], candles, trades)}\n"
+               f"{candles[0].start:%H:%M}-{candles[-1].end:%H:%M} IST, "
+               f"{count(len(candles), 'candle')}")
     return Response("", photos=(Photo(esc(caption), png),))
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
-def _draw(read: Any, day: date, row: Mapping[str, Any], minutes: int, anchor: datetime,
+def _draw(reader: Any, day: date, row: Mapping[str, Any], minutes: int, anchor: datetime,
           trades: Sequence[Trade]) -> tuple[list[Candle], bytes] | None:
-    """Worker thread: the stored candles, merged to ``minutes``, drawn; None without any."""
-    candles, _skipped = usable_candles(read(day, row["token"], int(row["settings"]["interval"])))
+    """Worker thread: the stored candles, merged to ``minutes``, drawn with the day's marks
+    (alert bands, stop, target); None without any candle."""
+    symbol, own = row["symbol"], int(row["settings"]["interval"])
+    candles, _skipped = usable_candles(reader.read(day, row["token"], own),
+                                       f"{symbol} {own}-minute candles")
     if not candles:
         return None
+    read_marks = getattr(reader, "read_marks", None)
+    marks = usable_marks(read_marks(day, row["token"]), f"{symbol} chart marks")[0] \
+        if read_marks is not None else []
     merged = resample(candles, minutes, anchor)
-    title = f"{row['symbol']} {minutes}m {day.isoformat()}"
-    return merged, candle_chart(title, merged, trades)
+    return merged, candle_chart(symbol, merged, trades, marks, base=candles)
 
 
 def _session_open(center: CommandCenter, day: date, exchange: str) -> datetime:

@@ -59,7 +59,7 @@ from handlers.services import FeedInfo
 from handlers.session_watch import INTERVAL as SESSION_POLL
 from handlers.session_watch import SessionWatch
 from storage.datadir import prepare_data_dir
-from storage.errors import unusable
+from storage.errors import os_problem
 from storage.hookup import EnginePersistence
 from storage.lock import DataDirLock
 from storage.prefs import Prefs
@@ -164,7 +164,8 @@ class AgentProcess:
                                   quote_key=instruments[0].symbol if instruments
                                   else "NSE:NIFTY 50")
         self.engine = Engine(s, instruments, clock=self.clock, on_candle=self.persistence.candle,
-                             carry_positions=True, tag_epoch=wall_epoch())
+                             on_mark=self.persistence.mark, carry_positions=True,
+                             tag_epoch=wall_epoch())
         self.engine.notify = self._notify
         MarginWatch.attach(self.engine, paper_capital=s.paper.capital
                            if s.mode is Mode.PAPER else None)
@@ -500,22 +501,25 @@ class AgentProcess:
         self.morning.refresh()
 
     def report(self, day: date) -> Path | None:
-        """The day report: text as an alert, charts under data/reports/DAY (any thread but
+        """The day report: its text as an alert with the charts as photos (each captioned
+        with what it shows), the charts also saved under data/reports/DAY (any thread but
         the engine's: it asks the engine through its inbox). A candle file or record that
-        cannot be used, or charts that cannot be written, are named in the text; the report
-        is made from the rest."""
+        cannot be used, or charts that cannot be saved, are named in the text by what they
+        are (the log has the paths); the report is made from the rest."""
         trades = self.runner.call(Query(QueryKind.TRADES)).data
         rows = self.runner.call(Query(QueryKind.STATUS)).data["instruments"]
-        report = report_from_views(day, trades, rows, self.persistence.candles.read)
+        candles = self.persistence.candles
+        report = report_from_views(day, trades, rows, candles.read, candles.read_marks)
         out = self.settings.data_dir / "reports" / day.isoformat()
+        n = len(report.charts)
+        where = f"{n} chart{'' if n == 1 else 's'} below" if n else "no charts"
         try:
-            paths = write_report(report, out)
-            where = f"charts: {out}"
+            write_report(report, out)
         except OSError as exc:
-            log.error("day report: the charts could not be written to %s: %s", out, exc)
-            paths, where = [], f"charts not written: {unusable(out, exc)}"
+            log.error("day report: the charts could not be saved in %s: %s", out, exc)
+            where += f" (not saved on the server: {os_problem(exc)})"
         self._notify(Notification(AlertKind.DAY_REPORT, f"{report.text}\n{where}",
-                                  self.clock.now(), data={"charts": [str(p) for p in paths]}))
+                                  self.clock.now(), data={"charts": report.charts}))
         return out
 
     def _notify(self, note: Notification) -> None:

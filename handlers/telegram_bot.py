@@ -32,7 +32,6 @@ import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from telegram import (
@@ -236,13 +235,7 @@ class TelegramBot:
             log.warning("Telegram shutdown: %s", exc)
 
     def _alert(self, alert: Alert) -> None:
-        photos = []
-        for path in alert.photos:
-            try:
-                photos.append(Outgoing(esc(Path(path).name), silent=True,
-                                       photo=Path(path).read_bytes()))
-            except OSError as exc:
-                log.warning("cannot send %s: %s", path, exc)
+        photos = [Outgoing(p.caption, silent=True, photo=p.png) for p in alert.photos]
         for chat_id in self.alert_chat_ids:
             for out in outgoing(Response(wrap_text(alert.text))):  # a phone's 40 columns
                 self.sender.enqueue(chat_id, Outgoing(out.text, silent=alert.silent))

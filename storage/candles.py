@@ -1,4 +1,6 @@
-"""Completed candles as JSON lines: ``<root>/YYYY-MM-DD/<token>_<interval>m.jsonl``.
+"""Completed candles as JSON lines: ``<root>/YYYY-MM-DD/<token>_<interval>m.jsonl``, and
+beside them the strategy's marks of the day (``<token>_marks.jsonl``: alert bands, stop
+and target levels, one line per change; agent/marks.py) for the charts.
 
 ``root`` is the candles directory itself (``data_dir / "candles"``). One JSON object per
 line, appended. Reading tolerates damage: a line cut short by a crash mid-write (or any
@@ -60,6 +62,16 @@ class CandleLog:
         if isinstance(interval, bool) or not isinstance(interval, int) or interval <= 0:
             raise ValueError(f"candle interval must be an int of minutes > 0, got {interval!r}")
         return self.day_dir(day) / f"{token}_{interval}m.jsonl"
+
+    def marks_path(self, day: date, token: int) -> Path:
+        """The file of one instrument's marks on ``day`` (agent/marks.py)."""
+        if isinstance(token, bool) or not isinstance(token, int) or token < 0:
+            raise ValueError(f"instrument token must be an int >= 0, got {token!r}")
+        return self.day_dir(day) / f"{token}_marks.jsonl"
+
+    def read_marks(self, day: date, token: int) -> CandleFileRead:
+        """One instrument's marks of ``day`` as records, read as a candle file is."""
+        return self.read_file(self.marks_path(day, token))
 
     def days(self) -> list[date]:
         """The days that have a candle directory, oldest first."""
@@ -129,7 +141,7 @@ class CandleLog:
             last = " (the last line: probably cut short by a crash mid-write)" if (
                 bad[-1] == len(lines)
             ) else ""
-            logger.warning("candle file %s: skipped %d unreadable line(s) at line(s) %s%s",
+            logger.warning("data file %s: skipped %d unreadable line(s) at line(s) %s%s",
                            path, len(bad), ", ".join(map(str, bad)), last)
         return CandleFileRead(path, records, tuple(bad), tuple(numbers))
 

@@ -1,7 +1,7 @@
 """Connects an engine to storage: restore at start, snapshots and candles while running.
 
-The composition root builds one ``EnginePersistence`` per data directory. ``snapshot`` and
-``candle`` run on the engine thread and only hand data to the writer thread.
+The composition root builds one ``EnginePersistence`` per data directory. ``snapshot``,
+``candle`` and ``mark`` run on the engine thread and only hand data to the writer thread.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from typing import Any
 from agent import snapshot
 from agent.engine import Engine
 from agent.fields import FieldError
+from agent.marks import Mark, mark_to_dict
 from agent.models import Candle, Instrument
 from agent.serialize import candle_to_dict
+from agent.timeutil import IST
 from storage.candles import CandleLog
 from storage.state import StateStore
 from storage.writer import StorageWriter
@@ -84,6 +86,11 @@ class EnginePersistence:
         minutes = int((candle.end - candle.start).total_seconds() // 60)
         self.writer.append_candle(candle.start.date(), instrument.token, minutes,
                                   candle_to_dict(candle))
+
+    def mark(self, instrument: Instrument, mark: Mark) -> None:
+        """Engine thread: append one of the strategy's marks to its day's marks file."""
+        self.writer.append_mark(mark.time.astimezone(IST).date(), instrument.token,
+                                mark_to_dict(mark))
 
     def close(self, timeout: float | None = 10.0) -> bool:
         return self.writer.close(timeout)

@@ -1,4 +1,5 @@
-"""The storage writer: the one thread that writes ``state.json`` and the candle files.
+"""The storage writer: the one thread that writes ``state.json``, the candle files and the
+marks beside them (``append_mark``, written as candle lines are).
 
 Callers (the engine thread) only enqueue: :meth:`StorageWriter.submit_state` and
 :meth:`StorageWriter.append_candle` take a lock for a moment and return; all file I/O runs
@@ -41,8 +42,9 @@ class WriterStats:
     state_submits: int
     state_writes: int  # snapshots written to disk (coalesced submits are not written)
     candle_appends: int
-    candle_batches: int  # successful file appends
+    candle_batches: int  # successful file appends (candles and marks)
     failures: int  # failed write attempts, retries included
+    mark_appends: int = 0  # the strategy's marks for the charts
 
 
 class StorageWriter:
@@ -78,7 +80,7 @@ class StorageWriter:
         self._closing = False
         self._stopped = False  # the thread has left its loop
         self._counts = {"state_submits": 0, "state_writes": 0, "candle_appends": 0,
-                        "candle_batches": 0, "failures": 0}
+                        "candle_batches": 0, "failures": 0, "mark_appends": 0}
         # Writer thread only:
         self._failing: set[Path] = set()
         self._thread = threading.Thread(target=self._run, name=name, daemon=False)
@@ -97,12 +99,19 @@ class StorageWriter:
     def append_candle(self, day: date, token: int, interval: int, record: Mapping[str, Any]
                       ) -> None:
         """Queue one completed candle for its day's file. Raises NotPlainJSON on bad values."""
-        path = self._candles.path(day, token, interval)
+        self._append(self._candles.path(day, token, interval), record, "candle_appends")
+
+    def append_mark(self, day: date, token: int, record: Mapping[str, Any]) -> None:
+        """Queue one of the strategy's marks (agent/marks.py) for its day's marks file,
+        appended as candles are. Raises NotPlainJSON on bad values."""
+        self._append(self._candles.marks_path(day, token), record, "mark_appends")
+
+    def _append(self, path: Path, record: Mapping[str, Any], count: str) -> None:
         line = dumps_line(dict(record), str(path))
         with self._cond:
             self._accepting()
             self._pending_lines.setdefault(path, []).append(line)
-            self._counts["candle_appends"] += 1
+            self._counts[count] += 1
             self._enqueued()
 
     def flush(self, timeout: float | None = None) -> bool:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent.events import AlertKind
 from agent.lifecycle.state import STOP_REASONS
+from agent.marks import Mark, MarkKind
 from agent.models import ExitReason, Order, OrderPurpose, Trade
 from agent.runtime_state import InstrumentRuntime
 from agent.strategy.base import Enter
@@ -89,6 +90,11 @@ class Announcer:
         self.say(AlertKind.ENTRY_FILLED, rt, now, text, order, side=order.side.value,
                  quantity=qty, price=_s(price), stop=_s(stop), risk=_s(risk),
                  level=_s(level), reason=order.reason, **contract_data(rt))
+        if rt is not None:  # the chart's stop path and target start here
+            if stop is not None:
+                self.on_mark(rt, Mark(MarkKind.STOP, now, order.side, stop))
+            if view is not None and view.side is order.side and view.target is not None:
+                self.on_mark(rt, Mark(MarkKind.TARGET, now, order.side, view.target))
 
     def exit_done(self: Executor, rt: InstrumentRuntime | None, order: Order,
                   trade: Trade) -> None:

@@ -30,6 +30,7 @@ from agent.lifecycle.announce import Announcer
 from agent.lifecycle.book import OrderBook
 from agent.lifecycle.state import Close
 from agent.lifecycle.steps import MODIFY_AGAIN, Stepper
+from agent.marks import Mark, MarkKind
 from agent.models import ExitReason, Fill, Order, OrderPurpose, OrderStatus, Trade
 from agent.pnl import PnlBook
 from agent.runtime_state import InstrumentRuntime
@@ -66,6 +67,8 @@ class Executor(Stepper, Announcer):
         self.check_margin: Callable[..., None] = lambda *args: None
         self.on_stopped_out: Callable[[InstrumentRuntime, Any, datetime], None] = \
             lambda rt, price, now: None
+        # set by the engine: the strategy's marks for the charts (agent/marks.py)
+        self.on_mark: Callable[[InstrumentRuntime, Mark], None] = lambda rt, mark: None
 
     # ------------------------------------------------------------ intents
 
@@ -87,9 +90,14 @@ class Executor(Stepper, Announcer):
                          f"{rt.symbol} stop moved {intent.old} -> {intent.new}",
                          stop=str(intent.new), old=str(intent.old),
                          interval=rt.params.interval)
+                self.on_mark(rt, Mark(MarkKind.STOP, now, intent.side, intent.new))
                 self.step(rt, now)
             elif kind is AlertChanged:
                 self._log_alert(rt, intent)
+                c = intent.candle
+                self.on_mark(rt, Mark(MarkKind.CLEARED, now, intent.side) if c is None else
+                             Mark(MarkKind.ALERT, now, intent.side, None, intent.upper,
+                                  intent.lower, c.start))
 
     def want_entry(self, rt: InstrumentRuntime, intent: Enter, now: datetime) -> None:
         """An entry the strategy decided: it counts now (docs/strategy.md 9.5); it goes out

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -14,10 +13,11 @@ from decimal import Decimal
 
 import pytest
 
+from agent.charts import candle_figure
+from agent.charts_pnl import equity_figure
 from agent.events import AlertKind, Notification
 from agent.logsetup import FORMAT, IstFormatter
-from agent.models import Candle
-from agent.reports import _figure, _ist_axis
+from agent.models import Candle, Side, Trade
 from handlers import book_tables, formatting
 from handlers.alerts import format_alert
 
@@ -75,20 +75,17 @@ def test_alert_and_reply_times_are_ist_whatever_zone_they_carry(new_york: None) 
 
 
 def test_the_report_charts_time_axis_is_ist(new_york: None) -> None:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    fig = _figure()
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot(1, 1, 1)
     # times that carry UTC (as a record read back from elsewhere may): drawn in IST
     start = OPEN_UTC
     candles = [Candle(1, start + timedelta(minutes=5 * i), start + timedelta(minutes=5 * i + 5),
                       Decimal(100), Decimal(101), Decimal(99), Decimal(100)) for i in range(12)]
-    ax.plot([c.start for c in candles], [float(c.close) for c in candles])
-    _ist_axis(ax)
-    fig.canvas.draw()
-    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
-    assert labels and all(re.fullmatch(r"\d\d:\d\d", label) for label in labels), labels
-    hours = {int(label.split(":")[0]) for label in labels}
-    assert hours <= {9, 10, 11}, labels  # IST session hours, not 03:45 UTC nor 22:45 NY
+    ax = candle_figure("NSE:AAA", candles, []).axes[0]
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels == ["09:15", "09:30", "09:45", "10:00"]  # not 03:45 UTC nor 22:45 NY
     assert ax.get_xlabel() == "IST"
+    assert ax.get_title() == "NSE:AAA 5-minute candles, 23 Nov 2026: no trades"
+    trade = Trade("NSE:AAA", 1, Side.BUY, 1, candles[1].start, Decimal(100), "signal",
+                  candles[4].end, Decimal(101), "target", Decimal(1))
+    ax = equity_figure([trade]).axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["start", "09:40"]
+    assert ax.get_title().startswith("Net P&L through 23 Nov 2026: 1 trade")

@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from agent.models import Candle, Side, Trade
+from agent.money import money
 from agent.reports import report_from_views, resample
 from agent.serialize import candle_to_dict, trade_to_dict
 from storage.candles import CandleLog
@@ -62,6 +63,10 @@ def test_report_from_views_reads_each_instruments_candles_at_its_interval(tmp_pa
     report = report_from_views(DAY, [trade_to_dict(trade)], rows, log.read)
     assert report.text.startswith("Day report 2024-01-15\n1 trade, 1 winner\nrealized P&L "
                                   "+₹117.50\n  NSE:AAA: 1 trade, +₹117.50\n  exits: target 1\n")
-    assert [name for name, _ in report.charts] == [
+    assert [c.name for c in report.charts] == [
         "2024-01-15_pnl.png", "2024-01-15_NSE_AAA.png", "2024-01-15_NSE_BBB.png"]
-    assert all(png.startswith(PNG) for _, png in report.charts)
+    assert all(c.png.startswith(PNG) for c in report.charts)
+    assert [c.caption for c in report.charts] == [
+        f"Net P&L through 15 Jan 2024: 1 trade, net {money('117.50')}, max drawdown ₹0.00",
+        f"NSE:AAA 5-minute candles, 15 Jan 2024: 1 trade, net {money('117.50')}",
+        "NSE:BBB 15-minute candles, 15 Jan 2024: no trades"]

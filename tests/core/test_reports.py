@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 from agent.backtest import run_backtest, write_charts
+from agent.money import money
 from agent.reports import day_report, summary_text
 from agent.settings import Defaults, InstrumentConfig, Settings, StrategyParams
 from agent.synthetic import PathShape, session_ticks, synthetic_instruments, write_csv
@@ -45,4 +46,6 @@ def test_summary_counts_trades_winners_and_exit_reasons() -> None:
                     "  NSE:A: 2 trades, +₹5.00\n  NSE:B: 1 trade, +₹2.00\n"
                     "  exits: square_off 1, stop 1, target 1")
     report = day_report("2026-11-23", trades, {})
-    assert [name for name, _ in report.charts] == ["2026-11-23_pnl.png"]
+    assert [c.name for c in report.charts] == ["2026-11-23_pnl.png"]
+    assert report.charts[0].caption == (f"Net P&L through 23 Nov 2026: 3 trades, net {money(7)}, "
+                                        f"max drawdown {money(5, sign=False)}")

@@ -136,8 +136,52 @@ def test_bad_candle_data_does_not_stop_the_day_report(sim, tmp_path, monkeypatch
     finally:
         proc.close()
     (note,) = [n for n in notes if n.kind is AlertKind.DAY_REPORT]
-    assert f"{good} line 2: start: missing" in note.text
-    assert f"{good} line 3: not a JSON object" in note.text
-    assert f"{broken}: cannot be read: is a directory" in note.text
+    # named by what they are, never by the server's path (the log has the files)
+    candles_of = f"{first.symbol} {first.params.interval}-minute candles"
+    assert f"{candles_of} line 2: start: missing" in note.text
+    assert f"{candles_of} line 3: not a JSON object" in note.text
+    assert (f"{second.symbol} {second.params.interval}-minute candles: cannot be read: is a "
+            "directory") in note.text
+    assert str(tmp_path) not in note.text and "jsonl" not in note.text
+    assert note.text.endswith("\n1 chart below")  # the good candles' chart, as a photo
+    (chart,) = note.data["charts"]
+    assert chart.caption == f"{candles_of}, 23 Nov 2026: no trades"
+    assert str(tmp_path) not in chart.caption
     symbol = first.symbol.replace(":", "_")
-    assert out is not None and (out / f"{DAY}_{symbol}.png").stat().st_size > 0
+    assert out is not None and (out / f"{DAY}_{symbol}.png").read_bytes() == chart.png
+
+
+def test_day_report_charts_that_cannot_be_saved_are_still_sent(sim, tmp_path,
+                                                               monkeypatch) -> None:
+    """A full disk under data/reports: the charts still go out as photos, and the text says
+    they were not saved and why, without the server's path."""
+    import handlers.runtime as runtime
+
+    proc = _process(_settings(tmp_path), sim)
+    proc.open()
+    notes: list[Notification] = []
+    monkeypatch.setattr(proc, "_notify", notes.append)
+    first = next(iter(proc.engine.runtimes.values()))
+    candles = proc.persistence.candles
+    good = candles.path(DAY, first.token, first.params.interval)
+    good.parent.mkdir(parents=True)
+    good.write_text(json.dumps({
+        "token": first.token, "start": "2026-11-23T09:15:00+05:30",
+        "end": "2026-11-23T09:20:00+05:30", "open": "100.5", "high": "101", "low": "100",
+        "close": "100.75", "volume": 900, "ticks": 12}) + "\n")
+
+    def full_disk(report: Any, out: Path) -> list[Path]:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(out))
+
+    monkeypatch.setattr(runtime, "write_report", full_disk)
+    proc.runner.start()
+    try:
+        proc.report(DAY)
+    finally:
+        proc.close()
+    (note,) = [n for n in notes if n.kind is AlertKind.DAY_REPORT]
+    assert note.text.endswith("\n1 chart below (not saved on the server: the disk is full "
+                              "(errno 28))")
+    assert str(tmp_path) not in note.text
+    (chart,) = note.data["charts"]
+    assert chart.png.startswith(b"\x89PNG") and str(tmp_path) not in chart.caption

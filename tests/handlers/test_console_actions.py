@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agent.events import SquareOff, TickBatch
+from agent.money import money
 from tests.handlers.harness import run
 from tests.handlers.test_console import console
 from tests.helpers import Feed, worked_long
@@ -32,7 +33,9 @@ def test_console_squareoff_list_asks_again_and_a_chart_is_one_line(tmp_path: Pat
             assert c.runner.submitted.count(SquareOff("NSE:AAA")) == 1
             await c.screen.wait_for("Closed by /squareoff")
             c.keys.type("/report")
-            out = await c.screen.wait_for("[chart] cumulative realized P&L, 2024-01-15 (PNG, ")
+            out = await c.screen.wait_for(  # what the picture is: the day's equity chart
+                f"[chart] Net P&L through 15 Jan 2024: 1 trade,\nnet {money(0)}, max drawdown "
+                f"{money(0)} (PNG, ")
             assert "Day report 2024-01-15\n1 trade, 0 winners\nrealized P&L" in out
             assert "KB; Telegram shows it)" in out  # no candles stored here: no other chart
             assert str(tmp_path) not in out

@@ -10,9 +10,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from agent.events import SquareOff, TickBatch
+from agent.charts import candle_chart
+from agent.events import Query, QueryKind, SquareOff, TickBatch
+from agent.marks import Mark, mark_from_dict, mark_to_dict
 from agent.models import Candle, Instrument
-from agent.serialize import candle_to_dict
+from agent.money import money
+from agent.serialize import candle_from_dict, candle_to_dict, trade_from_dict
 from handlers.build import ChatServices
 from storage.candles import CandleLog
 from storage.hookup import CANDLES_DIR
@@ -24,8 +27,8 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def _store_candles(env: Env, root: Path) -> None:
-    """The engine's completed candles go to the day's files, as ``EnginePersistence``
-    writes them (here on the engine thread, synchronously)."""
+    """The engine's completed candles and its marks go to the day's files, as
+    ``EnginePersistence`` writes them (here on the engine thread, synchronously)."""
     log = CandleLog(root)
 
     def write(instrument: Instrument, candle: Candle) -> None:
@@ -33,7 +36,12 @@ def _store_candles(env: Env, root: Path) -> None:
         path = log.path(candle.start.date(), instrument.token, minutes)
         log.append_lines(path, [dumps_line(candle_to_dict(candle), str(path))])
 
+    def mark(instrument: Instrument, mark: Mark) -> None:
+        path = log.marks_path(mark.time.date(), instrument.token)
+        log.append_lines(path, [dumps_line(mark_to_dict(mark), str(path))])
+
     env.engine.on_candle = write
+    env.engine.on_mark = mark
 
 
 async def _a_trade(env: Env) -> None:
@@ -48,6 +56,11 @@ async def _a_trade(env: Env) -> None:
 async def _photos(env: Env, before: int, count: int) -> list[Any]:
     calls = await env.fake.wait_for("sendPhoto", count=before + count)
     return calls[before:]
+
+
+def _flat(text: str) -> str:
+    """A caption with its lines joined: captions are wrapped to a phone's 40 columns."""
+    return " ".join(text.split())
 
 
 def _no_paths(env: Env, tmp: Path) -> None:
@@ -71,8 +84,11 @@ def test_report_sends_the_day_report_so_far_with_its_charts(tmp_path: Path) -> N
                                            "1 trade, 0 winners\nrealized P&amp;L ₹0.00\n"
                                            "  NSE:AAA: 1 trade, ₹0.00\n  exits: manual 1")
             pnl, chart = await _photos(env, 0, 2)
-            assert pnl.params["caption"] == "cumulative realized P&amp;L, 2024-01-15"
-            assert chart.params["caption"] == "NSE:AAA, 2024-01-15"  # NSE:BBB: no candles
+            assert _flat(pnl.params["caption"]) == (
+                f"Net P&amp;L through 15 Jan 2024: 1 trade, net {money(0)}, max drawdown "
+                f"{money(0)}")
+            assert _flat(chart.params["caption"]) == (  # NSE:BBB: no candles, no chart
+                f"NSE:AAA 5-minute candles, 15 Jan 2024: 1 trade, net {money(0)}")
             assert pnl.params["photo"].startswith(PNG) and chart.params["photo"].startswith(PNG)
             assert text.at <= pnl.at <= chart.at  # the text first, then the charts
             assert "usage" in await env.text("/report today")
@@ -91,13 +107,22 @@ def test_chart_of_one_symbol_at_its_interval_or_a_multiple(tmp_path: Path) -> No
             sent = len(env.fake.sent())
             env.fake.push_message(CHAT, USER, "/chart nse:aaa")
             (own,) = await _photos(env, 0, 1)
-            assert own.params["caption"] == ("NSE:AAA, 5-minute candles\n2024-01-15 "
-                                             "09:15-09:25 IST\n2 candles, 1 trade")
+            assert _flat(own.params["caption"]) == (
+                f"NSE:AAA 5-minute candles, 15 Jan 2024: 1 trade, net {money(0)} 09:15-09:25 "
+                "IST, 2 candles")
             assert own.params["photo"].startswith(PNG)
+            log = CandleLog(tmp_path / CANDLES_DIR)  # drawn with the day's marks
+            candles = [candle_from_dict(r) for r in log.read_day(DAY, 1, 5)]
+            marks = [mark_from_dict(r) for r in log.read_marks(DAY, 1).records]
+            assert [m.kind.value for m in marks] == ["alert", "stop"]  # no target: 0x
+            reply = await asyncio.wrap_future(env.runner.submit(Query(QueryKind.TRADES)))
+            trades = [trade_from_dict(t) for t in reply.data]
+            assert own.params["photo"] == candle_chart("NSE:AAA", candles, trades, marks)
             env.fake.push_message(CHAT, USER, "/chart NSE:AAA 10")
             (merged,) = await _photos(env, 1, 1)
-            assert merged.params["caption"] == ("NSE:AAA, 10-minute candles\n2024-01-15 "
-                                                "09:15-09:25 IST\n1 candle, 1 trade")
+            assert _flat(merged.params["caption"]) == (
+                f"NSE:AAA 10-minute candles, 15 Jan 2024: 1 trade, net {money(0)} "
+                "09:15-09:25 IST, 1 candle")
             assert len(env.fake.sent()) == sent  # a chart is a photo with its caption only
             finer = await env.text("/chart NSE:AAA 3")
             assert finer == ("❌ NSE:AAA has 5-minute candles today,\nso a chart of 3 minutes "
@@ -145,7 +170,7 @@ def test_drawing_blocks_neither_the_chat_nor_the_engine(tmp_path: Path) -> None:
             assert env.fake.calls_of("sendPhoto") == []
             slow.release.set()
             photos = await _photos(env, 0, 3)  # the report's two, then the chart
-            assert photos[-1].params["caption"].startswith("NSE:AAA, 5-minute candles")
+            assert photos[-1].params["caption"].startswith("NSE:AAA 5-minute candles")
             reports = env.fake.sent()
             assert any("Day report 2024-01-15\n1 trade, 0 winners\n" in c.params["text"]
                        for c in reports)
@@ -161,9 +186,9 @@ def test_report_names_bad_candle_data_without_the_servers_path(tmp_path: Path) -
             stored = CandleLog(tmp_path / CANDLES_DIR).path(DAY, 1, 5)
             stored.write_text(stored.read_text() + "{cut sho\n")
             (text,) = await env.ask("/report")
-            assert text.params["text"].endswith(
-                f"\n  skipped (bad data):\n  - {CANDLES_DIR}/2024-01-15/1_5m.jsonl line\n"
-                "  3: not a JSON object")
+            shown = " ".join(text.params["text"].split())
+            assert "NSE:AAA 5-minute candles line 3: not a JSON object" in shown  # the
+            assert "jsonl" not in shown  # instrument, not the file (the log has it)
             await _photos(env, 0, 2)  # the report is made from the rest
             _no_paths(env, tmp_path)
 
@@ -186,9 +211,10 @@ def test_report_sends_at_most_ten_photos_traded_instruments_first(tmp_path: Path
             assert text.params["text"].endswith(
                 "\nCharts of 2 more instruments:\n/chart SYMBOL for each.")
             photos = await _photos(env, 0, 10)
-            captions = [p.params["caption"] for p in photos]
-            assert captions[:2] == ["cumulative realized P&amp;L, 2024-01-15",
-                                    "NSE:AAA, 2024-01-15"]
-            assert captions[2:] == [f"NSE:S{i:02d}, 2024-01-15" for i in range(8)]
+            captions = [_flat(p.params["caption"]) for p in photos]
+            assert captions[0].startswith("Net P&amp;L through 15 Jan 2024: 1 trade")
+            assert captions[1].startswith("NSE:AAA 5-minute candles, 15 Jan 2024: 1 trade")
+            assert captions[2:] == [f"NSE:S{i:02d} 5-minute candles, 15 Jan 2024: no trades"
+                                    for i in range(8)]
 
     run(body(), timeout=40)

@@ -234,26 +234,28 @@ async def _logged(text: str) -> None:
 
 
 def test_the_day_report_sends_its_charts_as_photos(tmp_path: Path) -> None:
-    from agent.reports import pnl_chart
+    from agent.charts_pnl import equity_chart, equity_title
+    from agent.reports import Chart
     from agent.serialize import trade_from_dict
 
-    png = tmp_path / "2026-11-23_pnl.png"
     trade = trade_from_dict({
         "symbol": "NSE:AAA", "instrument_token": 1, "side": "BUY", "quantity": 50,
         "entry_time": at(9, 25).isoformat(), "entry_price": "112.65", "entry_reason": "signal",
         "exit_time": at(10, 0).isoformat(), "exit_price": "115", "exit_reason": "target",
         "pnl": "117.50"})
-    png.write_bytes(pnl_chart([trade]))
+    chart = Chart("2024-01-15_pnl.png", equity_title([trade]), equity_chart([trade]))
 
     async def body() -> None:
         async with telegram_env(tmp_path) as env:
-            env.bot.notify(Notification(AlertKind.DAY_REPORT, "Day report 2026-11-23: 1 trade",
-                                        at(15, 40), data={"charts": [str(png)]}))
+            env.bot.notify(Notification(AlertKind.DAY_REPORT, "Day report 2024-01-15: 1 trade",
+                                        at(15, 40), data={"charts": (chart,)}))
             (text,) = await env.fake.wait_for(
                 "sendMessage", lambda c: "Day report" in c.params["text"])
             (photo,) = await env.fake.wait_for("sendPhoto")
-            assert photo.params["caption"] == png.name
-            assert photo.params["photo"] == png.read_bytes()
+            assert photo.params["caption"] == (  # what it shows, never a file's name or path
+                f"Net P&amp;L through 15 Jan 2024: 1 trade, net {money('117.50')}, max "
+                "drawdown ₹0.00")
+            assert photo.params["photo"] == chart.png
             assert photo.at > text.at  # after the text, paced like any message
 
     run(body())
