@@ -85,8 +85,8 @@ def test_an_expired_token_and_an_unknown_symbol_wait_for_the_login(tmp_path) -> 
 
             mark = agent.send(_landed(ex))
             agent.wait_for(r"Logged in to Kite as SIM001", since=mark)
-            agent.wait_for(r"\[alert\] login \S+ Kite login as SIM001: valid until 06:00$",
-                           since=mark)
+            agent.wait_for(r"^\[alert\] login \S+$", since=mark)  # its lines below it
+            agent.wait_for(r"^Kite login as SIM001: valid until 06:00$", since=mark)
             agent.wait_for(r"^instruments: today's instrument list \(loaded 10:\d\d\)$",
                            since=mark)
             agent.wait_for(r"^now trading NSE:INFY$", since=mark)
