@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from agent.calendar import TradingCalendar
+from agent.entry_window import entry_window
 from agent.events import Job
 from agent.models import Instrument, Side
 from agent.settings import StrategyParams
@@ -56,29 +57,20 @@ class DayPhase:
 
 
 def day_phase(calendar: TradingCalendar, now: datetime) -> DayPhase:
-    """The phase of the day at ``now`` (IST). Pure; any thread."""
-    now = to_ist(now)
-    today = now.date()
-    hours = calendar.session(today)
-    if hours is None:
-        return DayPhase(Phase.CLOSED, why_closed=calendar.why_closed(today) or "",
-                        next_day=calendar.next_trading_day(today))
-    opens, closes = hours
-    jobs = dict(calendar.timetable(today))
-    cutoff = jobs.get(Job.ENTRY_CUTOFF.value, closes)
-    square_off = jobs.get(Job.SQUARE_OFF.value, closes)
-    if now < opens:
-        phase = Phase.PRE_OPEN
-    elif now < cutoff:
-        phase = Phase.ENTRIES
-    elif now < square_off:
-        phase = Phase.CUTOFF
-    elif now < closes:
+    """The phase of the day at ``now`` (IST): ``agent.entry_window``'s, the one /start and
+    /resume speak from, with the square-off time passed split off. Pure; any thread."""
+    window = entry_window(now, calendar)
+    if window.opens is None or window.closes is None:
+        return DayPhase(Phase.CLOSED, why_closed=window.why_closed or "",
+                        next_day=window.next_day)
+    jobs = dict(calendar.timetable(window.now.date()))
+    square_off = jobs.get(Job.SQUARE_OFF.value, window.closes)
+    phase = Phase(window.phase.value)
+    if phase is Phase.CUTOFF and window.now >= square_off:
         phase = Phase.SQUARED_OFF
-    else:
-        phase = Phase.AFTER_CLOSE
-    following = calendar.next_trading_day(today) if phase is Phase.AFTER_CLOSE else None
-    return DayPhase(phase, opens, cutoff, square_off, closes, next_day=following)
+    following = window.next_day if phase is Phase.AFTER_CLOSE else None
+    return DayPhase(phase, window.opens, window.cutoff, square_off, window.closes,
+                    next_day=following)
 
 
 @dataclass(frozen=True, slots=True)
