@@ -47,7 +47,7 @@ from agent.adapters.kite_rest import (
     WallTimer,
 )
 from agent.adapters.kite_schedule import CancelRequest, KiteSchedule, ModifyRequest, PlaceRequest
-from agent.adapters.kite_writes import WRITE_THREADS, CallDone, Calls, KiteCalls
+from agent.adapters.kite_writes import WRITE_THREADS, CallDone, Calls, KiteCalls, SentWith
 from agent.clock import Clock, LiveClock
 from agent.events import BrokerSnapshot, OrderUpdate
 from agent.margins import Funds
@@ -146,6 +146,9 @@ class KiteBroker(KiteSchedule, KiteCalls, KiteActions, KiteBook, KiteReads, Kite
         self.poll_failures = 0
         self.polling = False  # an order-book read is out on a reader thread
         self.token_dead = False
+        self.sent_calls = 0  # calls sent so far (``SentWith.serial``)
+        self.dead_since = SentWith(0, None)  # the call that declared the session dead
+        self.judging: SentWith | None = None  # the call whose answer is being applied
         self.ip_refused = False  # order calls refused for the IP, none has worked since
         self.closing = False
         self._logged: set[str] = set()

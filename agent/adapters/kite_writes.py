@@ -54,6 +54,15 @@ class Call:
 
 
 @dataclass(frozen=True, slots=True)
+class SentWith:
+    """What a call was sent with: its number in the broker's sending order and the access
+    token the client held then (to judge a session failure or success by)."""
+
+    serial: int
+    token: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class CallDone:
     """A call ended on a pool thread: its result or its exception, and when (timer)."""
 
@@ -132,19 +141,27 @@ class KiteCalls:
              calls: int = 1, what: str = "", **kw: Any) -> None:
         """Start one REST call on a pool thread; ``then(result, error, ended)`` runs on the
         worker when it ends. Counted in ``rate`` from now until after its end."""
+        self.sent_calls += 1
+        sent = SentWith(self.sent_calls, getattr(self.kite, "access_token", None))
+
         def judged(result: Any, error: Exception | None, ended: float) -> None:
-            if error is None:
-                self.answered()
-                if self.ip_refused and rate is self.order_rate:
-                    log.info("kite broker: Kite accepts order calls from this IP again")
-                    self.ip_refused = False
-            then(result, error, ended)
+            self.judging = sent
+            try:
+                if error is None:
+                    self.answered(sent)
+                    if self.ip_refused and rate is self.order_rate:
+                        log.info("kite broker: Kite accepts order calls from this IP again")
+                        self.ip_refused = False
+                then(result, error, ended)
+            finally:
+                self.judging = None
 
         self.calls.start(Call(lambda: fn(**kw), rate, judged, write, calls, what))
 
-    def answered(self: KiteBroker) -> None:
-        """A call worked: a session thought dead is alive again."""
-        if self.token_dead:
+    def answered(self: KiteBroker, sent: SentWith) -> None:
+        """A call worked: a session thought dead is alive again, if the call was sent after
+        the failure that declared it dead (an older call's late answer proves nothing)."""
+        if self.token_dead and sent.serial > self.dead_since.serial:
             log.info("kite broker: Kite answers again")
             self.token_dead = False
 
@@ -167,9 +184,18 @@ class KiteCalls:
         return kind, describe(exc)
 
     def token_lost(self: KiteBroker, detail: str) -> None:
-        if self.token_dead:
+        """A TokenException: the owner is told once per dead session. A call sent with a
+        token since replaced (the owner logged in meanwhile) says nothing about the new one;
+        a call sent with the current token while an older token is the dead one starts a new
+        dead period, even when the success that ended the last one is still in flight."""
+        sent = self.judging or SentWith(self.sent_calls, getattr(self.kite, "access_token", None))
+        if sent.token != getattr(self.kite, "access_token", None):
+            log.debug("kite broker: a call sent with a replaced token failed (%s)", detail)
+            return
+        if self.token_dead and self.dead_since.token == sent.token:
             return
         self.token_dead = True
+        self.dead_since = sent
         log.error("kite broker: Kite session expired (%s): login needed", detail)
         if self.on_token_error is not None:
             try:

@@ -7,9 +7,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from kiteconnect.exceptions import TokenException
 
 from agent.adapters.kite_reads import BrokerError
 from agent.adapters.kite_rest import RetryPolicy, WallTimer
+from agent.adapters.kite_writes import SentWith
 from agent.models import OrderPurpose, OrderStatus, OrderType, Side
 from agent.sim.server import KITE_ORDER_LIMITS
 from tests.adapters.kite_broker_harness import Harness
@@ -114,6 +116,34 @@ def test_an_expired_session_calls_on_token_error_once_and_is_not_retried() -> No
         h.submit(h.order())
         assert h.next_update().status is OrderStatus.REJECTED
         assert h.token_errors == 2  # a new dead period: told again
+
+
+def test_late_answers_of_older_calls_do_not_confuse_the_dead_session() -> None:
+    """The order in which answers are applied is not the order calls were sent: a success
+    sent before the failure does not revive the session, a failure sent with a replaced
+    token does not kill the new one, and a new token's death is told even while the success
+    that proved the login is still in flight."""
+    with Harness() as h:
+        h.idle()
+        broker, token = h.broker, h.kite.access_token
+        before, failing = SentWith(1, token), SentWith(2, token)
+        expired = TokenException("Incorrect `api_key` or `access_token`.")
+        broker.judging = failing
+        broker.failure(expired)
+        broker.answered(before)  # sent before the failure, answered after it
+        assert broker.token_dead and h.token_errors == 1
+        h.kite.set_access_token("new-token")  # the owner logged in
+        broker.judging = SentWith(3, token)  # an old-token call's late failure
+        broker.failure(expired)
+        assert h.token_errors == 1
+        broker.judging = SentWith(5, "new-token")  # the new token died too
+        broker.failure(expired)
+        assert h.token_errors == 2 and broker.token_dead
+        broker.answered(SentWith(4, "new-token"))  # the login's proof, applied late
+        assert broker.token_dead
+        broker.answered(SentWith(6, "new-token"))
+        assert not broker.token_dead
+        broker.judging = None
 
 
 def test_reconcile_with_a_dead_session_raises_and_tells_the_owner() -> None:
