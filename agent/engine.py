@@ -78,6 +78,8 @@ class Engine(EngineDays):
         self.strategy: Strategy = strategy or AlertBreakout()
         self.notify = notify
         self.on_candle = on_candle
+        # every closed trade with its instrument (the journal: storage/hookup.py)
+        self.on_trade_closed: Callable[[Trade, Instrument | None], None] = _ignore
         self.carry_positions = carry_positions
         self.runtimes: dict[int, InstrumentRuntime] = {}
         self.by_symbol: dict[str, InstrumentRuntime] = {}
@@ -411,3 +413,5 @@ class Engine(EngineDays):
         self.trades.append(trade)
         self.all_trades.append(trade)
         self.dirty = True
+        rt = self.runtimes.get(trade.instrument_token)
+        self.on_trade_closed(trade, rt.instrument if rt is not None else None)

@@ -231,3 +231,33 @@ def write_report(report: DayReport, out_dir: Path) -> list[Path]:
         path.write_bytes(data)
         paths.append(path)
     return paths
+
+
+def journal_chart(days: Sequence[Any]) -> bytes:
+    """The journal across days: each day's net P&L as a bar (green a gain, red a loss)
+    and the cumulative net P&L as a line. ``days``: ``agent.journal_stats.DaySummary``
+    values (``date``, ``net``), oldest first; a day without trades may be left out."""
+    from matplotlib.dates import DateFormatter, DayLocator
+
+    fig = _figure(height=4.0)
+    ax = fig.add_subplot(1, 1, 1)
+    xs = [d.date for d in days]
+    nets = [float(d.net) for d in days]
+    running, curve = 0.0, []
+    for net in nets:
+        running += net
+        curve.append(running)
+    ax.bar(xs, nets, color=["tab:green" if n >= 0 else "tab:red" for n in nets], width=0.7,
+           label="day's net P&L")
+    ax.plot(xs, curve, color="tab:blue", marker="o", markersize=3, label="cumulative net P&L")
+    ax.axhline(0, color="grey", linewidth=0.8)
+    ax.set_title("net P&L per day and cumulative (rupees, after charges)")
+    ax.grid(True, alpha=0.3)
+    if xs:
+        ax.set_xlim(xs[0] - timedelta(days=1), xs[-1] + timedelta(days=1))
+        ax.xaxis.set_major_locator(DayLocator(interval=max(1, (xs[-1] - xs[0]).days // 8)))
+        ax.xaxis.set_major_formatter(DateFormatter("%d %b"))
+        ax.margins(y=0.15)
+        ax.legend(loc="best", fontsize="small")
+    fig.autofmt_xdate()
+    return _png(fig)

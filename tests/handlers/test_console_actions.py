@@ -34,8 +34,8 @@ def test_console_squareoff_list_asks_again_and_a_chart_is_one_line(tmp_path: Pat
             assert "Day report 2024-01-15: 1 trades, 0 winners" in out
             assert "KB; Telegram shows it)" in out  # no candles stored here: no other chart
             assert str(tmp_path) not in out
-            c.keys.type("/profit")
-            await c.screen.wait_for("/profit is not a command here; did you mean /pnl "
+            c.keys.type("/pl")
+            await c.screen.wait_for("/pl is not a command here; did you mean /pnl "
                                     "(today's P&L)?")
 
     run(body())
