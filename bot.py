@@ -4,6 +4,8 @@
     python bot.py run [--config F]
     python bot.py demo [--speed N] [--until HH:MM]
     python bot.py backtest --ticks F --config C [--json] [--chart DIR] [--verbose]
+    python bot.py report [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--json] [--chart DIR]
+                         [--config F]
     python bot.py login [--config F]
     python bot.py check-config [--config F] [--offline]
     python bot.py schedule [--date YYYY-MM-DD]
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -53,6 +56,16 @@ def _parser() -> argparse.ArgumentParser:
     bt.add_argument("--chart", default=None, metavar="DIR", help="write PNG charts here")
     bt.add_argument("--verbose", action="store_true",
                     help="list the rows dropped as stale or outside the session (stderr)")
+
+    report = sub.add_parser("report", help="the trade journal across days, net of charges")
+    config_arg(report)
+    report.add_argument("--from", dest="start", type=_day, default=None, metavar="YYYY-MM-DD",
+                        help="first day (default: the 30 days that end --to)")
+    report.add_argument("--to", dest="end", type=_day, default=None, metavar="YYYY-MM-DD",
+                        help="last day (default: today, IST)")
+    report.add_argument("--json", action="store_true", help="print one JSON object")
+    report.add_argument("--chart", default=None, metavar="DIR",
+                        help="write the journal chart (PNG) here")
 
     login = sub.add_parser("login", help="the daily Kite login in a terminal")
     config_arg(login)
@@ -90,6 +103,16 @@ def _hhmm(text: str) -> str:
     return text
 
 
+def _day(text: str) -> date:
+    """``--from``/``--to``: YYYY-MM-DD in digits 0-9."""
+    from handlers.journal_cli import parse_day
+
+    try:
+        return parse_day(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = args.command
@@ -103,6 +126,11 @@ def main(argv: list[str] | None = None) -> int:
         return backtest_command(Path(args.ticks), Path(args.config), Path(args.schedules),
                                 as_json=args.json, chart_dir=args.chart,
                                 verbose=args.verbose)
+    if command == "report":
+        from handlers.journal_cli import report_command
+
+        return report_command(Path(args.config), Path(args.schedules), start=args.start,
+                              end=args.end, as_json=args.json, chart_dir=args.chart)
     if command == "demo":
         from handlers.run_cli import demo_command
 

@@ -14,7 +14,6 @@ Net is after charges where the trade knows them (``charts.net_of``). Pure, any t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
@@ -111,18 +110,6 @@ class JournalDay(Protocol):
 
     date: date
     trades: Any  # how many (or the trades themselves)
-    net: Decimal
-
-
-@dataclass(frozen=True, slots=True)
-class DaySummary:
-    """A day of the journal, as the journal's ``DaySummary`` has it (its fields this chart
-    reads and a few more)."""
-
-    date: date
-    trades: int
-    gross: Decimal
-    charges: Decimal
     net: Decimal
 
 

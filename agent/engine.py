@@ -83,6 +83,8 @@ class Engine(EngineDays):
         self.notify = notify
         self.on_candle = on_candle
         self.on_mark = on_mark
+        # every closed trade with its instrument (the journal: storage/hookup.py)
+        self.on_trade_closed: Callable[[Trade, Instrument | None], None] = _ignore
         self.carry_positions = carry_positions
         self.runtimes: dict[int, InstrumentRuntime] = {}
         self.by_symbol: dict[str, InstrumentRuntime] = {}
@@ -417,3 +419,5 @@ class Engine(EngineDays):
         self.trades.append(trade)
         self.all_trades.append(trade)
         self.dirty = True
+        rt = self.runtimes.get(trade.instrument_token)
+        self.on_trade_closed(trade, rt.instrument if rt is not None else None)

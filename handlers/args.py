@@ -64,6 +64,12 @@ COMMANDS: dict[str, CommandInfo] = {
     "whoami": CommandInfo("/whoami", "your chat and user ids"),
     "help": CommandInfo("/help", "this list", True),
     "cancel": CommandInfo("/cancel", "drop a pending login or choice"),
+    # issue 15: the trade journal (handlers/journal_cmds.py)
+    "profit": CommandInfo("/profit [days]", "results of the last days (30), net of charges"),
+    "daily": CommandInfo("/daily [n]", "net P&L of the last n trading days (7)"),
+    "weekly": CommandInfo("/weekly [n]", "net P&L of the last n weeks (4)"),
+    "monthly": CommandInfo("/monthly [n]", "net P&L of the last n months (3)"),
+    "performance": CommandInfo("/performance [days]", "net P&L per symbol, last days (30)"),
 }
 
 

@@ -32,6 +32,7 @@ from handlers.services import CandleReader, CommandSubmitter, FeedInfo, LoginSer
 from handlers.telegram_bot import TelegramBot
 from storage.candles import CandleLog
 from storage.hookup import CANDLES_DIR
+from storage.journal import JOURNAL_DIR, Journal, JournalReader
 from storage.prefs import Prefs
 
 
@@ -68,6 +69,7 @@ class ChatServices:
     candles: CandleReader | None = None  # default: the data dir's candle files
     funds: Callable[[], Future[Funds]] | None = None  # live /funds: Kite's margins now
     readiness: Callable[[], Readiness] | None = None  # login state and pending symbols
+    journal: JournalReader | None = None  # default: the data dir's journal, read only
 
 
 def _center(settings: Settings, runner: CommandSubmitter, clock: Clock, extra: ChatServices,
@@ -79,7 +81,8 @@ def _center(settings: Settings, runner: CommandSubmitter, clock: Clock, extra: C
                         log_file=extra.log_file or log_path(settings.data_dir),
                         on_added=extra.on_added, on_removed=extra.on_removed,
                         candles=extra.candles or CandleLog(settings.data_dir / CANDLES_DIR),
-                        funds=extra.funds, readiness=extra.readiness)
+                        funds=extra.funds, readiness=extra.readiness,
+                        journal=extra.journal or Journal(settings.data_dir / JOURNAL_DIR))
     prefs = AlertPrefs(extra.prefs or Prefs.in_dir(settings.data_dir))
     center = CommandCenter(services, auth, prefs, confirm_ttl=options.confirm_ttl,
                            login_ttl=options.login_ttl, engine_timeout=options.engine_timeout)

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from agent.commands import Reply
 from agent.config_values import hiding, mask
 from agent.events import Command
-from handlers import funds_cmds, info_cmds, refresh, report_cmds, trading_cmds
+from handlers import funds_cmds, info_cmds, journal_cmds, refresh, report_cmds, trading_cmds
 from handlers.alerts import AlertPrefs
 from handlers.args import COMMANDS, UsageError, split_command
 from handlers.auth import REFUSAL_TEXT, Authorizer
@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 Handler = Callable[["CommandCenter", Caller, list[str]], Awaitable[Response]]
 
 HANDLERS: dict[str, Handler] = {**trading_cmds.HANDLERS, **info_cmds.HANDLERS,
-                                **report_cmds.HANDLERS, **funds_cmds.HANDLERS}
+                                **report_cmds.HANDLERS, **funds_cmds.HANDLERS,
+                                **journal_cmds.HANDLERS}
 OPEN_TO_ALL = frozenset({"whoami"})
 # Commands that take seconds (charts drawn in a worker thread): the Telegram transport
 # answers them in a task of their own, so the next message is handled meanwhile.

@@ -49,6 +49,7 @@ from agent.reports import report_from_views, write_report
 from agent.runner import THREAD_SWITCH_SECONDS, EngineRunner
 from agent.scheduler import DayScheduler, DayServices
 from agent.scheduler_sim import ScaledJobDriver
+from agent.serialize import trade_from_dict
 from agent.session import KiteSession
 from agent.settings import ClockKind, Mode, Settings
 from handlers.access_watch import AccessWatch
@@ -167,6 +168,7 @@ class AgentProcess:
                              on_mark=self.persistence.mark, carry_positions=True,
                              tag_epoch=wall_epoch())
         self.engine.notify = self._notify
+        self.engine.on_trade_closed = self.persistence.trade  # the journal
         MarginWatch.attach(self.engine, paper_capital=s.paper.capital
                            if s.mode is Mode.PAPER else None)
         self.persistence.restore_into(self.engine, today)
@@ -322,7 +324,8 @@ class AgentProcess:
                                 on_removed=self._instrument_removed, prefs=self.prefs,
                                 candles=self.persistence.candles,
                                 funds=self._read_funds if isinstance(self.broker, KiteBroker)
-                                else None, readiness=self.morning.readiness)
+                                else None, readiness=self.morning.readiness,
+                                journal=self.persistence.journal)
         # People's waits (buttons, /login) run on wall time when trading time is scaled.
         options = ChatOptions(human_clock=LiveClock() if isinstance(self.clock, ScaledClock)
                               else None)
@@ -343,7 +346,7 @@ class AgentProcess:
             day_report=self.report,
             token_issued_at=self.session.issued_at,
             session_started=lambda _day: self._session_on(True),
-            session_ended=lambda _day: self._session_on(False),
+            session_ended=self._session_ended,
         )
 
     # ------------------------------------------------------------ running
@@ -446,6 +449,16 @@ class AgentProcess:
             self.start_feed()
         else:
             self.stop_feed()
+
+    def _session_ended(self, day: date) -> None:
+        """session_end (a scheduler thread): the feed stops; the day's journal summary."""
+        self._session_on(False)
+        try:
+            rows = self.runner.call(Query(QueryKind.TRADES)).data
+            self.persistence.close_day(day, [trade_from_dict(r) for r in rows],
+                                       self.clock.now())
+        except Exception:
+            log.exception("journal: the summary of %s could not be written", day)
 
     def stop_feed(self) -> None:
         feed, self.feed = self.feed, None

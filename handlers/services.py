@@ -13,7 +13,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from agent.clock import Clock
 from agent.events import Command
@@ -23,6 +23,9 @@ from agent.models import Instrument
 from agent.session import LoginState
 from agent.settings import Settings
 from handlers.readiness import Readiness
+
+if TYPE_CHECKING:
+    from storage.journal import JournalReader
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,3 +130,4 @@ class Services:
     # /funds live: a fresh read of Kite's money (the broker's reader pool; never blocks)
     funds: Callable[[], Future[Funds]] | None = None
     readiness: Callable[[], Readiness] | None = None  # None: logged in, nothing pending
+    journal: JournalReader | None = None  # /profit, /daily, ...: the trade journal (files)

@@ -19,10 +19,8 @@ from handlers.text import esc
 # foreign word -> (our word, what it does here)
 FOREIGN: dict[str, tuple[str, str]] = {
     # freqtrade
-    "profit": ("pnl", "today's P&L"),
-    "profit_long": ("pnl", "today's P&L"),
-    "profit_short": ("pnl", "today's P&L"),
-    "daily": ("pnl", "today's P&L"),
+    "profit_long": ("profit", "results across days"),
+    "profit_short": ("profit", "results across days"),
     "balance": ("funds", "margins"),
     "forceexit": ("squareoff", "close a position"),
     "forcesell": ("squareoff", "close a position"),
@@ -30,7 +28,6 @@ FOREIGN: dict[str, tuple[str, str]] = {
     "stopentry": ("pause", "no new entries"),
     "stopbuy": ("pause", "no new entries"),
     "count": ("positions", "open positions"),
-    "performance": ("trades", "today's trades"),
     "stats": ("report", "today's report"),
     "reload_config": ("set", "change a setting now"),
     "reload_conf": ("set", "change a setting now"),
@@ -57,6 +54,8 @@ FOREIGN: dict[str, tuple[str, str]] = {
     "killswitch": ("stop", "stop trading"),
     "unpause": ("resume", "entries again"),
     "summary": ("report", "today's report"),
+    "journal": ("profit", "results across days"),
+    "history": ("daily", "net P&L per day"),
 }
 
 

@@ -1,25 +1,30 @@
-"""Connects an engine to storage: restore at start, snapshots and candles while running.
+"""Connects an engine to storage: restore at start, snapshots, candles and the trade
+journal while running.
 
 The composition root builds one ``EnginePersistence`` per data directory. ``snapshot``,
-``candle`` and ``mark`` run on the engine thread and only hand data to the writer thread.
+``candle``, ``mark`` and ``trade`` run on the engine thread and only hand data to the
+writer thread.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from agent import snapshot
 from agent.engine import Engine
 from agent.fields import FieldError
+from agent.journal_stats import trade_day
 from agent.marks import Mark, mark_to_dict
-from agent.models import Candle, Instrument
+from agent.models import Candle, Instrument, Trade
+from agent.restore import read_state
 from agent.serialize import candle_to_dict
 from agent.timeutil import IST
 from storage.candles import CandleLog
+from storage.journal import JOURNAL_DIR, Journal
 from storage.state import StateStore
 from storage.writer import StorageWriter
 
@@ -37,6 +42,7 @@ class EnginePersistence:
         self.store = StateStore(data_dir / STATE_FILE)
         self.candles = CandleLog(data_dir / CANDLES_DIR)
         self.writer = StorageWriter(self.store, self.candles, on_error)
+        self.journal = Journal(data_dir / JOURNAL_DIR, self.writer)
         self._loaded: tuple[dict[str, Any] | None] | None = None  # start-up: read once
 
     def _saved(self) -> dict[str, Any] | None:
@@ -58,12 +64,29 @@ class EnginePersistence:
         raise AssertionError("unreachable: refuse() raises")  # pragma: no cover
 
     def restore_into(self, engine: Engine, today: date) -> bool:
-        """Load the saved state (settings always, the day's state if it is today's).
+        """Load the saved state (settings always, the day's state if it is today's), then
+        journal the restored trades the journal lacks (a crash between the state's write
+        and the journal's) and learn today's journal, so a trade booked again (the
+        broker's reconciliation) is not journalled twice.
 
         Anything in it the engine cannot take raises ``StateFileCorrupt`` naming the file
         and the field (``data/state.json: orders[3].tag: missing``), with a copy kept aside:
         a bad field is refused, never half-restored or passed over. Main thread, at start.
         """
+        saved = self._saved()
+        restored = self._restore(engine, today)
+        # an earlier day's state: its trades were not restored, but are journalled
+        trades = engine.trades if restored or saved is None else read_state(saved).trades
+        for month in sorted({d.replace(day=1) for d in {today} | {trade_day(t) for t in trades}}):
+            self.journal.prime(month)
+        for trade in trades:
+            rt = engine.runtimes.get(trade.instrument_token)
+            if self.journal.record(trade, rt.instrument if rt is not None else None):
+                log.warning("journal: %s %s was missing: written from the saved state",
+                            trade.symbol, trade.exit_tag)
+        return restored
+
+    def _restore(self, engine: Engine, today: date) -> bool:
         saved, self._loaded = self._saved(), None
         if saved is None:
             log.info("no saved state: a fresh start")
@@ -91,6 +114,20 @@ class EnginePersistence:
         """Engine thread: append one of the strategy's marks to its day's marks file."""
         self.writer.append_mark(mark.time.astimezone(IST).date(), instrument.token,
                                 mark_to_dict(mark))
+
+    def trade(self, trade: Trade, instrument: Instrument | None) -> None:
+        """Engine thread (``Engine.on_trade_closed``): journal a closed trade."""
+        try:
+            self.journal.record(trade, instrument)
+        except Exception:  # the journal must never stop the engine (a closed writer)
+            log.exception("journal: %s %s could not be queued", trade.symbol, trade.exit_tag)
+
+    def close_day(self, day: date, trades: list[Trade], now: datetime) -> None:
+        """The session's end (any thread): the day's summary line, and any of its trades
+        the journal lacks or holds with other figures."""
+        summary = self.journal.close_day(day, trades, now)
+        log.info("journal: day %s closed: %d trade(s), net %s", day, summary.trades,
+                 summary.net)
 
     def close(self, timeout: float | None = 10.0) -> bool:
         return self.writer.close(timeout)

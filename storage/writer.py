@@ -1,14 +1,15 @@
 """The storage writer: the one thread that writes ``state.json``, the candle files and the
-marks beside them (``append_mark``, written as candle lines are).
+marks beside them (``append_mark``, written as candle lines are) and the trade journal.
 
-Callers (the engine thread) only enqueue: :meth:`StorageWriter.submit_state` and
-:meth:`StorageWriter.append_candle` take a lock for a moment and return; all file I/O runs
-on the writer thread.
+Callers (the engine thread) only enqueue: :meth:`StorageWriter.submit_state`,
+:meth:`StorageWriter.append_candle` and :meth:`StorageWriter.append_line` (a journal line)
+take a lock for a moment and return; all file I/O runs on the writer thread.
 
 - State snapshots are whole, so they coalesce: if several arrive before the writer gets to
   them, only the newest is written.
-- Candle records are encoded on the caller's thread (a non-JSON value raises there, naming
-  the key path) and appended in batches, one open/append/fsync per file per batch.
+- Candle and journal records are encoded on the caller's thread (a non-JSON value raises
+  there, naming the key path) and appended in batches, one open/append/fsync per file per
+  batch.
 - A failed write loses nothing: a failed snapshot is kept (unless a newer one arrived) and
   failed candle lines stay queued, in order, ahead of newer ones. Both are retried when
   more work arrives or on :meth:`flush`, never in a busy loop. Each failure is logged with
@@ -45,6 +46,7 @@ class WriterStats:
     candle_batches: int  # successful file appends (candles and marks)
     failures: int  # failed write attempts, retries included
     mark_appends: int = 0  # the strategy's marks for the charts
+    journal_appends: int = 0  # trade and day lines (storage/journal.py)
 
 
 class StorageWriter:
@@ -80,7 +82,9 @@ class StorageWriter:
         self._closing = False
         self._stopped = False  # the thread has left its loop
         self._counts = {"state_submits": 0, "state_writes": 0, "candle_appends": 0,
-                        "candle_batches": 0, "failures": 0, "mark_appends": 0}
+                        "candle_batches": 0, "failures": 0, "mark_appends": 0,
+                        "journal_appends": 0}
+        self._journal_files: set[Path] = set()  # paths appended by ``append_line``
         # Writer thread only:
         self._failing: set[Path] = set()
         self._thread = threading.Thread(target=self._run, name=name, daemon=False)
@@ -112,6 +116,18 @@ class StorageWriter:
             self._accepting()
             self._pending_lines.setdefault(path, []).append(line)
             self._counts[count] += 1
+            self._enqueued()
+
+    def append_line(self, path: Path, record: Mapping[str, Any]) -> None:
+        """Queue one journal line (``storage/journal.py``) for ``path``, appended like the
+        candle lines (batched, fsynced, kept and retried on failure). Raises NotPlainJSON
+        on bad values. Any thread."""
+        line = dumps_line(dict(record), str(path))
+        with self._cond:
+            self._accepting()
+            self._journal_files.add(path)
+            self._pending_lines.setdefault(path, []).append(line)
+            self._counts["journal_appends"] += 1
             self._enqueued()
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -208,7 +224,7 @@ class StorageWriter:
                 self._last_finished, self._last_ok = cycle, ok
                 self._cond.notify_all()
         if not ok:
-            self._report_lost(failed_state is not None, sum(map(len, failed_lines.values())))
+            self._report_lost(failed_state is not None, failed_lines)
 
     def _write(self, state: Mapping[str, Any] | None, lines: dict[Path, list[str]]
                ) -> tuple[Mapping[str, Any] | None, dict[Path, list[str]]]:
@@ -221,8 +237,11 @@ class StorageWriter:
                 failed_state = state
         failed_lines = {}
         for path, batch in lines.items():
-            if self._attempt(path, "candle append", self._candles.append_lines, path, batch):
-                self._count("candle_batches")
+            journal = self._is_journal(path)
+            what = "journal append" if journal else "candle append"
+            if self._attempt(path, what, self._candles.append_lines, path, batch):
+                if not journal:
+                    self._count("candle_batches")
             else:
                 failed_lines[path] = batch
         return failed_state, failed_lines
@@ -245,9 +264,16 @@ class StorageWriter:
             logger.info("%s to %s works again", what, path)
         return True
 
-    def _report_lost(self, state_lost: bool, lines_lost: int) -> None:
+    def _is_journal(self, path: Path) -> bool:
+        with self._cond:
+            return path in self._journal_files
+
+    def _report_lost(self, state_lost: bool, lines: dict[Path, list[str]]) -> None:
+        journal = sum(len(batch) for path, batch in lines.items() if self._is_journal(path))
+        candles = sum(map(len, lines.values())) - journal
         parts = (["the latest state snapshot"] if state_lost else []) + (
-            [f"{lines_lost} candle line(s)"] if lines_lost else [])
+            [f"{candles} candle line(s)"] if candles else []) + (
+            [f"{journal} journal line(s)"] if journal else [])
         message = f"storage writer closed with {' and '.join(parts)} not written"
         logger.error("%s", message)
         self._tell(message)

@@ -27,7 +27,6 @@ from agent.charts import (
 from agent.charts_pnl import (
     EQUITY_SIZE,
     JOURNAL_SIZE,
-    DaySummary,
     equity_chart,
     equity_figure,
     equity_points,
@@ -36,6 +35,7 @@ from agent.charts_pnl import (
     journal_title,
     max_drawdown,
 )
+from agent.journal_stats import DaySummary
 from agent.marks import Mark, MarkKind
 from agent.models import Candle, Side, Trade
 from agent.money import money
@@ -93,7 +93,8 @@ def test_each_chart_is_a_png_of_its_configured_size() -> None:
     assert png_size(candle_chart("NSE:AAA", candles, trades)) == (
         CANDLE_SIZE.width, CANDLE_SIZE.height) == (1280, 720)
     assert png_size(equity_chart(trades)) == (EQUITY_SIZE.width, EQUITY_SIZE.height)
-    days = [DaySummary(date(2026, 12, i), 3, d(100), d(20), d(80 - 30 * i)) for i in (1, 2, 3)]
+    days = [DaySummary(date(2026, 12, i), 3, d(100), d(20), d(80 - 30 * i), 0, 0)
+            for i in (1, 2, 3)]
     assert png_size(journal_chart(days)) == (JOURNAL_SIZE.width, JOURNAL_SIZE.height)
     small = ChartSize(640, 400)  # another size is that size too
     assert png_size(candle_chart("NSE:AAA", candles, trades, size=small)) == (640, 400)
@@ -223,9 +224,9 @@ def test_captions_say_what_the_chart_is_and_never_a_path() -> None:
 
 
 def test_the_journal_chart_shows_each_days_net_and_the_running_total() -> None:
-    days = [DaySummary(date(2026, 12, 1), 4, d(500), d(80), d(420)),
-            DaySummary(date(2026, 12, 3), 6, d(-300), d(120), d(-420)),  # given out of order
-            DaySummary(date(2026, 12, 2), 2, d(100), d(40), d(60))]
+    days = [DaySummary(date(2026, 12, 1), 4, d(500), d(80), d(420), 0, 0),
+            DaySummary(date(2026, 12, 3), 6, d(-300), d(120), d(-420), 0, 0),  # given out of order
+            DaySummary(date(2026, 12, 2), 2, d(100), d(40), d(60), 0, 0)]
     assert journal_title(sorted(days, key=lambda x: x.date)) == (
         f"Journal 1 Dec 2026 to 3 Dec 2026: 3 days, 12 trades, net {money(60)}")
     data = journal_chart(days)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import threading
 from collections.abc import Callable
 from datetime import date
@@ -20,6 +21,7 @@ from agent.sim.realism import Realism
 from bot import DEFAULT_SCHEDULES
 from handlers.run_cli import demo_settings
 from handlers.runtime import AgentProcess, RuntimeOptions
+from storage.journal import JOURNAL_DIR, Journal, trade_key
 
 DAY = date(2026, 11, 23)  # a Monday
 
@@ -102,3 +104,11 @@ def test_restart_mid_position_resumes_without_duplicate_orders(sim, tmp_path) ->
     tags = [o["tag"] for o in _our_orders(sim) if o["status"] == "COMPLETE"]
     entries = [t for t in tags if t.startswith("E")]
     assert len(entries) == len(set(entries))  # no entry tag filled twice
+    # the journal (issue 15): each trade of the day once, across the restart
+    path = tmp_path / JOURNAL_DIR / "2026-11.jsonl"
+    lines = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()
+             ] if path.exists() else []
+    keys = [x["key"] for x in lines if x["type"] == "trade"]
+    assert len(keys) == len(set(keys))  # no trade written twice
+    assert set(keys) == {trade_key(t) for t in engine.trades}
+    assert Journal(tmp_path / JOURNAL_DIR).read().problems == []

@@ -193,15 +193,16 @@ def test_the_default_keyboard_and_none(tmp_path: Path) -> None:
 def test_did_you_mean_for_other_bots_commands_and_typos(tmp_path: Path) -> None:
     async def body() -> None:
         async with telegram_env(tmp_path) as env:
-            assert await env.text("/profit") == (
-                "/profit is not a command here;\ndid you mean /pnl (today's P&amp;L)?")
-            assert await env.text("/daily") == (
-                "/daily is not a command here;\ndid you mean /pnl (today's P&amp;L)?")
+            assert await env.text("/profit_long") == (
+                "/profit_long is not a command here;\ndid you mean /profit (results\n"
+                "across days)?")
+            assert await env.text("/count") == (
+                "/count is not a command here;\ndid you mean /positions (open\npositions)?")
             assert await env.text("/forceexit 3") == (
                 "/forceexit is not a command here;\ndid you mean /squareoff (close a\n"
                 "position)?")
-            assert await env.text("/performance") == (
-                "/performance is not a command here;\ndid you mean /trades (today's trades)?")
+            assert await env.text("/tradebook") == (
+                "/tradebook is not a command here;\ndid you mean /trades (today's trades)?")
             assert await env.text("/stopbuy@fake_bot") == (
                 "/stopbuy is not a command here;\ndid you mean /pause (no new entries)?")
             balance = await env.text("/balance")

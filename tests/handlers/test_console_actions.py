@@ -39,8 +39,8 @@ def test_console_squareoff_list_asks_again_and_a_chart_is_one_line(tmp_path: Pat
             assert "Day report 2024-01-15\n1 trade, 0 winners\nrealized P&L" in out
             assert "KB; Telegram shows it)" in out  # no candles stored here: no other chart
             assert str(tmp_path) not in out
-            c.keys.type("/profit")
-            await c.screen.wait_for("/profit is not a command here;\ndid you mean /pnl "
+            c.keys.type("/pl")
+            await c.screen.wait_for("/pl is not a command here;\ndid you mean /pnl "
                                     "(today's P&L)?")
 
     run(body())

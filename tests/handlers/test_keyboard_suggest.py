@@ -48,8 +48,8 @@ def test_the_default_keyboard_is_the_everyday_commands() -> None:
 
 
 @pytest.mark.parametrize(("keyboard", "expected"), [
-    ([["/status", "/profit"]],
-     ["telegram.keyboard[0][1]: /profit is not a command of this bot (did you mean /pnl "
+    ([["/status", "/pl"]],
+     ["telegram.keyboard[0][1]: /pl is not a command of this bot (did you mean /pnl "
       "(today's P&L)?)"]),
     ([["/status"], ["/staus", "/frobnicate"]],
      ["telegram.keyboard[1][0]: /staus is not a command of this bot (did you mean /status?)",
@@ -108,10 +108,11 @@ def test_the_foreign_map_points_at_our_commands_and_shadows_none() -> None:
 
 
 @pytest.mark.parametrize(("word", "hint"), [
-    ("profit", "/pnl (today's P&L)"), ("DAILY", "/pnl (today's P&L)"),
+    ("profit_long", "/profit (results across days)"), ("PL", "/pnl (today's P&L)"),
+    ("history", "/daily (net P&L per day)"), ("dialy", "/daily"),
     ("forceexit", "/squareoff (close a position)"), ("forcesell", "/squareoff (close a "
                                                                   "position)"),
-    ("stopbuy", "/pause (no new entries)"), ("performance", "/trades (today's trades)"),
+    ("stopbuy", "/pause (no new entries)"), ("tradebook", "/trades (today's trades)"),
     ("count", "/positions (open positions)"), ("reload_config", "/set (change a setting now)"),
     ("staus", "/status"), ("postions", "/positions"), ("sqaureoff", "/squareoff"),
     ("xyzzy", None), ("forcelong", None),  # no manual entries here: nothing to suggest
@@ -121,8 +122,8 @@ def test_suggestions(word: str, hint: str | None) -> None:
 
 
 def test_unknown_replies_are_short_and_escaped() -> None:
-    assert unknown_reply("profit") == ("/profit is not a command here;\ndid you mean /pnl "
-                                       "(today's P&amp;L)?")
+    assert unknown_reply("pl") == ("/pl is not a command here;\ndid you mean /pnl "
+                                   "(today's P&amp;L)?")
     assert unknown_reply("<b>") == "/&lt;b&gt;: unknown command.\n/help lists them."
     long = unknown_reply("x" * 500)
     assert long == f"/{'x' * 40}: unknown command.\n/help lists them."
