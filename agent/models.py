@@ -233,3 +233,8 @@ class Trade:
     pnl: Decimal
     entry_tag: str = ""
     exit_tag: str = ""
+    charges: Decimal = Decimal(0)  # Zerodha's charges of both orders (agent/charges.py)
+
+    @property
+    def net_pnl(self) -> Decimal:
+        return self.pnl - self.charges

@@ -36,16 +36,21 @@ class DayReport:
 
 
 def summary_text(day_label: str, trades: Sequence[Trade]) -> str:
-    """A few lines: trades, winners, realized P&L in total and per symbol."""
+    """A few lines: trades, winners, realized P&L (gross), the charges and the net, in
+    total and per symbol."""
     total = sum((t.pnl for t in trades), Decimal(0))
+    charges = sum((t.charges for t in trades), Decimal(0))
     wins = sum(1 for t in trades if t.pnl > 0)
     lines = [f"Day report {day_label}: {len(trades)} trades, {wins} winners, "
-             f"realized P&L {money(total)}"]
-    per: dict[str, list[Decimal]] = {}
+             f"realized P&L {money(total)}",
+             f"  charges {money(charges, sign=False)}, net P&L {money(total - charges)}"]
+    per: dict[str, list[Trade]] = {}
     for t in trades:
-        per.setdefault(t.symbol, []).append(t.pnl)
-    for symbol, pnls in sorted(per.items()):
-        lines.append(f"  {symbol}: {len(pnls)} trades, {money(sum(pnls, Decimal(0)))}")
+        per.setdefault(t.symbol, []).append(t)
+    for symbol, mine in sorted(per.items()):
+        gross = sum((t.pnl for t in mine), Decimal(0))
+        net = sum((t.net_pnl for t in mine), Decimal(0))
+        lines.append(f"  {symbol}: {len(mine)} trades, {money(gross)}, net {money(net)}")
     reasons: dict[str, int] = {}
     for t in trades:
         reasons[t.exit_reason] = reasons.get(t.exit_reason, 0) + 1

@@ -87,7 +87,8 @@ def trades(rows: Sequence[Mapping[str, Any]]) -> str:
         lines.append(f"{_time(t['entry_time'])}-{_time(t['exit_time'])} <b>{label(t)}</b> "
                      f"{esc(t['side'])} {esc(quantity(t['quantity'], t))} "
                      f"{_num(t['entry_price'])} -> {_num(t['exit_price'])} "
-                     f"({esc(t['exit_reason'])}) {money(t['pnl'])}")
+                     f"({esc(t['exit_reason'])}) {money(t['pnl'])}"
+                     + (f", net {money(t['net_pnl'])}" if "net_pnl" in t else ""))
     return "\n".join(lines)
 
 
@@ -100,13 +101,23 @@ def _distances(row: Mapping[str, Any]) -> str:
     return f" ({', '.join(parts)})" if parts else " (no limits)"
 
 
+def _net(row: Mapping[str, Any]) -> str:
+    """'charges ₹38.84 · net -₹73.84' (gross, charges, net: issue 15)."""
+    if "net" not in row:
+        return ""
+    return f"\n  charges {money(row['charges'], sign=False)} · net {money(row['net'])}"
+
+
 def pnl(data: Mapping[str, Any]) -> str:
-    lines = [f"{b('Day P&L')} {money(data['total']['pnl'])}{_distances(data['total'])}"]
+    lines = [f"{b('Day P&L')} {money(data['total']['pnl'])}{_distances(data['total'])}"
+             + _net(data["total"])]
     for symbol, row in data.get("instruments", {}).items():
         lines.append(f"{esc(symbol)}: {money(row['pnl'])} (realized {money(row['realized'])}"
-                     f", unrealized {money(row['unrealized'])}){_distances(row)}")
+                     f", unrealized {money(row['unrealized'])}){_distances(row)}{_net(row)}")
     for name, row in data.get("groups", {}).items():
-        lines.append(f"group {esc(name)}: {money(row['pnl'])}{_distances(row)}")
+        lines.append(f"group {esc(name)}: {money(row['pnl'])}{_distances(row)}{_net(row)}")
+    if data.get("limits_on") == "net":
+        lines.append(esc("limits on net P&L, after charges"))
     return "\n".join(lines)
 
 
@@ -126,6 +137,9 @@ def limits(data: Mapping[str, Any], status_rows: Sequence[Mapping[str, Any]] = (
         s = row["settings"]
         lines.append(f"{esc(row['symbol'])}: profit target {_limit(s['profit_target'])}, "
                      f"loss limit {_limit(s['loss_limit'])}")
+    net = data.get("limits_on") == "net"  # risk.limits_on
+    lines.append(esc("limits on net P&L, after charges" if net
+                     else "limits on gross P&L, before charges"))
     lines.append("set: /limits daily|GROUP profit_target|loss_limit VALUE; "
                  "per instrument: /set loss_limit VALUE SYMBOL")
     return "\n".join(lines)

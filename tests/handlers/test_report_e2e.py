@@ -62,7 +62,8 @@ def test_report_sends_the_day_report_so_far_with_its_charts(tmp_path: Path) -> N
             _store_candles(env, tmp_path / CANDLES_DIR)
             empty = await env.text("/report")
             assert empty == ("<b>So far, 09:00 IST</b>\nDay report 2024-01-15: 0 trades, 0 "
-                             "winners, realized P&amp;L ₹0.00\nNo charts yet: no completed "
+                             "winners, realized P&amp;L ₹0.00\n  charges ₹0.00, net P&amp;L "
+                             "₹0.00\nNo charts yet: no completed "
                              "candles or trades today.")
             assert env.fake.calls_of("sendPhoto") == []
             await _a_trade(env)
