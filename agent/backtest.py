@@ -248,15 +248,18 @@ def result_json(result: BacktestResult) -> dict[str, Any]:
         "entry_price": _num(t.entry_price), "entry_reason": t.entry_reason,
         "exit_time": t.exit_time.isoformat(), "exit_price": _num(t.exit_price),
         "exit_reason": t.exit_reason, "pnl": _num(t.pnl),
+        "charges": _num(t.charges), "net_pnl": _num(t.net_pnl),
     } for t in result.trades]
     by_symbol: dict[str, dict[str, Any]] = {}
-    total = Decimal(0)
+    total = charges = Decimal(0)
     for t in result.trades:
         row = by_symbol.setdefault(t.symbol, {"trades": 0, "realized_pnl": Decimal(0)})
         row["trades"] += 1
         row["realized_pnl"] += t.pnl
         total += t.pnl
+        charges += t.charges
     summary = {"trades": len(trades), "realized_pnl": _num(total),
+               "charges": _num(charges), "net_pnl": _num(total - charges),
                "by_symbol": {s: {"trades": r["trades"], "realized_pnl": _num(r["realized_pnl"])}
                              for s, r in sorted(by_symbol.items())},
                "rows": row_counts(result)}
@@ -272,36 +275,49 @@ def row_counts(result: BacktestResult) -> dict[str, int]:
 
 def print_table(result: BacktestResult, out: TextIO) -> None:
     head = ("#", "symbol", "side", "qty", "entry time", "entry", "why", "exit time", "exit",
-            "why", "P&L")
+            "why", "P&L", "charges", "net")
     rows = [head]
     for n, t in enumerate(result.trades, 1):
         rows.append((str(n), t.symbol, t.side.value, str(t.quantity),
                      t.entry_time.strftime("%Y-%m-%d %H:%M:%S"), str(t.entry_price),
                      t.entry_reason, t.exit_time.strftime("%H:%M:%S"), str(t.exit_price),
-                     t.exit_reason, f"{t.pnl:+,.2f}"))
+                     t.exit_reason, f"{t.pnl:+,.2f}", f"{t.charges:,.2f}",
+                     f"{t.net_pnl:+,.2f}"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     for r in rows:
-        out.write("  ".join(c.rjust(w) if i in (0, 3, 5, 8, 10) else c.ljust(w)
+        out.write("  ".join(c.rjust(w) if i in (0, 3, 5, 8, 10, 11, 12) else c.ljust(w)
                             for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip())
         out.write("\n")
     data = result_json(result)["summary"]
-    days: dict[str, list[Decimal]] = {}
+    days: dict[str, list[Trade]] = {}
     for t in result.trades:
-        days.setdefault(t.entry_time.date().isoformat(), []).append(t.pnl)
+        days.setdefault(t.entry_time.date().isoformat(), []).append(t)
     out.write("\nday summary\n")
-    for day, pnls in sorted(days.items()):
-        wins = sum(1 for p in pnls if p > 0)
-        out.write(f"  {day}: {len(pnls)} trades, {wins} winners, realized P&L "
-                  f"{sum(pnls, Decimal(0)):+,.2f}\n")
+    for day, trades in sorted(days.items()):
+        wins = sum(1 for t in trades if t.pnl > 0)
+        gross = sum((t.pnl for t in trades), Decimal(0))
+        charges = sum((t.charges for t in trades), Decimal(0))
+        out.write(f"  {day}: {len(trades)} trades, {wins} winners, realized P&L "
+                  f"{gross:+,.2f}{_net_text(gross, charges)}\n")
+    per = {sym: sum((t.charges for t in result.trades if t.symbol == sym), Decimal(0))
+           for sym in data["by_symbol"]}
     for sym, row in data["by_symbol"].items():
+        gross = Decimal(str(row["realized_pnl"]))
         out.write(f"  {sym}: {row['trades']} trades, realized P&L "
-                  f"{Decimal(str(row['realized_pnl'])):+,.2f}\n")
+                  f"{gross:+,.2f}{_net_text(gross, per[sym])}\n")
     out.write(f"  total: {data['trades']} trades, realized P&L "
-              f"{Decimal(str(data['realized_pnl'])):+,.2f}\n")
+              f"{Decimal(str(data['realized_pnl'])):+,.2f}"
+              f"{_net_text(Decimal(str(data['realized_pnl'])), Decimal(str(data['charges'])))}"
+              "\n")
     rows = data["rows"]
     out.write(f"  rows: {rows['read']:,} read, {rows['bad']:,} bad (skipped), "
               f"{rows['stale']:,} stale (dropped), {rows['outside_session']:,} outside the "
               f"session (dropped), {rows['accepted']:,} accepted\n")
+
+
+def _net_text(gross: Decimal, charges: Decimal) -> str:
+    """', charges 38.84, net -73.84' after a realized P&L."""
+    return f", charges {charges:,.2f}, net {gross - charges:+,.2f}"
 
 
 def backtest_command(ticks: Path, config: Path, schedules: Path, *, as_json: bool,

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from agent.config import check_param
+from agent.contract_note import ApplyNote, NoteOrders, apply_note, note_orders
 from agent.engine import Engine
 from agent.events import (
     AddInstrument,
@@ -299,4 +300,6 @@ _HANDLERS: dict[type, Any] = {
     Query: lambda engine, cmd: query(engine, cmd),
     CandleGaps: lambda engine, cmd: Reply(True, "candle gaps", day_gaps(engine, cmd)),
     RebuildCandles: lambda engine, cmd: Reply(True, "candles rebuilt", rebuild_all(engine, cmd)),
+    NoteOrders: note_orders,  # issue 15: Kite's contract note (agent/contract_note.py)
+    ApplyNote: apply_note,
 }

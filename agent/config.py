@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from agent.calendar import load_schedule
+from agent.charges_config import charge_tables
 from agent.config_values import (
     SECRET_ENV,
     ConfigError,
@@ -58,6 +59,7 @@ from agent.settings import (
     GroupConfig,
     InstrumentConfig,
     KiteConfig,
+    LimitsOn,
     Mode,
     PaperConfig,
     RiskConfig,
@@ -140,8 +142,10 @@ SECTIONS: Mapping[str, Mapping[str, Convert]] = {
         "stop_mode": choice([m.value for m in StopMode], StopMode),
         "slippage_ticks": whole(0, 1_000),
         "stop_limit_buffer_ticks": whole(0, 1_000),
+        "charges": as_is,  # checked by ``agent.charges_config.charge_tables``
     },
-    "risk": {"daily_profit_target": MONEY, "daily_loss_limit": MONEY},
+    "risk": {"daily_profit_target": MONEY, "daily_loss_limit": MONEY,
+             "limits_on": choice([x.value for x in LimitsOn], LimitsOn)},
     "sim": {"speed": SIM_SPEED, "seed": SEED, "instruments_file": text},
     "paper": {"capital": PAPER_CAPITAL},
 }
@@ -409,6 +413,10 @@ def _build(raw: Any, schedule: ScheduleConfig | None, env: Mapping[str, str],
         keyboard = _keyboard(telegram.pop("keyboard"), problems)
         if keyboard is not None:
             telegram["keyboard"] = keyboard
+    if "charges" in defaults:
+        tables = charge_tables(defaults.pop("charges"), problems)
+        if tables is not None:
+            defaults["charges"] = tables
     params = StrategyParams(**{k: v for k, v in defaults.items() if k in PARAM_KEYS})
     return Settings(
         mode=mode,

@@ -18,7 +18,9 @@ from typing import Any
 from agent.adapters.broker import Broker
 from agent.calendar import TradingCalendar
 from agent.candles import CandleSeries, TickVerdict
+from agent.charge_book import ChargeBook
 from agent.clock import Clock
+from agent.contract_note import NoteTotal
 from agent.engine_days import EngineDays
 from agent.events import (
     AlertKind,
@@ -43,7 +45,7 @@ from agent.models import Candle, Instrument, Side, StopMode, Tick, Trade
 from agent.pnl import PnlBook
 from agent.risk import NO_LIMITS, Limits, RiskBook
 from agent.runtime_state import InstrumentRuntime
-from agent.settings import Settings, StrategyParams
+from agent.settings import LimitsOn, Settings, StrategyParams
 from agent.strategy.alert_breakout import AlertBreakout
 from agent.strategy.base import Strategy
 from agent.timeutil import IST
@@ -88,7 +90,9 @@ class Engine(EngineDays):
         self.carry_positions = carry_positions
         self.runtimes: dict[int, InstrumentRuntime] = {}
         self.by_symbol: dict[str, InstrumentRuntime] = {}
-        self.pnl = PnlBook()
+        self.pnl = PnlBook(net=settings.risk.limits_on is LimitsOn.NET)
+        self.charge_book = ChargeBook(settings.defaults.charges)
+        self.pnl.charge = self.charge_book.trip_charges
         self.book = OrderBook(TagMint(tag_epoch))
         self.overrides: dict[str, Any] = {"defaults": {}, "instruments": {}, "groups": {},
                                           "daily": {}}
@@ -154,6 +158,7 @@ class Engine(EngineDays):
 
     def add_instrument(self, ins: Instrument) -> InstrumentRuntime:
         params = self.params_for(ins.symbol)
+        self.charge_book.register(ins)
         series = CandleSeries(ins.token, params.interval)
         slip = ins.tick_size * self.settings.defaults.slippage_ticks
         rt = InstrumentRuntime(ins, params, series, None, _ignore)
@@ -416,8 +421,27 @@ class Engine(EngineDays):
         self.notify(note)
 
     def _on_trade(self, trade: Trade) -> None:
+        self.charge_book.remember(trade, self.pnl.last_legs)
         self.trades.append(trade)
         self.all_trades.append(trade)
         self.dirty = True
         rt = self.runtimes.get(trade.instrument_token)
         self.on_trade_closed(trade, rt.instrument if rt is not None else None)
+
+    def apply_charges(self, totals: dict[str, NoteTotal] | Any) -> int:
+        """Kite's contract note for these orders (by tag): the trades it prices take its
+        charges, their books' day charges follow; how many trades changed."""
+        self.charge_book.noted.update(totals)
+        changed = self.charge_book.recharged(self.trades, self.book.orders)
+        if not changed:
+            return 0
+        swap = {id(self.trades[i]): new for i, new in changed.items()}
+        self.trades = [swap.get(id(t), t) for t in self.trades]
+        self.all_trades = [swap.get(id(t), t) for t in self.all_trades]
+        for token in {t.instrument_token for t in changed.values()}:
+            book = self.pnl.books.get(token)
+            if book is not None:
+                self.pnl.set_fees(book, sum((t.charges for t in self.trades
+                                             if t.instrument_token == token), Decimal(0)))
+        self.dirty = True
+        return len(changed)

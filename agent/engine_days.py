@@ -114,6 +114,7 @@ class EngineDays:
         self.pnl.reset_day()
         self.risk.reset_day()
         self.book.start_day(day)
+        self.charge_book.start_day()
         self.trades = []
         self.dirty = True
         log.info("trading day %s: %d instruments, entry cutoff %s, square-off %s", day,

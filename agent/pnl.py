@@ -4,22 +4,40 @@ Per instrument: signed quantity, average entry price, realized and unrealized P&
 The limit check runs on every tick, so group and account totals are kept incrementally
 for the books a limit covers (``watched``): marking one costs O(its groups), not
 O(instruments). An unwatched book only records its mark; its unrealized P&L is computed
-when asked (``Book.pnl``, ``PnlBook.fresh_total``). Engine thread only (``read_books``,
-which checks saved rows: any thread).
+when asked (``Book.pnl``, ``PnlBook.fresh_total``). Charges (issue 15): each open trip
+keeps its executed orders (``legs``); the ``charge`` hook (agent/charge_book.py) prices a
+trip when it closes (the ``Trade``'s ``charges``; the book's ``fees`` for the day) and
+estimates the open trip's round trip at each fill (``open_fees``); with ``net`` the totals
+the limits read are net of both. Engine thread only (``read_books``, which checks saved
+rows: any thread).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from agent.fields import Fields, decimal, optional, stamp, text, whole
+from agent.charges import Leg
+from agent.fields import (
+    FieldError,
+    Fields,
+    at,
+    decimal,
+    member,
+    optional,
+    shown,
+    stamp,
+    text,
+    whole,
+)
 from agent.models import Fill, Order, Side, Trade
 
 ZERO = Decimal(0)
+# (token, the trip's executed orders, its entry time, the time of its close) -> its charges
+ChargeHook = Callable[[int, Sequence[Leg], datetime | None, datetime], Decimal]
 
 
 @dataclass(slots=True)
@@ -43,6 +61,10 @@ class Book:
     exit_value: Decimal = ZERO
     closed_trades: int = 0
     watched: bool = False  # some limit covers this instrument: report P&L changes
+    legs: list[Leg] = field(default_factory=list)  # the open trip's executed orders
+    fees: Decimal = ZERO  # the charges of today's closed trades
+    open_fees: Decimal = ZERO  # the open trip's estimated round-trip charges
+    cost_counted: Decimal = ZERO  # fees + open_fees in the totals (net limits, watched)
 
     @property
     def unrealized(self) -> Decimal:
@@ -53,6 +75,15 @@ class Book:
     @property
     def pnl(self) -> Decimal:
         return self.realized + self.unrealized
+
+    @property
+    def charges(self) -> Decimal:
+        """Today's charges: the closed trades', and the open trip's estimate."""
+        return self.fees + self.open_fees
+
+    @property
+    def net(self) -> Decimal:
+        return self.pnl - self.charges
 
     @property
     def side(self) -> Side | None:
@@ -72,6 +103,9 @@ class PnlBook:
     total: Decimal = ZERO
     # Tokens of watched books whose P&L changed since the risk check last looked.
     dirty: set[int] = field(default_factory=set)
+    net: bool = False  # the totals (what the limits compare) are net of charges
+    charge: ChargeHook | None = None  # a trip's charges (agent/charge_book.py); None: 0
+    last_legs: tuple[Leg, ...] = ()  # the orders of the trip closed last
 
     def add(self, token: int, symbol: str, groups: Iterable[str] = ()) -> Book:
         book = self.books.get(token)
@@ -125,6 +159,7 @@ class PnlBook:
                 total = held + fill.quantity
                 book.average = (book.average * held + price * fill.quantity) / total
             book.quantity += signed
+            _add_leg(book, order.tag, fill.side, fill.quantity, price)
         else:
             closing = min(fill.quantity, abs(book.quantity))
             gain = (price - book.average) * closing * (1 if book.quantity > 0 else -1)
@@ -134,6 +169,7 @@ class PnlBook:
             book.exit_value += price * closing
             self._shift(book, gain)
             book.quantity += closing * fill.side.sign
+            _add_leg(book, order.tag, fill.side, closing, price)
             if book.quantity == 0:
                 trade = self._close_trip(book, fill, order)
             rest = fill.quantity - closing
@@ -141,7 +177,10 @@ class PnlBook:
                 self._open_trip(book, fill, order)
                 book.average = price
                 book.quantity = rest * fill.side.sign
+                _add_leg(book, order.tag, fill.side, rest, price)
+        self._estimate(book, fill.time)
         self._recount(book)
+        self._recost(book)
         if book.watched:
             self.dirty.add(book.token)
         return trade
@@ -154,11 +193,43 @@ class PnlBook:
         book.trip_realized = ZERO
         book.exit_quantity = 0
         book.exit_value = ZERO
+        book.legs = []
 
-    @staticmethod
-    def _close_trip(book: Book, fill: Fill, order: Order) -> Trade:
+    def _estimate(self, book: Book, now: datetime) -> None:
+        """The open trip's charges with its exit at the average entry price (charges move
+        by paise with the price: estimated at each fill, not at each tick)."""
+        if not book.quantity or self.charge is None:
+            book.open_fees = ZERO
+            return
+        held = abs(book.quantity)
+        exit_leg = Leg("", Side.SELL if book.quantity > 0 else Side.BUY, held,
+                       held * book.average)
+        book.open_fees = self.charge(book.token, [*book.legs, exit_leg], book.entry_time, now)
+
+    def _recost(self, book: Book) -> None:
+        value = book.charges if self.net and book.watched else ZERO
+        delta = value - book.cost_counted
+        if delta:
+            book.cost_counted = value
+            self._shift(book, -delta)
+
+    def set_fees(self, book: Book, fees: Decimal) -> None:
+        """Today's closed trades' charges changed (Kite's contract note): the totals
+        follow."""
+        book.fees = fees
+        self._recost(book)
+
+    def limit_pnl(self, book: Book) -> Decimal:
+        """What an instrument's limits compare: its P&L, net of charges when ``net``."""
+        return book.net if self.net else book.pnl
+
+    def _close_trip(self, book: Book, fill: Fill, order: Order) -> Trade:
         qty = book.exit_quantity
         book.closed_trades += 1
+        charges = ZERO if self.charge is None else self.charge(
+            book.token, book.legs, book.entry_time, fill.time)
+        book.fees += charges
+        self.last_legs, book.legs = tuple(book.legs), []
         return Trade(
             symbol=book.symbol,
             instrument_token=book.token,
@@ -173,6 +244,7 @@ class PnlBook:
             pnl=book.trip_realized,
             entry_tag=book.entry_tag,
             exit_tag=order.tag,
+            charges=charges,
         )
 
     def reset_day(self) -> None:
@@ -180,6 +252,7 @@ class PnlBook:
         for book in self.books.values():
             book.realized = ZERO
             book.closed_trades = 0
+            book.fees = ZERO
         self.recount()
         self.dirty.clear()
 
@@ -189,19 +262,21 @@ class PnlBook:
         self.group_pnl = dict.fromkeys(self.group_pnl, ZERO)
         for b in self.books.values():
             b.counted = b.unrealized if b.watched else ZERO
-            value = b.realized + b.counted
+            b.cost_counted = b.charges if b.watched and self.net else ZERO
+            value = b.realized + b.counted - b.cost_counted
             self.total += value
             for g in b.groups:
                 self.group_pnl[g] = self.group_pnl.get(g, ZERO) + value
         self.dirty.clear()
         self.dirty.update(t for t, b in self.books.items() if b.watched)
 
-    def fresh_total(self) -> Decimal:
-        """Every book's realized + unrealized P&L now (for views)."""
-        return sum((b.pnl for b in self.books.values()), ZERO)
+    def fresh_total(self, net: bool = False) -> Decimal:
+        """Every book's realized + unrealized P&L now (for views); ``net`` of charges."""
+        return sum((b.net if net else b.pnl for b in self.books.values()), ZERO)
 
-    def fresh_group(self, name: str) -> Decimal:
-        return sum((b.pnl for b in self.books.values() if name in b.groups), ZERO)
+    def fresh_group(self, name: str, net: bool = False) -> Decimal:
+        return sum((b.net if net else b.pnl for b in self.books.values() if name in b.groups),
+                   ZERO)
 
     # ------------------------------------------------------------ persistence
 
@@ -225,7 +300,30 @@ class PnlBook:
 
 
 _SAVED_FIELDS = ("quantity", "average", "realized", "mark", "entry_time", "entry_reason",
-                 "entry_tag", "trip_realized", "exit_quantity", "exit_value", "closed_trades")
+                 "entry_tag", "trip_realized", "exit_quantity", "exit_value", "closed_trades",
+                 "legs", "fees", "open_fees")
+
+
+def _add_leg(book: Book, tag: str, side: Side, quantity: int, price: Decimal) -> None:
+    """A fill into the open trip's legs (one per order: partial fills add up)."""
+    for i, leg in enumerate(book.legs):
+        if leg.tag == tag and leg.side is side:
+            book.legs[i] = replace(leg, quantity=leg.quantity + quantity,
+                                   value=leg.value + quantity * price)
+            return
+    book.legs.append(Leg(tag, side, quantity, quantity * price))
+
+
+def _legs(rows: Any, path: str) -> list[Leg]:
+    """A saved book's ``legs`` (absent in older files: none)."""
+    if not isinstance(rows, list):
+        raise FieldError(at(path, "legs"), f"expected a list, got {shown(rows)}")
+    legs = []
+    for i, row in enumerate(rows):
+        f = Fields(row, f"{path}.legs[{i}]")
+        legs.append(Leg(f.opt("tag", text, ""), f.req("side", member(Side)),
+                        f.req("quantity", whole(1)), f.req("value", decimal(0))))
+    return legs
 
 
 def read_books(rows: Iterable[tuple[str, Any]]) -> list[Book]:
@@ -245,20 +343,22 @@ def read_books(rows: Iterable[tuple[str, Any]]) -> list[Book]:
             trip_realized=f.opt("trip_realized", money, ZERO),
             exit_quantity=f.opt("exit_quantity", whole(0), 0),
             exit_value=f.opt("exit_value", price, ZERO),
-            closed_trades=f.opt("closed_trades", whole(0), 0)))
+            closed_trades=f.opt("closed_trades", whole(0), 0),
+            legs=_legs(row.get("legs", []) if isinstance(row, dict) else [], path),
+            fees=f.opt("fees", decimal(0), ZERO), open_fees=f.opt("open_fees", decimal(0), ZERO)))
     return books
 
 
 def book_matters(b: Book) -> bool:
     """Whether a book has anything a restart needs (a position or today's P&L)."""
-    return bool(b.quantity or b.realized or b.closed_trades)
+    return bool(b.quantity or b.realized or b.closed_trades or b.fees)
 
 
 def book_version(b: Book) -> tuple[Any, ...]:
     """Changes whenever ``book_to_dict(b)`` would (the mark only counts with a position)."""
     return (b.quantity, b.average, b.realized, b.mark if b.quantity else None, b.entry_time,
             b.entry_reason, b.entry_tag, b.trip_realized, b.exit_quantity, b.exit_value,
-            b.closed_trades)
+            b.closed_trades, tuple(b.legs), b.fees, b.open_fees)
 
 
 def book_to_dict(b: Book) -> dict[str, Any]:
@@ -270,4 +370,7 @@ def book_to_dict(b: Book) -> dict[str, Any]:
         "entry_reason": b.entry_reason, "entry_tag": b.entry_tag,
         "trip_realized": str(b.trip_realized), "exit_quantity": b.exit_quantity,
         "exit_value": str(b.exit_value), "closed_trades": b.closed_trades,
+        "legs": [{"tag": leg.tag, "side": leg.side.value, "quantity": leg.quantity,
+                  "value": str(leg.value)} for leg in b.legs],
+        "fees": str(b.fees), "open_fees": str(b.open_fees),
     }

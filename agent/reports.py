@@ -47,19 +47,25 @@ class DayReport:
 
 
 def summary_text(day_label: str, trades: Sequence[Trade]) -> str:
-    """A few lines of at most 40 columns (a phone): trades, winners, realized P&L in total
-    and per symbol, the exits by reason."""
+    """A few lines of at most 40 columns (a phone): trades, winners, realized P&L (gross),
+    the charges and the net (once there are charges), in total and per symbol, the exits
+    by reason."""
     total = sum((t.pnl for t in trades), Decimal(0))
+    charges = sum((t.charges for t in trades), Decimal(0))
     wins = sum(1 for t in trades if t.pnl > 0)
     lines = [f"Day report {day_label}",
              f"{_count(len(trades), 'trade')}, {_count(wins, 'winner')}",
              f"realized P&L {money(total)}"]
-    per: dict[str, list[Decimal]] = {}
+    if charges:
+        lines += _fit(f"charges {money(charges, sign=False)},", f"net P&L {money(total - charges)}")
+    per: dict[str, list[Trade]] = {}
     for t in trades:
-        per.setdefault(t.symbol, []).append(t.pnl)
-    for symbol, pnls in sorted(per.items()):
-        lines += _fit(f"  {symbol}:", f"{_count(len(pnls), 'trade')}, "
-                      f"{money(sum(pnls, Decimal(0)))}")
+        per.setdefault(t.symbol, []).append(t)
+    for symbol, mine in sorted(per.items()):
+        gross = sum((t.pnl for t in mine), Decimal(0))
+        paid = sum((t.charges for t in mine), Decimal(0))
+        net = f", net {money(gross - paid)}" if paid else ""
+        lines += _fit(f"  {symbol}:", f"{_count(len(mine), 'trade')}, {money(gross)}{net}")
     reasons: dict[str, int] = {}
     for t in trades:
         reasons[t.exit_reason] = reasons.get(t.exit_reason, 0) + 1

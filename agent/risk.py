@@ -1,5 +1,8 @@
 """P&L limits (instrument, group, account) and their halts: docs/strategy.md 5.1.
 
+The P&L compared is gross unless ``risk.limits_on: net`` (``PnlBook.net``): then it is net
+of the day's charges, the open positions' estimated round-trip charges included.
+
 Reads the incremental totals of ``PnlBook``; only scopes whose P&L changed since the last
 check are examined, which is the same as examining all of them on every tick (a scope's
 P&L only moves when one of its instruments is marked or filled). Engine thread only.
@@ -90,9 +93,10 @@ class RiskBook:
             book = books[token]
             key = (Scope.INSTRUMENT, book.symbol)
             limits = self.instrument_limits.get(token, NO_LIMITS)
-            which = limits.breached(book.pnl)
+            value = self.pnl.limit_pnl(book)
+            which = limits.breached(value)
             if which and (*key, which) not in self.tripped:
-                trips.append(self._trip(key, which, book.pnl, limits, (token,)))
+                trips.append(self._trip(key, which, value, limits, (token,)))
             for g in book.groups:
                 if g in seen_groups:
                     continue
@@ -139,16 +143,18 @@ class RiskBook:
     def reached(self, scope: Scope, name: str) -> tuple[str | None, Decimal]:
         """('profit_target' or 'loss_limit' or None, P&L): whether the scope is at its limit
         now, from every book's current P&L. Engine thread (commands)."""
+        net = self.pnl.net
         if scope is Scope.DAILY:
-            limits, pnl = self.daily, self.pnl.fresh_total()
+            limits, pnl = self.daily, self.pnl.fresh_total(net)
         elif scope is Scope.GROUP:
-            limits, pnl = self.group_limits.get(name, NO_LIMITS), self.pnl.fresh_group(name)
+            limits = self.group_limits.get(name, NO_LIMITS)
+            pnl = self.pnl.fresh_group(name, net)
         else:
             token = next((t for t, b in self.pnl.books.items() if b.symbol == name), None)
             if token is None:
                 return None, ZERO
             limits = self.instrument_limits.get(token, NO_LIMITS)
-            pnl = self.pnl.books[token].pnl
+            pnl = self.pnl.limit_pnl(self.pnl.books[token])
         return limits.breached(pnl), pnl
 
     def rearm(self, keys: Iterable[tuple[Scope, str]]) -> None:

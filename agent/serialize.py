@@ -130,7 +130,8 @@ def order_from_dict(d: Any, path: str = "") -> Order:
 
 
 def trade_to_dict(t: Trade) -> dict[str, Any]:
-    """The backtest JSON contract's trade object, plus the order tags."""
+    """The backtest JSON contract's trade object, plus the order tags, the charges and the
+    net P&L (``net_pnl`` is written for readers; ``trade_from_dict`` derives it)."""
     return {
         "symbol": t.symbol,
         "instrument_token": t.instrument_token,
@@ -145,6 +146,8 @@ def trade_to_dict(t: Trade) -> dict[str, Any]:
         "pnl": str(t.pnl),
         "entry_tag": t.entry_tag,
         "exit_tag": t.exit_tag,
+        "charges": str(t.charges),
+        "net_pnl": str(t.net_pnl),
     }
 
 
@@ -166,4 +169,5 @@ def trade_from_dict(d: Any, path: str = "") -> Trade:
         pnl=f.req("pnl", decimal()),
         entry_tag=f.opt("entry_tag", text, ""),
         exit_tag=f.opt("exit_tag", text, ""),
+        charges=f.opt("charges", decimal(0), Decimal(0)),  # absent in older files: 0
     )

@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
+from agent.charges import DEFAULT_TABLES, ChargeTable
 from agent.models import Instrument, StopMode, TradeSide
 
 
@@ -71,6 +72,8 @@ class Defaults:
     stop_mode: StopMode = StopMode.EXCHANGE
     slippage_ticks: int = 0
     stop_limit_buffer_ticks: int = 10  # exchange SL orders: limit = trigger -/+ this many ticks
+    # Zerodha's charge tables, oldest first (agent/charges.py; ``defaults.charges``)
+    charges: tuple[ChargeTable, ...] = DEFAULT_TABLES
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,10 +122,19 @@ class GroupConfig:
     loss_limit: Decimal = Decimal(0)
 
 
+class LimitsOn(StrEnum):
+    """What the P&L limits compare: the gross P&L, or the P&L net of charges (the open
+    positions' estimated round-trip charges included)."""
+
+    GROSS = "gross"
+    NET = "net"
+
+
 @dataclass(frozen=True, slots=True)
 class RiskConfig:
     daily_profit_target: Decimal = Decimal(0)
     daily_loss_limit: Decimal = Decimal(0)
+    limits_on: LimitsOn = LimitsOn.GROSS
 
 
 @dataclass(frozen=True, slots=True)

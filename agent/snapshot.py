@@ -76,8 +76,8 @@ def take(engine: Engine, now: datetime) -> dict[str, Any]:
         del cache[token]
     orders = [_cached(cache, ("order", o.tag), _order_version(o), order_to_dict, o)
               for o in engine.book.orders.values()]
-    trades = [_cached(cache, ("trade", t.entry_tag, t.exit_tag), None, trade_to_dict, t)
-              for t in engine.trades]
+    trades = [_cached(cache, ("trade", t.entry_tag, t.exit_tag), t.charges, trade_to_dict, t)
+              for t in engine.trades]  # Kite's contract note may change a trade's charges
     return {
         "meta": {"version": VERSION, "day": None if engine.day is None else str(engine.day),
                  "seq": engine.book.seq, "running": engine.running, "paused": engine.paused,

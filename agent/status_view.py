@@ -86,8 +86,9 @@ class StatusHeader:
     unrealized: Decimal
     trades: int  # closed trades today
     positions: int = 0  # instruments with a position open (or an entry working)
-    # Net P&L after charges (brokerage, STT, exchange fees, GST, stamp duty): None until
-    # the charges are computed (a later issue); the formatter then shows the gross only.
+    # Net P&L after charges (brokerage, STT, exchange fees, GST, stamp duty: the closed
+    # trades' and the open positions' estimated round trip; agent/charges.py). None: the
+    # formatter shows the gross only.
     net: Decimal | None = None
 
     @property
@@ -213,7 +214,8 @@ def status_view(engine: Engine) -> StatusView:
         broker_synced=engine.broker_synced,
         realized=sum((b.realized for b in engine.pnl.books.values()), ZERO),
         unrealized=sum((b.unrealized for b in engine.pnl.books.values()), ZERO),
-        trades=len(engine.trades), positions=sum(1 for r in rows if r.position is not None))
+        trades=len(engine.trades), positions=sum(1 for r in rows if r.position is not None),
+        net=engine.pnl.fresh_total(net=True))
     return StatusView(header, rows)
 
 

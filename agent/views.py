@@ -71,20 +71,30 @@ def instrument_rows(engine: Engine) -> list[dict[str, Any]]:
 
 
 def pnl_view(engine: Engine) -> dict[str, Any]:
-    risk = engine.risk
+    """/pnl: gross P&L, charges and net per instrument, group and in total. ``charges``
+    holds today's closed trades' charges and the open position's estimated round trip
+    (``open_charges`` of it). The distances to the limits are from the P&L the limits
+    compare (``limits_on``: gross, or net)."""
+    risk, pnl = engine.risk, engine.pnl
+    net = pnl.net
     groups = {}
     for name, limits in risk.group_limits.items():
-        value = engine.pnl.fresh_group(name)
-        groups[name] = {"pnl": str(value), **_distance(value, limits)}
+        gross, after = pnl.fresh_group(name), pnl.fresh_group(name, net=True)
+        groups[name] = {"pnl": str(gross), "charges": str(gross - after), "net": str(after),
+                        **_distance(after if net else gross, limits)}
     per = {}
     for rt in engine.runtimes.values():
-        book = engine.pnl.books[rt.token]
+        book = pnl.books[rt.token]
         limits = engine.instrument_limits(rt.token)
         per[rt.symbol] = {"realized": str(book.realized), "unrealized": str(book.unrealized),
-                          "pnl": str(book.pnl), **_distance(book.pnl, limits)}
-    total = engine.pnl.fresh_total()
-    return {"instruments": per, "groups": groups,
-            "total": {"pnl": str(total), **_distance(total, risk.daily)}}
+                          "pnl": str(book.pnl), "charges": str(book.charges),
+                          "open_charges": str(book.open_fees), "net": str(book.net),
+                          **_distance(pnl.limit_pnl(book), limits)}
+    total, total_net = pnl.fresh_total(), pnl.fresh_total(net=True)
+    return {"instruments": per, "groups": groups, "limits_on": "net" if net else "gross",
+            "total": {"pnl": str(total), "charges": str(total - total_net),
+                      "net": str(total_net), **_distance(total_net if net else total,
+                                                         risk.daily)}}
 
 
 def funds_view(engine: Engine) -> dict[str, Any]:
@@ -148,14 +158,16 @@ def query(engine: Engine, cmd: Query) -> Reply:
         return Reply(True, f"{len(trades)} trade(s) today", trades)
     if kind is QueryKind.PNL:
         view = pnl_view(engine)
-        return Reply(True, f"day P&L {money(view['total']['pnl'])}", view)
+        return Reply(True, f"day P&L {money(view['total']['pnl'])}, net "
+                     f"{money(view['total']['net'])}", view)
     if kind is QueryKind.INSTRUMENTS:
         rows = [{**contract_fields(rt.instrument), "symbol": rt.symbol, "token": rt.token,
                  "tick_size": str(rt.instrument.tick_size)} for rt in engine.runtimes.values()]
         return Reply(True, f"{len(rows)} instrument(s)", rows)
     if kind is QueryKind.LIMITS:
         risk = engine.risk
-        data = {"daily": {"profit_target": str(risk.daily.profit_target),
+        data = {"limits_on": "net" if engine.pnl.net else "gross",
+                "daily": {"profit_target": str(risk.daily.profit_target),
                           "loss_limit": str(risk.daily.loss_limit)},
                 "groups": {name: {"profit_target": str(lim.profit_target),
                                   "loss_limit": str(lim.loss_limit),

@@ -9,7 +9,9 @@ Each is a few short lines for a phone 40 columns wide, money through ``money()``
     🛑 Trailing stop hit NSE:ADANIPORTS
     long 150 · 1,632.10 → 1,645.40
     stop 1,645.00 · held 42 min · 10:34:40
-    P&L +₹1,935.00
+    P&L +₹1,995.00 · net +₹1,860.08
+
+An exit's "net" is its P&L less its charges (agent/charges.py).
 
 A notification without the structured data (``Notification.data``) these need falls back
 to the plain line: the label, the time and the engine's text. Pure functions, any thread.
@@ -113,7 +115,8 @@ def exit_text(note: Notification) -> str:
         third.append(f"held {held(int(d['held']))}")
     third.append(f"{to_ist(note.time):%H:%M:%S}")
     lines.append(" · ".join(third))
-    lines.append(f"P&L {b(money(d['pnl']))}")
+    net = d.get("net")
+    lines.append(f"P&L {b(money(d['pnl']))}" + ("" if net is None else f" · net {b(money(net))}"))
     return "\n".join(lines)
 
 
@@ -123,6 +126,9 @@ def exits_text(notes: Sequence[Notification]) -> str:
     total = sum((Decimal(str(n.data["pnl"])) for n in notes), Decimal(0))
     lines = [f"{emoji} {b(f'{words}: {len(notes)} positions closed')}",
              f"P&L {b(money(total))} · {to_ist(notes[-1].time):%H:%M:%S}"]
+    if all(n.data.get("net") is not None for n in notes):
+        net = sum((Decimal(str(n.data["net"])) for n in notes), Decimal(0))
+        lines.append(f"net {b(money(net))} (charges {money(total - net, sign=False)})")
     for n in notes:
         d = n.data
         long = "long" if d.get("side") == "BUY" else "short"

@@ -125,8 +125,16 @@ def _exit_words(reason: str) -> str:
     return words[0].lower() + words[1:]
 
 
+def _net_parts(t: Mapping[str, Any]) -> list[str]:
+    """A trade's charges and net P&L (the table's P&L column is gross), when it has them."""
+    if "net_pnl" not in t:
+        return []
+    return [esc(f"charges {money(t['charges'], sign=False)}"), esc(f"net {money(t['net_pnl'])}")]
+
+
 def trades(rows: Sequence[Mapping[str, Any]]) -> str:
-    """/trades [n]: the last trades, oldest first, with a totals line."""
+    """/trades [n]: the last trades, oldest first, with a totals line (gross P&L in the
+    column; each trade's charges and net below it, and the totals' under the table)."""
     if not rows:
         return "no trades today"
     pnls = [money(t["pnl"]) for t in rows]
@@ -143,7 +151,8 @@ def trades(rows: Sequence[Mapping[str, Any]]) -> str:
         lines += pack([esc(f"{quantity(t['quantity'], t)} @ {price(t['entry_price'])} → "
                            f"{price(t['exit_price'])}"), esc(_contract(t, name, shown)),
                        f"in {_time(t['entry_time'])}", _held(t),
-                       esc(_exit_words(t.get("exit_reason", "")))], indent=INDENT)
+                       esc(_exit_words(t.get("exit_reason", ""))), *_net_parts(t)],
+                      indent=INDENT)
         table.append(lines)
     won = sum(1 for t in rows if Decimal(t["pnl"]) > 0)
     label, summed = f"{_count(len(rows), 'trade')}, {won} won", money(total)
@@ -153,6 +162,10 @@ def trades(rows: Sequence[Mapping[str, Any]]) -> str:
                              f"{summed}"))
     else:
         table[-1] += [esc(label), esc(f"{summed:>{row_width}}")]
+    if all("net_pnl" in t for t in rows):  # the column is gross: the charges and net below
+        charges = sum((Decimal(t["charges"]) for t in rows), Decimal(0))
+        table[-1] += pack([esc(f"charges {money(charges, sign=False)}"),
+                           esc(f"net {money(total - charges)}")])
     title = f"{b('Last ' + _count(len(rows), 'trade'))} (IST)"
     done = blocks(head, table)
     return "\n\n".join([title + "\n" + done[0], *done[1:]])

@@ -68,6 +68,7 @@ class ChatServices:
     log_file: Path | None = None  # default: the data dir's log file
     candles: CandleReader | None = None  # default: the data dir's candle files
     funds: Callable[[], Future[Funds]] | None = None  # live /funds: Kite's margins now
+    charges: Callable[[], str] | None = None  # live /pnl: Kite's contract note (it waits)
     readiness: Callable[[], Readiness] | None = None  # login state and pending symbols
     journal: JournalReader | None = None  # default: the data dir's journal, read only
 
@@ -81,7 +82,7 @@ def _center(settings: Settings, runner: CommandSubmitter, clock: Clock, extra: C
                         log_file=extra.log_file or log_path(settings.data_dir),
                         on_added=extra.on_added, on_removed=extra.on_removed,
                         candles=extra.candles or CandleLog(settings.data_dir / CANDLES_DIR),
-                        funds=extra.funds, readiness=extra.readiness,
+                        funds=extra.funds, readiness=extra.readiness, charges=extra.charges,
                         journal=extra.journal or Journal(settings.data_dir / JOURNAL_DIR))
     prefs = AlertPrefs(extra.prefs or Prefs.in_dir(settings.data_dir))
     center = CommandCenter(services, auth, prefs, confirm_ttl=options.confirm_ttl,

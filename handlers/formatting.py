@@ -87,10 +87,14 @@ def _distances(row: Mapping[str, Any]) -> list[str]:
 
 def _pnl_block(head: str, row: Mapping[str, Any], split: bool = False,
                none: str = "no limits") -> list[str]:
-    """The P&L of one scope: its total, realized and unrealized (``split``, when either
-    is not zero) and how far each limit is."""
+    """The P&L of one scope: its total (gross), charges and net, realized and unrealized
+    (``split``, when either is not zero) and how far each limit is."""
     distances = _distances(row)
     lines = [head] if distances else pack([head, none])
+    if "net" in row and Decimal(row["charges"]):  # gross in the head, then the charges
+        # and the net (issue 15), once there are charges
+        lines += pack([f"charges {money(row['charges'], sign=False)}",
+                       f"net {money(row['net'])}"])
     if split and (Decimal(row["realized"]) or Decimal(row["unrealized"])):
         lines += pack([f"realized {money(row['realized'])}",
                        f"unrealized {money(row['unrealized'])}"])
@@ -98,7 +102,8 @@ def _pnl_block(head: str, row: Mapping[str, Any], split: bool = False,
 
 
 def pnl(data: Mapping[str, Any]) -> str:
-    """/pnl: the day's total, then each instrument and each group (a block each)."""
+    """/pnl: the day's total, then each instrument and each group (a block each); gross,
+    then the charges and the net once there are charges (issue 15)."""
     blocks = [_pnl_block(f"{b('Day P&L')} {b(money(data['total']['pnl']))}",
                          data["total"], none="no daily limits")]
     instruments = data.get("instruments", {})
@@ -107,6 +112,8 @@ def pnl(data: Mapping[str, Any]) -> str:
         blocks.append(_pnl_block(f"{b(names[symbol])} {money(row['pnl'])}", row, split=True))
     for name, row in data.get("groups", {}).items():
         blocks.append(_pnl_block(f"{b('Group ' + name)} {money(row['pnl'])}", row))
+    if data.get("limits_on") == "net":
+        blocks.append(["limits on net P&amp;L, after charges"])
     return "\n\n".join("\n".join(lines) for lines in blocks)
 
 
@@ -133,6 +140,9 @@ def limits(data: Mapping[str, Any], status_rows: Sequence[Mapping[str, Any]] = (
     for name, g in data.get("groups", {}).items():
         members = ", ".join(short_names(g.get("instruments", [])).values())
         text += wrap(f"group {esc(name)}: {esc(members or 'no instruments')}", indent="  ")
+    net = data.get("limits_on") == "net"  # risk.limits_on
+    text.append(esc("limits on net P&L, after charges" if net
+                    else "limits on gross P&L, before charges"))
     text += ["Change: /limits daily|GROUP KEY VALUE", "one instrument: /set KEY VALUE SYMBOL",
              "KEY: profit_target or loss_limit"]
     return "\n".join(text)

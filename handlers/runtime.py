@@ -29,6 +29,7 @@ from agent.adapters.kite_feed import KiteFeed
 from agent.adapters.paper import PaperBroker
 from agent.calendar import TradingCalendar
 from agent.clock import Clock, LiveClock, ScaledClock, exchange_clock
+from agent.contract_note import refresh_charges
 from agent.daycontrol import DayOverride, OverrideSubmitter
 from agent.engine import Engine
 from agent.events import (
@@ -69,6 +70,7 @@ from storage.session_file import SessionFile
 log = logging.getLogger(__name__)
 
 FUNDS_INTERVAL = 30.0  # seconds between the live broker's reads of Kite's margins
+CONTRACT_NOTE_WAIT = 8.0  # seconds the charges refresh waits for Kite's contract note
 
 
 class MemorySessionStore:
@@ -266,6 +268,15 @@ class AgentProcess:
         future.add_done_callback(forward)
         return future
 
+    def refresh_charges(self) -> str:
+        """Kite's contract note for the day's executed orders into the trades' charges (any
+        thread but the engine's and the loop's: it waits); the table's charges stay where
+        Kite does not answer. Paper mode: nothing to ask."""
+        if not isinstance(self.broker, KiteBroker):
+            return "paper: the table's charges"
+        return refresh_charges(self.runner.call, self.broker.read_contract_note,
+                               timeout=CONTRACT_NOTE_WAIT)
+
     def _instrument(self, token: int) -> Instrument | None:
         """The broker's lookup (its worker thread): the configured instrument, which keeps
         the config's freeze quantity, else the dump's (an instrument added by /add)."""
@@ -325,7 +336,9 @@ class AgentProcess:
                                 candles=self.persistence.candles,
                                 funds=self._read_funds if isinstance(self.broker, KiteBroker)
                                 else None, readiness=self.morning.readiness,
-                                journal=self.persistence.journal)
+                                journal=self.persistence.journal,
+                                charges=self.refresh_charges if isinstance(
+                                    self.broker, KiteBroker) else None)
         # People's waits (buttons, /login) run on wall time when trading time is scaled.
         options = ChatOptions(human_clock=LiveClock() if isinstance(self.clock, ScaledClock)
                               else None)
@@ -518,7 +531,12 @@ class AgentProcess:
         with what it shows), the charts also saved under data/reports/DAY (any thread but
         the engine's: it asks the engine through its inbox). A candle file or record that
         cannot be used, or charts that cannot be saved, are named in the text by what they
-        are (the log has the paths); the report is made from the rest."""
+        are (the log has the paths); the report is made from the rest. Live, Kite's contract
+        note prices the day's trades first (the table's charges when it does not answer)."""
+        try:
+            log.info("day report: charges: %s", self.refresh_charges())
+        except Exception:  # the report goes out with the table's charges
+            log.exception("day report: Kite's contract note could not be applied")
         trades = self.runner.call(Query(QueryKind.TRADES)).data
         rows = self.runner.call(Query(QueryKind.STATUS)).data["instruments"]
         candles = self.persistence.candles

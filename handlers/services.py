@@ -129,5 +129,8 @@ class Services:
     candles: CandleReader | None = None  # /report and /chart read the day's candles
     # /funds live: a fresh read of Kite's money (the broker's reader pool; never blocks)
     funds: Callable[[], Future[Funds]] | None = None
+    # /pnl live (issue 15): price the day's orders by Kite's contract note; it waits, so it
+    # is called in a worker thread (``asyncio.to_thread``); a line saying what happened
+    charges: Callable[[], str] | None = None
     readiness: Callable[[], Readiness] | None = None  # None: logged in, nothing pending
     journal: JournalReader | None = None  # /profit, /daily, ...: the trade journal (files)

@@ -6,6 +6,7 @@ engine's reply text says when a change takes effect. Loop thread only.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -182,7 +183,16 @@ async def trades(center: CommandCenter, caller: Caller, args: list[str]) -> Resp
 
 
 async def pnl(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
+    """Gross, charges and net; live, the charges are first read fresh from Kite's contract
+    note (in a worker thread; past ``engine_timeout`` the table's figures are shown)."""
     arity(args, 0, 0)
+    refresh = center.services.charges
+    if refresh is not None:
+        try:
+            await asyncio.wait_for(asyncio.to_thread(refresh), center.engine_timeout)
+        except Exception as exc:  # the table's charges stand; the log says why
+            log.warning("/pnl: the charges could not be refreshed: %s: %s",
+                        type(exc).__name__, exc)
     return Response(fmt.pnl(await _query(center, QueryKind.PNL)))
 
 

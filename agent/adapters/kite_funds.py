@@ -1,5 +1,9 @@
-"""The Kite broker's funds reads: ``kite.margins()`` on the reader pool, in the "other"
-rate window like every read.
+"""The Kite broker's money reads: ``kite.margins()`` and Kite's virtual contract note
+(``kite.get_virtual_contract_note``), on the reader pool, in the "other" rate window like
+every read.
+
+- ``read_contract_note(orders)`` (any thread): the charges Kite computes for executed
+  orders, by order tag, in a future (agent/contract_note.py reads the answer).
 
 - ``read_funds()`` (any thread): one read now, its ``Funds`` in a future (``/funds``).
 - With ``funds_interval`` set (the live agent: 30 s), a read every ``funds_interval``
@@ -15,12 +19,13 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from agent.adapters.kite_reads import ReadJob
 from agent.adapters.kite_schedule import Candidate
+from agent.contract_note import NoteOrder, NoteTotal, note_totals
 from agent.margins import Funds, funds_from_kite
 
 if TYPE_CHECKING:
@@ -38,6 +43,18 @@ class KiteFunds:
         future: Future[Funds] = Future()
         self._put(ReadJob(self.kite.margins,
                           lambda data: funds_from_kite(data, self._clock.now()), future))
+        return future
+
+    def read_contract_note(self: KiteBroker, orders: Sequence[NoteOrder]
+                           ) -> Future[dict[str, NoteTotal]]:
+        """Kite's charges of these executed orders (by tag; an order whose answer does not
+        match it is left out), or ``BrokerError`` when Kite cannot answer. Any thread;
+        never blocks."""
+        future: Future[dict[str, NoteTotal]] = Future()
+        asked = tuple(orders)
+        params = [o.params() for o in asked]
+        self._put(ReadJob(lambda: self.kite.get_virtual_contract_note(params),
+                          lambda data: note_totals(asked, data), future))
         return future
 
     def funds_candidates(self: KiteBroker) -> Iterator[Candidate]:

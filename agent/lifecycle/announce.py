@@ -117,10 +117,12 @@ class Announcer:
         entry, exit_ = average(trade.entry_price, rt), average(trade.exit_price, rt)
         text = (f"{trade.symbol} {long} {trade.quantity} closed ({reason}"
                 f"{'' if level is None else ' ' + str(level)}): {entry} -> {exit_}, held "
-                f"{held} s, P&L {trade.pnl:+.2f}")
+                f"{held} s, P&L {trade.pnl:+.2f}, charges {trade.charges:.2f}, net "
+                f"{trade.net_pnl:+.2f}")
         kind = EXIT_ALERT.get(known, AlertKind.EXIT_FILLED) if known else AlertKind.EXIT_FILLED
         self.say(kind, rt, trade.exit_time, text, order, reason=reason,
                  side=trade.side.value, quantity=trade.quantity,
                  entry=str(entry), exit=str(exit_),
-                 pnl=str(trade.pnl), held=held, level=_s(level),
+                 pnl=str(trade.pnl), charges=str(trade.charges),
+                 net=str(trade.net_pnl), held=held, level=_s(level),
                  entry_time=trade.entry_time.isoformat(), **contract_data(rt))

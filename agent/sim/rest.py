@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from agent import margins
-from agent.sim import errors, rates, rest_market, rules, shapes
+from agent.sim import errors, rates, rest_charges, rest_market, rules, shapes
 from agent.sim.core import SimCore
 from agent.sim.errors import KiteError
 from agent.sim.orders import parse_change, parse_place
@@ -221,6 +221,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/user/margins", user_margins)
     r.add_get("/user/margins/{segment}", user_margins)
     rest_market.add_routes(app)
+    rest_charges.add_routes(app)  # POST /charges/orders: the virtual contract note
     r.add_get("/orders", list_orders)
     r.add_post("/orders/{variety}", place_order)
     r.add_get("/orders/{order_id}", order_history)

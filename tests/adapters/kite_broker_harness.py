@@ -102,7 +102,8 @@ class RecordingKite(KiteConnect):
 
     def _request(self, route: str, method: str, url_args: Any = None, params: Any = None,
                  is_json: bool = False, query_params: Any = None) -> Any:
-        self.calls.append((route, method, dict(params or {})))
+        self.calls.append((route, method, list(params) if isinstance(params, list)
+                           else dict(params or {})))  # a list: the contract note's orders
         return super()._request(route, method, url_args=url_args, params=params,
                                 is_json=is_json, query_params=query_params)
 

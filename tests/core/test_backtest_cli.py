@@ -52,7 +52,14 @@ def test_worked_example_through_the_command_line(tmp_path) -> None:
     assert (short["side"], short["quantity"], short["entry_price"], short["entry_reason"]) == (
         "SELL", 50, 99.5, "reverse")
     assert short["exit_reason"] == "end_of_data"
-    assert data["summary"] == {"trades": 2, "realized_pnl": -657.5,
+    # Zerodha's charges (the 2026 table, equity intraday), by hand: the long's brokerage
+    # 1.69 + 1.49, STT 4975 x 0.025 % = 1.24 -> 1, exchange 10607.50 x 0.00307 % = 0.33,
+    # SEBI 0.01, stamp 5632.50 x 0.003 % = 0.17, GST 18 % of 3.52 = 0.63: 5.32; the short
+    # (99.50 both ways): 2.98 + 1 + 0.31 + 0.01 + 0.15 + 0.59 = 5.04.
+    assert (long["charges"], long["net_pnl"]) == (5.32, -662.82)
+    assert (short["charges"], short["net_pnl"]) == (5.04, -5.04)
+    assert data["summary"] == {"trades": 2, "realized_pnl": -657.5, "charges": 10.36,
+                               "net_pnl": -667.86,
                                "by_symbol": {"NSE:EXAMPLE": {"trades": 2,
                                                              "realized_pnl": -657.5}},
                                "rows": {"read": 9, "bad": 0, "stale": 0, "outside_session": 0,

@@ -16,6 +16,7 @@ from agent.backtest import run_backtest, write_charts
 from agent.fields import FieldError
 from agent.marks import Mark, MarkKind, mark_from_dict, mark_to_dict
 from agent.models import Instrument, Side
+from agent.money import money
 from agent.reports import report_from_views
 from agent.serialize import trade_to_dict
 from agent.settings import Defaults, InstrumentConfig, Settings, StrategyParams
@@ -103,7 +104,10 @@ def test_live_marks_go_beside_the_candles_and_the_day_report_reads_them(tmp_path
     assert "skipped (bad data):\n  - NSE:AAA chart marks line 7: time: missing" in report.text
     assert str(tmp_path) not in report.text
     chart = report.charts[1]
-    assert chart.caption == "NSE:AAA 5-minute candles, 15 Jan 2024: 1 trade, net -₹35.00"
+    (trade,) = r.trades  # gross -₹35.00, less its charges
+    assert trade.pnl == Decimal(-35) and trade.charges > 0
+    assert chart.caption == (f"NSE:AAA 5-minute candles, 15 Jan 2024: 1 trade, net "
+                             f"{money(trade.net_pnl)}")
     without = report_from_views(DAY, trades, rows, log.read)  # no marks: a plainer chart
     assert without.charts[1].png != chart.png and chart.png.startswith(PNG)
     assert persistence.close() and errors == []

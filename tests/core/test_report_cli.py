@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
+from agent.charts_pnl import JOURNAL_SIZE
 from agent.models import Trade
 from handlers.text import money
 from storage.journal import JOURNAL_DIR
@@ -128,7 +129,7 @@ def test_chart_and_bad_input(tmp_path: Path) -> None:
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = struct.unpack(">II", data[16:24])
-    assert 700 <= width <= 1100 and 300 <= height <= 500
+    assert (width, height) == (JOURNAL_SIZE.width, JOURNAL_SIZE.height)
     # a corrupt line: named on stderr with the data directory, the rest reported
     with (tmp_path / "data" / JOURNAL_DIR / "2026-11.jsonl").open("a") as f:
         f.write("garbage\n")

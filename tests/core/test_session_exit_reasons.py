@@ -104,8 +104,11 @@ def test_json_contract(result) -> None:
     data = result_json(result)
     assert set(data) == {"trades", "summary"}
     keys = {"symbol", "instrument_token", "side", "quantity", "entry_time", "entry_price",
-            "entry_reason", "exit_time", "exit_price", "exit_reason", "pnl"}
+            "entry_reason", "exit_time", "exit_price", "exit_reason", "pnl", "charges",
+            "net_pnl"}
     assert all(set(t) == keys for t in data["trades"])
+    assert all(t["charges"] > 0 and Decimal(str(t["net_pnl"])) == Decimal(str(t["pnl"]))
+               - Decimal(str(t["charges"])) for t in data["trades"])
     order = [(t["entry_time"], t["symbol"], t["exit_time"]) for t in data["trades"]]
     assert order == sorted(order)
     summary = data["summary"]
@@ -113,3 +116,6 @@ def test_json_contract(result) -> None:
     assert sum(v["trades"] for v in summary["by_symbol"].values()) == summary["trades"]
     total = sum(Decimal(str(t["pnl"])) for t in data["trades"])
     assert Decimal(str(summary["realized_pnl"])) == total
+    charges = sum(Decimal(str(t["charges"])) for t in data["trades"])
+    assert Decimal(str(summary["charges"])) == charges
+    assert Decimal(str(summary["net_pnl"])) == total - charges

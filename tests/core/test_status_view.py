@@ -48,7 +48,9 @@ def test_an_open_long_and_an_armed_sell_alert() -> None:
     assert h.phase.phase is Phase.ENTRIES and h.phase.cutoff == at(15, 0)
     assert h.unrealized == (d("113.40") - d("112.65")) * 50
     assert h.gross == h.realized + h.unrealized and h.realized == 0
-    assert h.net is None  # no charges yet
+    # less the open long's estimated round trip (the 2024 table, both sides at 112.65):
+    # brokerage 1.69 x 2, STT 1.41 -> 1, exchange 0.33, SEBI 0.01, stamp 0.17, GST 0.67
+    assert h.net == h.gross - d("5.56")
     assert (h.trades, h.positions) == (0, 1)
 
     aaa, bbb = view.instruments

@@ -28,6 +28,6 @@ def test_demo_runs_a_session_through_the_simulated_exchange_and_exits_0() -> Non
     # the trade journal (issue 15) holds the day report's trades, and those that closed
     # while the demo stopped (at 3000x a wall second is 50 minutes of the session)
     data_dir = Path(re.search(r"data and logs in (\S+)", out).group(1))
-    count = int(re.search(r"Day report \d{4}-\d{2}-\d{2}: (\d+) trades", out).group(1))
+    count = int(re.search(r"Day report \d{4}-\d{2}-\d{2}\n(\d+) trades?,", out).group(1))
     read = Journal(data_dir / JOURNAL_DIR).read()
     assert len(read.trades) >= count > 0 and read.problems == []

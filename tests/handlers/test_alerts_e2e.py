@@ -49,11 +49,14 @@ def test_a_real_entry_and_a_trailed_exchange_stop_exit_are_one_message_each(
             await env.bot.sender.drain()
             risk = money(Decimal("657.50"), sign=False)
             pnl = money(Decimal("-35.00"))  # (111.95 - 112.65) x 50
+            # less Zerodha's charges (the 2024 table prices a day before it): brokerage
+            # 1.69 + 1.68, STT 1.40 -> 1, exchange 0.33, SEBI 0.01, stamp 0.17, GST 0.67
+            net = money(Decimal("-40.55"))
             assert _alerts(env) == [
                 f"🟢 <b>BUY 50 NSE:AAA</b> @ 112.65\nabove 112.60 · stop 99.50\nrisk {risk}"
                 " · 09:25:10",
                 "🛑 <b>Trailing stop hit NSE:AAA</b>\nlong 50 · 112.65 → 111.95\n"
-                f"stop 112.00 · held 5 min · 09:31:00\nP&L <b>{pnl}</b>"]
+                f"stop 112.00 · held 5 min · 09:31:00\nP&L <b>{pnl}</b> · net <b>{net}</b>"]
 
     run(body())
 
@@ -77,7 +80,12 @@ def test_a_daily_limit_closing_25_positions_is_one_message(tmp_path: Path) -> No
             lines = call.params["text"].split("\n")
             assert lines[0] == "⚠️ <b>Daily loss limit reached</b>"
             assert lines[3] == "⚠️ <b>Daily limit: 25 positions closed</b>"
-            assert len(lines) == 5 + 25
+            assert len(lines) == 6 + 25  # with the net line (issue 15)
+            charges = sum((t.charges for t in env.engine.trades), Decimal(0))
+            assert len(env.engine.trades) == 25 and charges > 0
+            gross = sum((t.pnl for t in env.engine.trades), Decimal(0))
+            assert lines[5] == (f"net <b>{money(gross - charges)}</b> (charges "
+                                f"{money(charges, sign=False)})")
             assert sum(1 for line in lines if line.endswith(money(Decimal("-332.50")))) == 16
 
     run(body(), timeout=40)

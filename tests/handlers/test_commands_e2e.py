@@ -73,8 +73,9 @@ def test_positions_orders_trades_pnl_after_a_fill(tmp_path: Path) -> None:
                 "  50 filled · MARKET · entry (signal)</pre>")
             assert await env.text("/trades") == "no trades today"
             assert await env.text("/pnl") == (
-                "<b>Day P&amp;L</b> <b>₹0.00</b> · no daily limits\n\n"
-                "<b>AAA</b> ₹0.00\n₹1,000.00 to loss limit")
+                "<b>Day P&amp;L</b> <b>₹0.00</b> · no daily limits\n"
+                "charges ₹5.56 · net -₹5.56\n\n"  # the entry's, and the exit's foreseen
+                "<b>AAA</b> ₹0.00\ncharges ₹5.56 · net -₹5.56\n₹1,000.00 to loss limit")
             assert await env.text("/orders 0") == ("❌ n: expected a whole number 1..500,\n"
                                                    "got '0'\nusage: <code>/orders [n]</code>")
             assert "got 'many'" in await env.text("/trades many")
@@ -120,7 +121,8 @@ def test_limits_show_and_set(tmp_path: Path) -> None:
                 "<b>Limits</b>: profit target, loss limit\n"
                 "<pre>      TARGET LOSS\n"
                 "daily   none none\n"
-                "AAA     none none</pre>\n" + how)
+                "AAA     none none</pre>\n"
+                "limits on gross P&amp;L, before charges\n" + how)
             reply = await env.text("/limits daily loss_limit 5000")
             assert reply == "✅ daily loss_limit = 5000,\neffective now"
             assert env.engine.risk.daily.loss_limit == Decimal(5000)
@@ -128,7 +130,8 @@ def test_limits_show_and_set(tmp_path: Path) -> None:
                 "<b>Limits</b>: profit target, loss limit\n"
                 "<pre>      TARGET      LOSS\n"
                 "daily   none ₹5,000.00\n"
-                "AAA     none      none</pre>\n" + how)
+                "AAA     none      none</pre>\n"
+                "limits on gross P&amp;L, before charges\n" + how)
             reply = await env.text("/limits banks profit_target 3000")
             assert reply == "❌ banks: expected 'daily' or a group\n(none configured)"
             assert "expected profit_target or\nloss_limit" in await env.text(

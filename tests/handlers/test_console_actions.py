@@ -34,8 +34,8 @@ def test_console_squareoff_list_asks_again_and_a_chart_is_one_line(tmp_path: Pat
             await c.screen.wait_for("Closed by /squareoff")
             c.keys.type("/report")
             out = await c.screen.wait_for(  # what the picture is: the day's equity chart
-                f"[chart] Net P&L through 15 Jan 2024: 1 trade,\nnet {money(0)}, max drawdown "
-                f"{money(0)} (PNG, ")
+                f"[chart] Net P&L through 15 Jan 2024: 1 trade,\nnet {money(-5.56)}, max drawdown "
+                f"{money(5.56, sign=False)} (PNG, ")
             assert "Day report 2024-01-15\n1 trade, 0 winners\nrealized P&L" in out
             assert "KB; Telegram shows it)" in out  # no candles stored here: no other chart
             assert str(tmp_path) not in out

@@ -249,6 +249,7 @@ def test_limits_as_a_table() -> None:
         "HDFCBANK          none      none\n"
         "ICICIBANK         none ₹1,500.00</pre>\n"
         "group banks: HDFCBANK, ICICIBANK\n"
+        "limits on gross P&amp;L, before charges\n"
         "Change: /limits daily|GROUP KEY VALUE\n"
         "one instrument: /set KEY VALUE SYMBOL\n"
         "KEY: profit_target or loss_limit")

@@ -75,20 +75,22 @@ def test_report_sends_the_day_report_so_far_with_its_charts(tmp_path: Path) -> N
             _store_candles(env, tmp_path / CANDLES_DIR)
             empty = await env.text("/report")
             assert empty == ("<b>So far, 09:00 IST</b>\nDay report 2024-01-15\n0 trades, 0 "
-                             "winners\nrealized P&amp;L ₹0.00\nNo charts yet: no completed "
-                             "candles\nor trades today.")
+                             "winners\nrealized P&amp;L ₹0.00\n"
+                             "No charts yet: no completed candles\nor trades today.")
             assert env.fake.calls_of("sendPhoto") == []
             await _a_trade(env)
             (text,) = await env.ask("/report")
             assert text.params["text"] == ("<b>So far, 09:00 IST</b>\nDay report 2024-01-15\n"
                                            "1 trade, 0 winners\nrealized P&amp;L ₹0.00\n"
-                                           "  NSE:AAA: 1 trade, ₹0.00\n  exits: manual 1")
+                                           "charges ₹5.56, net P&amp;L -₹5.56\n"
+                                           "  NSE:AAA: 1 trade, ₹0.00, net -₹5.56\n"
+                                           "  exits: manual 1")
             pnl, chart = await _photos(env, 0, 2)
             assert _flat(pnl.params["caption"]) == (
-                f"Net P&amp;L through 15 Jan 2024: 1 trade, net {money(0)}, max drawdown "
-                f"{money(0)}")
+                f"Net P&amp;L through 15 Jan 2024: 1 trade, net {money(-5.56)}, max drawdown "
+                f"{money(5.56, sign=False)}")
             assert _flat(chart.params["caption"]) == (  # NSE:BBB: no candles, no chart
-                f"NSE:AAA 5-minute candles, 15 Jan 2024: 1 trade, net {money(0)}")
+                f"NSE:AAA 5-minute candles, 15 Jan 2024: 1 trade, net {money(-5.56)}")
             assert pnl.params["photo"].startswith(PNG) and chart.params["photo"].startswith(PNG)
             assert text.at <= pnl.at <= chart.at  # the text first, then the charts
             assert "usage" in await env.text("/report today")
@@ -108,7 +110,7 @@ def test_chart_of_one_symbol_at_its_interval_or_a_multiple(tmp_path: Path) -> No
             env.fake.push_message(CHAT, USER, "/chart nse:aaa")
             (own,) = await _photos(env, 0, 1)
             assert _flat(own.params["caption"]) == (
-                f"NSE:AAA 5-minute candles, 15 Jan 2024: 1 trade, net {money(0)} 09:15-09:25 "
+                f"NSE:AAA 5-minute candles, 15 Jan 2024: 1 trade, net {money(-5.56)} 09:15-09:25 "
                 "IST, 2 candles")
             assert own.params["photo"].startswith(PNG)
             log = CandleLog(tmp_path / CANDLES_DIR)  # drawn with the day's marks
@@ -121,7 +123,7 @@ def test_chart_of_one_symbol_at_its_interval_or_a_multiple(tmp_path: Path) -> No
             env.fake.push_message(CHAT, USER, "/chart NSE:AAA 10")
             (merged,) = await _photos(env, 1, 1)
             assert _flat(merged.params["caption"]) == (
-                f"NSE:AAA 10-minute candles, 15 Jan 2024: 1 trade, net {money(0)} "
+                f"NSE:AAA 10-minute candles, 15 Jan 2024: 1 trade, net {money(-5.56)} "
                 "09:15-09:25 IST, 1 candle")
             assert len(env.fake.sent()) == sent  # a chart is a photo with its caption only
             finer = await env.text("/chart NSE:AAA 3")

@@ -56,11 +56,13 @@ def test_status_says_what_it_is_doing_and_why(tmp_path: Path) -> None:
             await _long_and_alert(env, Feed(1), Feed(2))
             status = await env.text("/status")
             _fits(status)
-            assert status.split("\n")[:4] == [
+            # net: less the open long's estimated round trip (tests/core/test_status_view.py)
+            assert status.split("\n")[:5] == [
                 "🟢 <b>Running</b> · paper · 09:25:20 IST",
                 "Entries until 15:00 · feed up, 0.3 s",
                 "Kite AB1234 valid till 06:00 Tue",
-                f"Day P&amp;L <b>{money(Decimal(0))}</b> gross · 0 trades"]
+                f"Day P&amp;L <b>{money(Decimal(0))}</b> gross, net {money(Decimal('-5.56'))}",
+                "0 trades"]
             risk = money(Decimal("13.15") * 50, sign=False)  # (112.65 - 99.50) x 50
             assert (f"<b>AAA</b> LONG 50 · risk {risk}\n"
                     f"@ 112.65 → 112.65 · P&amp;L <b>{money(Decimal(0))}</b>\n"
