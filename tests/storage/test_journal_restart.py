@@ -172,7 +172,10 @@ def test_restarts_from_the_saved_state_keep_one_line_and_restore_a_lost_one(
     assert again.restore_into(r3.engine, DAY)
     assert again.close() and errors == []
     (line,) = _trade_lines(tmp_path)
-    assert (line["exit_tag"], line["net"], line["segment"]) == (stop.tag, "-662.50", "NSE")
+    (trade,) = r3.engine.trades  # gross -662.50, less Zerodha's charges on its two orders
+    assert trade.pnl == Decimal("-662.50") and trade.charges > 0
+    assert (line["exit_tag"], line["gross"], line["charges"], line["net"], line["segment"]) == (
+        stop.tag, "-662.50", str(trade.charges), str(trade.net_pnl), "NSE")
 
 
 def test_the_journal_goes_on_over_a_day_roll_and_a_restart_the_next_day(tmp_path: Path
@@ -208,8 +211,9 @@ def test_the_journal_goes_on_over_a_day_roll_and_a_restart_the_next_day(tmp_path
     read = Journal(tmp_path / JOURNAL_DIR).read()
     assert [(t.exit_time.date(), t.pnl) for t in read.trades] == [
         (DAY, Decimal("-662.50")), (DAY2, Decimal("-632.50"))]
-    assert [(s.date, s.trades, s.net) for s in read.days()] == [
-        (DAY, 1, Decimal("-662.50")), (DAY2, 1, Decimal("-632.50"))]
+    assert all(t.charges > 0 for t in read.trades)
+    assert [(s.date, s.trades, s.gross, s.charges, s.net) for s in read.days()] == [
+        (t.exit_time.date(), 1, t.pnl, t.charges, t.net_pnl) for t in read.trades]
     assert len(_trade_lines(tmp_path)) == 2 and read.problems == []
 
 
