@@ -277,9 +277,12 @@ def _run_job(engine: Engine, cmd: RunJob) -> Reply:
     if cmd.job is Job.SESSION_END:
         engine.running = False
         realized = sum((b.realized for b in engine.pnl.books.values()), Decimal(0))
-        engine.notify(Notification(AlertKind.SESSION_ENDED, f"session ended: "
-                                   f"{len(engine.trades)} trades, realized P&L {money(realized)}",
-                                   now))
+        charges = sum((t.charges for t in engine.trades), Decimal(0))
+        net = f", net {money(realized - charges)} after charges" if charges else ""
+        n = len(engine.trades)
+        engine.notify(Notification(AlertKind.SESSION_ENDED, f"session ended: {n} trade"
+                                   f"{'' if n == 1 else 's'}, realized P&L {money(realized)}"
+                                   f"{net}", now))
         return Reply(True, "session ended")
     return Reply(True, f"{cmd.job}: nothing for the engine to do")
 

@@ -85,7 +85,8 @@ class Engine(EngineDays):
         self.notify = notify
         self.on_candle = on_candle
         self.on_mark = on_mark
-        # every closed trade with its instrument (the journal: storage/hookup.py)
+        # every closed trade with its instrument, and again when the contract note revises
+        # its charges (the journal: storage/hookup.py)
         self.on_trade_closed: Callable[[Trade, Instrument | None], None] = _ignore
         self.carry_positions = carry_positions
         self.runtimes: dict[int, InstrumentRuntime] = {}
@@ -430,7 +431,8 @@ class Engine(EngineDays):
 
     def apply_charges(self, totals: dict[str, NoteTotal] | Any) -> int:
         """Kite's contract note for these orders (by tag): the trades it prices take its
-        charges, their books' day charges follow; how many trades changed."""
+        charges, their books' day charges follow, and the journal gets them again
+        (``on_trade_closed``); how many trades changed."""
         self.charge_book.noted.update(totals)
         changed = self.charge_book.recharged(self.trades, self.book.orders)
         if not changed:
@@ -438,6 +440,9 @@ class Engine(EngineDays):
         swap = {id(self.trades[i]): new for i, new in changed.items()}
         self.trades = [swap.get(id(t), t) for t in self.trades]
         self.all_trades = [swap.get(id(t), t) for t in self.all_trades]
+        for new in changed.values():  # the journal keeps the revised figures
+            rt = self.runtimes.get(new.instrument_token)
+            self.on_trade_closed(new, rt.instrument if rt is not None else None)
         for token in {t.instrument_token for t in changed.values()}:
             book = self.pnl.books.get(token)
             if book is not None:

@@ -94,7 +94,7 @@ def profit_lines(s: Stats) -> list[str]:
         ("Wins/losses", f"{s.wins}/{s.losses}" + (f" ({s.even} even)" if s.even else "")),
         ("Win rate", percent(s.win_rate)),
         ("Gross P&L", money(s.gross)),
-        ("Charges", money(-s.charges)),
+        ("Charges", money(s.charges, sign=False)),
         ("Net P&L", money(s.net)),
         ("Expectancy", "n/a" if s.expectancy is None else money(s.expectancy)),
         ("Profit factor", factor(s.profit_factor)),
@@ -164,7 +164,7 @@ def _stat_blocks(head: str, rows: Sequence[tuple[str, Counted]], total: Counted,
 
 def footer(s: Stats | DaySummary) -> list[str]:
     """Under a table: the gross and the charges the net comes from."""
-    one = f"Gross {money(s.gross)} · charges {money(-s.charges)}"
+    one = f"Gross {money(s.gross)} · charges {money(s.charges, sign=False)}"
     if len(one) <= WIDTH:
         return [one]
-    return [f"Gross {money(s.gross)}", f"Charges {money(-s.charges)}"]
+    return [f"Gross {money(s.gross)}", f"Charges {money(s.charges, sign=False)}"]

@@ -113,12 +113,14 @@ def test_the_engines_trades_take_kites_figures_and_the_table_stays_without_them(
         # the table, rounded per trade: brokerage 3.37, STT 1.40 -> 1, exchange 0.33, SEBI
         # 0.01, stamp 0.17, GST 0.67
         assert trade.charges == d("5.55")
+        journalled: list[Trade] = []  # the journal hears of a revision (storage/hookup.py)
+        engine.on_trade_closed = lambda t, _instrument: journalled.append(t)
         call = engine.handle
         h.kite.get_virtual_contract_note = _raise  # Kite refuses the request
         said = refresh_charges(call, h.broker.read_contract_note, timeout=WAIT)
         assert said == "Kite's contract note unavailable (BrokerError): table charges"
         assert "Kite's contract note could not be read (BrokerError" in caplog.text
-        assert engine.trades == [trade]  # the table's figures stay
+        assert engine.trades == [trade] and journalled == []  # the table's figures stay
         del h.kite.get_virtual_contract_note  # the client's own method again
 
         said = refresh_charges(call, h.broker.read_contract_note, timeout=WAIT)
@@ -129,7 +131,7 @@ def test_the_engines_trades_take_kites_figures_and_the_table_stays_without_them(
         assert kite == d("5.95")  # STT 1.399 unrounded: about 0.40 more than the table's
         (priced,) = engine.trades
         assert priced.charges == kite and priced.net_pnl == d(-35) - kite
-        assert engine.all_trades == [priced]
+        assert engine.all_trades == [priced] and journalled == [priced]
         assert engine.pnl.books[ADANIPORTS].fees == kite
         view = engine.handle(Query(QueryKind.PNL)).data
         assert view["total"]["charges"] == str(kite)

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from agent.events import Query, QueryKind
+from agent.events import AlertKind, Job, Query, QueryKind, RunJob
 from agent.models import ExitReason
+from agent.money import money
 from agent.settings import LimitsOn, RiskConfig
 from handlers import book_tables
 from handlers import formatting as fmt
@@ -79,3 +80,14 @@ def test_a_closed_trade_keeps_its_charges_in_the_books_and_the_trades_view() -> 
     (row,) = r.engine.handle(Query(QueryKind.TRADES)).data
     assert (row["charges"], row["net_pnl"]) == ("5.58", "44.42")
     assert "charges ₹5.58 · net +₹44.42" in book_tables.trades([row])
+
+
+def test_the_session_end_alert_gives_the_net_after_the_days_charges() -> None:
+    r = _long_then("113.65")
+    r.engine.handle(RunJob(Job.SQUARE_OFF, at(15, 15)))
+    r.engine.handle(RunJob(Job.SESSION_END, at(15, 31)))
+    (trade,) = r.trades
+    (note,) = [n for n in r.notes if n.kind is AlertKind.SESSION_ENDED]
+    assert trade.charges > 0
+    assert note.text == (f"session ended: 1 trade, realized P&L {money(trade.pnl)}, net "
+                         f"{money(trade.net_pnl)} after charges")

@@ -83,7 +83,7 @@ def _expected_profit(trades: list[Trade]) -> dict[str, str]:
         "Trades": str(n),
         "Wins/losses": f"{wins}/{losses}" + (f" ({even} even)" if even else ""),
         "Win rate": _half_up(Decimal(wins * 100) / n, "0.1") + "%",
-        "Gross P&L": money(rupees["gross"]), "Charges": money(-rupees["charges"]),
+        "Gross P&L": money(rupees["gross"]), "Charges": money(rupees["charges"], sign=False),
         "Net P&L": money(rupees["net"]),
         "Expectancy": money(Decimal(e["net"]) / 100 / n),
         "Profit factor": "n/a" if factor is None else "∞" if not e["lost"] else _half_up(
