@@ -30,6 +30,7 @@ from agent.config_values import (
     SECRET_ENV,
     ConfigError,
     Convert,
+    account_name,
     as_is,
     boolean,
     choice,
@@ -44,6 +45,7 @@ from agent.config_values import (
     proxy_url,
     quiet_text,
     read_yaml,
+    redis_url,
     section,
     symbol,
     text,
@@ -67,6 +69,8 @@ from agent.settings import (
     Secrets,
     Settings,
     SimConfig,
+    StorageBackend,
+    StorageConfig,
     StrategyParams,
     TelegramConfig,
 )
@@ -148,6 +152,9 @@ SECTIONS: Mapping[str, Mapping[str, Convert]] = {
              "limits_on": choice([x.value for x in LimitsOn], LimitsOn)},
     "sim": {"speed": SIM_SPEED, "seed": SEED, "instruments_file": text},
     "paper": {"capital": PAPER_CAPITAL},
+    "storage": {"backend": choice([b.value for b in StorageBackend], StorageBackend),
+                "redis_url": redis_url, "account": account_name,
+                "candle_ttl_days": whole(1, 3650), "queue_limit": whole(100, 10_000_000)},
 }
 INSTRUMENT_SPEC: Mapping[str, Convert] = {
     "symbol": symbol,
@@ -342,7 +349,8 @@ def _secrets(env: Mapping[str, str], file_api_key: str) -> Secrets:
                    kite_api_secret=get("KITE_API_SECRET"),
                    kite_access_token=get("KITE_ACCESS_TOKEN"),
                    telegram_bot_token=get("TELEGRAM_BOT_TOKEN"),
-                   kite_proxy=get("KITE_PROXY"))
+                   kite_proxy=get("KITE_PROXY"),
+                   redis_password=get("REDIS_PASSWORD"))
 
 
 def _check_proxy_secret(value: str) -> None:
@@ -370,6 +378,14 @@ def _scrub(problems: list[str], secrets: Secrets) -> list[str]:
     """Belt and braces: no secret value, nor a piece of one, survives in a message, whatever
     produced it (``describe`` masks them before it shortens a value)."""
     return [mask(problem, secrets.values(), pieces=False) for problem in problems]
+
+
+def _storage(part: dict[str, Any], problems: list[str]) -> StorageConfig:
+    """``storage``: with ``backend: redis`` a ``redis_url`` is needed."""
+    if part.get("backend") is StorageBackend.REDIS and not part.get("redis_url"):
+        problems.append("storage.backend: redis needs storage.redis_url (redis://host:6379/0, "
+                        "rediss://... or unix:///path/redis.sock)")
+    return StorageConfig(**part)
 
 
 def _build(raw: Any, schedule: ScheduleConfig | None, env: Mapping[str, str],
@@ -433,6 +449,7 @@ def _build(raw: Any, schedule: ScheduleConfig | None, env: Mapping[str, str],
         risk=RiskConfig(**parts["risk"]),
         sim=SimConfig(**sim),
         paper=PaperConfig(**parts["paper"]),
+        storage=_storage(parts["storage"], problems),
         schedule=schedule or ScheduleConfig(),
         secrets=secrets,
     )

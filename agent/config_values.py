@@ -30,7 +30,7 @@ from agent.settings import INTERVALS
 
 Convert = Callable[[Any], Any]
 SECRET_ENV = ("KITE_API_KEY", "KITE_API_SECRET", "KITE_ACCESS_TOKEN", "TELEGRAM_BOT_TOKEN",
-              "KITE_PROXY")
+              "KITE_PROXY", "REDIS_PASSWORD")
 
 
 class ConfigError(ValueError):
@@ -406,6 +406,49 @@ def proxy_url(value: Any) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname or port is None:
         raise ValueError(f"{want} (scheme, host and port), got {describe(value)}")
     return text
+
+
+def redis_url(value: Any) -> str:
+    """Where Redis is: ``redis://host:port/db``, ``rediss://`` (TLS) or
+    ``unix:///path/redis.sock``; empty: none. A password belongs in REDIS_PASSWORD (environment or
+    .env), never in the file: the value is not echoed when it holds one."""
+    want = ("expected a redis://host:port/db, rediss://host:port/db or "
+            "unix:///path/to/redis.sock URL")
+    if value is None or value == "":
+        return ""  # none (storage.backend: tinydb)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{want}, got {describe(value)}")
+    parts = urlsplit(value.strip())
+    if parts.password is not None:
+        raise ValueError("a Redis password does not belong in the config file: put it in "
+                         "REDIS_PASSWORD (environment or .env)")
+    if parts.scheme == "unix":
+        if not parts.path.startswith("/"):
+            raise ValueError(f"{want}: a unix socket needs an absolute path, got "
+                             f"{describe(value)}")
+        return value.strip()
+    try:
+        parts.port  # noqa: B018 (raises for a port that is not a number 0..65535)
+    except ValueError:
+        raise ValueError(f"{want}: the port is not a number 0..65535, got "
+                         f"{describe(value)}") from None
+    db = parts.path.strip("/")
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname or (
+            db and not (db.isascii() and db.isdigit())):
+        raise ValueError(f"{want}, got {describe(value)}")
+    return value.strip()
+
+
+_ACCOUNT = re.compile(r"[A-Za-z0-9_-]{1,40}")
+
+
+def account_name(value: Any) -> str:
+    """The agent's name on a shared Redis (its Kite user id, say AB1234): 1 to 40 letters,
+    digits, '_' or '-' (it is part of every key)."""
+    if not isinstance(value, str) or not _ACCOUNT.fullmatch(value):
+        raise ValueError(f"expected 1 to 40 letters, digits, '_' or '-' (your Kite user id, "
+                         f"say AB1234), got {describe(value)}")
+    return value
 
 
 def id_list(value: Any) -> tuple[int, ...]:

@@ -187,6 +187,7 @@ class Secrets:
     kite_access_token: str = ""
     telegram_bot_token: str = ""
     kite_proxy: str = ""  # KITE_PROXY: a proxy URL that may carry a user and password
+    redis_password: str = ""  # REDIS_PASSWORD: for storage.backend: redis
 
     def __repr__(self) -> str:
         shown = ", ".join(
@@ -267,6 +268,22 @@ class ScheduleConfig:
         return self.jobs.get("square_off", time(15, 15))
 
 
+class StorageBackend(StrEnum):
+    TINYDB = "tinydb"  # state.json (TinyDB) and JSONL files in data_dir: the default
+    REDIS = "redis"  # one Redis, shared by several agents (storage/redis_*.py)
+
+
+@dataclass(frozen=True, slots=True)
+class StorageConfig:
+    """``storage``: where the state, candles and journal live (issue 16)."""
+
+    backend: StorageBackend = StorageBackend.TINYDB
+    redis_url: str = ""  # redis://host:6379/0, rediss://..., unix:///path/redis.sock
+    account: str = "default"  # the key prefix on Redis: one per agent (its Kite user id)
+    candle_ttl_days: int = 5  # candles and marks expire on Redis after this many days
+    queue_limit: int = 100_000  # lines held while Redis is down; beyond, the oldest candles go
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     mode: Mode = Mode.PAPER
@@ -284,6 +301,7 @@ class Settings:
     paper: PaperConfig = field(default_factory=PaperConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     secrets: Secrets = field(default_factory=Secrets)
+    storage: StorageConfig = field(default_factory=StorageConfig)
 
     @property
     def kite_proxy(self) -> str:

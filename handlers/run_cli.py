@@ -43,6 +43,7 @@ from handlers.runtime import AgentProcess, RuntimeOptions
 from storage.datadir import prepare_data_dir
 from storage.errors import DataFileError, unusable
 from storage.lock import DataDirLocked
+from storage.redis_presence import AccountLocked
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ def _serve(proc: AgentProcess, extra: Any = None) -> None:
 
 # Errors whose message already says what is wrong and where (a file, a key, a URL).
 KNOWN_START_ERRORS = (DataDirLocked, DataFileError, FieldError, InstrumentsError,
-                      ExchangeClockError, ConfigError)
+                      ExchangeClockError, ConfigError, AccountLocked)
 
 
 def _open(proc: AgentProcess) -> str | None:

@@ -60,6 +60,7 @@ from handlers.morning import Morning, MorningHooks
 from handlers.services import FeedInfo
 from handlers.session_watch import INTERVAL as SESSION_POLL
 from handlers.session_watch import SessionWatch
+from storage.backends import open_stores
 from storage.datadir import prepare_data_dir
 from storage.errors import os_problem
 from storage.hookup import EnginePersistence
@@ -153,7 +154,13 @@ class AgentProcess:
         self.lock.acquire()
         self._closers.append(self.lock.release)
         self.prefs = Prefs.in_dir(data_dir)
-        self.persistence = EnginePersistence(data_dir, self._storage_error)
+        stores = open_stores(s, clock=self.clock, presence=True,
+                             on_recovered=self._storage_back)
+        try:
+            self.persistence = EnginePersistence(data_dir, self._storage_error, stores=stores)
+        except BaseException:
+            stores.close()
+            raise
         self._closers.append(self._close_storage)
         self.session = self._session()
         self.day_list = DayInstruments(s, self.session, self.sim, clock=self.clock)
@@ -557,6 +564,12 @@ class AgentProcess:
         chat = getattr(self, "chat", None)
         if chat is not None:
             chat.notify(note)
+
+    def _storage_back(self, message: str) -> None:
+        """The storage writer's thread: Redis answers again after failing."""
+        self._storage_failure = ""
+        log.info("storage: %s", message)
+        self._notify(Notification(AlertKind.ERROR, f"storage: {message}", self.clock.now()))
 
     def _storage_error(self, message: str) -> None:
         """The storage writer's thread: a write failed (the writer keeps it and retries)."""

@@ -112,7 +112,7 @@ class CandleLog:
         file that cannot be read at all gives no records and its ``problem``: one bad file
         never stops a report or a start."""
         try:
-            raw = path.read_bytes()
+            raw = self.read_bytes(path)
         except FileNotFoundError:
             return CandleFileRead(path, [], ())
         except OSError as exc:
@@ -144,6 +144,11 @@ class CandleLog:
             logger.warning("data file %s: skipped %d unreadable line(s) at line(s) %s%s",
                            path, len(bad), ", ".join(map(str, bad)), last)
         return CandleFileRead(path, records, tuple(bad), tuple(numbers))
+
+    def read_bytes(self, path: Path) -> bytes:
+        """The stored lines of ``path``, newline-terminated (FileNotFoundError: none). Any
+        thread; ``storage/redis_lines.py`` reads them from Redis instead."""
+        return path.read_bytes()
 
     def append_lines(self, path: Path, lines: Sequence[str]) -> None:
         """Append encoded lines (each ending in a newline), then fsync. Writer thread only.

@@ -23,26 +23,26 @@ from agent.models import Candle, Instrument, Trade
 from agent.restore import read_state
 from agent.serialize import candle_to_dict
 from agent.timeutil import IST
-from storage.candles import CandleLog
-from storage.journal import JOURNAL_DIR, Journal
-from storage.state import StateStore
+from storage.backends import CANDLES_DIR, STATE_FILE, Stores, file_stores
 from storage.writer import StorageWriter
+
+__all__ = ["CANDLES_DIR", "STATE_FILE", "EnginePersistence"]
 
 log = logging.getLogger(__name__)
 
-STATE_FILE = "state.json"
-CANDLES_DIR = "candles"
-
-
 class EnginePersistence:
-    def __init__(self, data_dir: Path, on_error: Callable[[str], None]) -> None:
-        """Opens ``state.json`` (raises ``StateFileCorrupt`` naming the file, with a copy
-        kept aside, or ``DataFileError`` when it cannot be read) and then starts the writer
+    def __init__(self, data_dir: Path, on_error: Callable[[str], None], *,
+                 stores: Stores | None = None) -> None:
+        """Opens ``state.json`` under ``data_dir`` (or the given ``stores``: Redis, see
+        storage/backends.py; raises ``StateFileCorrupt`` naming the file, with a copy kept
+        aside, or ``DataFileError`` when it cannot be read) and then starts the writer
         thread (non-daemon: ``close`` stops it; nothing is started when opening fails)."""
-        self.store = StateStore(data_dir / STATE_FILE)
-        self.candles = CandleLog(data_dir / CANDLES_DIR)
-        self.writer = StorageWriter(self.store, self.candles, on_error)
-        self.journal = Journal(data_dir / JOURNAL_DIR, self.writer)
+        self.stores = stores or file_stores(data_dir)
+        self.store = self.stores.state
+        self.candles = self.stores.candles
+        self.writer = StorageWriter(self.store, self.candles, on_error,
+                                    policy=self.stores.policy)
+        self.journal = self.stores.journal(self.writer)
         self._loaded: tuple[dict[str, Any] | None] | None = None  # start-up: read once
 
     def _saved(self) -> dict[str, Any] | None:
@@ -130,4 +130,9 @@ class EnginePersistence:
                  summary.net)
 
     def close(self, timeout: float | None = 10.0) -> bool:
-        return self.writer.close(timeout)
+        """Write what is queued and stop the writer, then close the stores (Redis: the
+        heartbeat stops, the account's lock is given back). True if everything was
+        written."""
+        written = self.writer.close(timeout)
+        self.stores.close()
+        return written

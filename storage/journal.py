@@ -150,6 +150,11 @@ class Journal:
             return []
         return sorted(p for p in self.root.iterdir() if _FILE.match(p.name) and p.is_file())
 
+    def read_bytes(self, path: Path) -> bytes:
+        """One month's lines (FileNotFoundError: none); ``storage/redis_journal.py`` reads
+        them from Redis instead. Any thread."""
+        return path.read_bytes()
+
     def read(self, start: date | None = None, end: date | None = None) -> JournalRead:
         """The trades and day summaries of ``start``..``end`` (inclusive; None: open)."""
         out = JournalRead()
@@ -203,7 +208,7 @@ class Journal:
         to ``problems`` and logged."""
         name = f"{JOURNAL_DIR}/{path.name}"
         try:
-            raw = path.read_bytes()
+            raw = self.read_bytes(path)
         except FileNotFoundError:
             return [], []
         except OSError as exc:

@@ -34,6 +34,7 @@ from typing import Any
 from storage.candles import CandleLog
 from storage.plainjson import dumps_line
 from storage.state import StateStore
+from storage.writer_policy import WriterPolicy, drop_oldest
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class WriterStats:
     failures: int  # failed write attempts, retries included
     mark_appends: int = 0  # the strategy's marks for the charts
     journal_appends: int = 0  # trade and day lines (storage/journal.py)
+    dropped_lines: int = 0  # candle and mark lines dropped over ``WriterPolicy.max_lines``
 
 
 class StorageWriter:
@@ -64,11 +66,18 @@ class StorageWriter:
         *,
         name: str = "storage-writer",
         before_cycle: Callable[[], None] | None = None,
+        policy: WriterPolicy | None = None,
     ) -> None:
         self._state = state
         self._candles = candles
         self._on_error = on_error
         self._before_cycle = before_cycle
+        self._policy = policy or WriterPolicy()
+        self._retry_at = 0.0  # with a backoff: no attempt before this (time.monotonic)
+        self._failed_cycles = 0  # cycles failed in a row
+        self._urgent = False  # flush() or close(): attempt now, whatever the backoff
+        self._overflowing = False  # lines dropped since the queue was last under its bound
+        self._notes: list[str] = []  # for on_error, told by the writer thread
         self._cond = threading.Condition()
         # Guarded by _cond:
         self._pending_state: Mapping[str, Any] | None = None
@@ -83,7 +92,7 @@ class StorageWriter:
         self._stopped = False  # the thread has left its loop
         self._counts = {"state_submits": 0, "state_writes": 0, "candle_appends": 0,
                         "candle_batches": 0, "failures": 0, "mark_appends": 0,
-                        "journal_appends": 0}
+                        "journal_appends": 0, "dropped_lines": 0}
         self._journal_files: set[Path] = set()  # paths appended by ``append_line``
         # Writer thread only:
         self._failing: set[Path] = set()
@@ -116,7 +125,29 @@ class StorageWriter:
             self._accepting()
             self._pending_lines.setdefault(path, []).append(line)
             self._counts[count] += 1
+            self._bound()
             self._enqueued()
+
+    def _bound(self) -> None:
+        """Caller holds ``_cond``: over ``max_lines`` queued (the store unreachable for
+        long), drop the oldest candle and mark lines (never journal lines), and say so
+        once per overflow."""
+        limit = self._policy.max_lines
+        if limit is None:
+            return
+        dropped = drop_oldest(self._pending_lines, limit, self._journal_files)
+        if dropped:
+            self._counts["dropped_lines"] += dropped
+            if not self._overflowing:
+                self._overflowing = True
+                where = self._policy.target or "the store"
+                message = (f"storage queue over {limit} lines while {where} cannot be "
+                           "written: the oldest candle lines are dropped")
+                logger.error("%s", message)
+                self._notes.append(message)  # told from the writer thread
+                self._cond.notify_all()
+        elif self._overflowing and sum(map(len, self._pending_lines.values())) < limit:
+            self._overflowing = False
 
     def append_line(self, path: Path, record: Mapping[str, Any]) -> None:
         """Queue one journal line (``storage/journal.py``) for ``path``, appended like the
@@ -140,7 +171,7 @@ class StorageWriter:
             target = self._submitted
             asked_at = self._cycles_started
             if self._done < target and not self._closing:
-                self._wake = True
+                self._wake = self._urgent = True
                 self._cond.notify_all()
             while self._done < target:
                 if self._last_finished > asked_at and not self._last_ok:
@@ -158,7 +189,7 @@ class StorageWriter:
         if threading.current_thread() is self._thread:
             raise RuntimeError("StorageWriter.close() called from the writer thread")
         with self._cond:
-            self._closing = True
+            self._closing = self._urgent = True
             self._cond.notify_all()
         self._thread.join(timeout)
         with self._cond:
@@ -200,8 +231,12 @@ class StorageWriter:
         closing = False
         while not closing:
             with self._cond:
-                while not self._wake and not self._closing:
-                    self._cond.wait()
+                ready = self._wait_for_work()
+                notes, self._notes = self._notes, []
+            for note in notes:
+                self._tell(note)
+            if not ready:
+                continue
             if self._before_cycle is not None:
                 self._before_cycle()
             with self._cond:
@@ -218,13 +253,40 @@ class StorageWriter:
                     self._pending_state = failed_state
                 for path, old in failed_lines.items():
                     self._pending_lines[path] = old + self._pending_lines.get(path, [])
+                self._bound()
                 ok = failed_state is None and not failed_lines
                 if ok:
                     self._done = max(self._done, taken)
+                self._after_cycle(ok)
                 self._last_finished, self._last_ok = cycle, ok
                 self._cond.notify_all()
         if not ok:
             self._report_lost(failed_state is not None, failed_lines)
+
+    def _wait_for_work(self) -> bool:
+        """Caller holds ``_cond``: until there is work to attempt (True) or a note to tell
+        (False). With a backoff, work that failed is attempted again when its time comes,
+        and new work waits for it too (unless ``flush`` or ``close`` asks)."""
+        while not self._closing and not self._urgent:
+            if self._notes:
+                return False
+            now = time.monotonic()
+            if self._wake and now >= self._retry_at:
+                break
+            self._cond.wait(self._retry_at - now if self._wake else None)
+        self._urgent = False
+        return True
+
+    def _after_cycle(self, ok: bool) -> None:
+        """Caller holds ``_cond``: the backoff after a failed cycle (with a policy)."""
+        if ok:
+            self._failed_cycles, self._retry_at = 0, 0.0
+            return
+        self._failed_cycles += 1
+        delay = self._policy.delay(self._failed_cycles)
+        if delay is not None:  # retried on a timer, not only when more work comes
+            self._retry_at = time.monotonic() + delay
+            self._wake = True
 
     def _write(self, state: Mapping[str, Any] | None, lines: dict[Path, list[str]]
                ) -> tuple[Mapping[str, Any] | None, dict[Path, list[str]]]:
@@ -247,21 +309,33 @@ class StorageWriter:
         return failed_state, failed_lines
 
     def _attempt(self, path: Path, what: str, write: Callable[..., None], *args: Any) -> bool:
+        """One write; a target (a file, or the policy's one store) that starts failing is
+        told once, and once when it works again."""
+        target = self._policy.target or path
         try:
             write(*args)
         except Exception as exc:  # OSError, or a snapshot with bad values: report, keep, retry
             self._count("failures")
             message = f"{what} to {path} failed: {type(exc).__name__}: {exc}"
-            if path in self._failing:
+            if target in self._failing:
                 logger.debug("%s (still failing)", message)
                 return False
-            self._failing.add(path)
-            logger.error("%s", message, exc_info=not isinstance(exc, OSError))
+            self._failing.add(target)
+            if self._policy.target:
+                message += "; writes are kept and retried"
+            logger.error("%s", message, exc_info=not isinstance(exc, OSError | ConnectionError)
+                         and not self._policy.target)
             self._tell(message)
             return False
-        if path in self._failing:
-            self._failing.discard(path)
-            logger.info("%s to %s works again", what, path)
+        if target in self._failing:
+            self._failing.discard(target)
+            logger.info("%s to %s works again", what, target)
+            if self._policy.target and self._policy.on_recovered is not None:
+                try:
+                    self._policy.on_recovered(f"{target} works again: the writes kept "
+                                              "while it failed are being written")
+                except Exception:
+                    logger.exception("the storage writer's on_recovered callback failed")
         return True
 
     def _is_journal(self, path: Path) -> bool:

@@ -13,7 +13,6 @@ import pytest
 
 from agent import snapshot
 from agent.events import SetParam
-from storage.hookup import EnginePersistence
 from tests.helpers import (
     AAA,
     DAY,
@@ -138,18 +137,18 @@ def test_a_snapshot_without_the_days_interval_still_restores() -> None:
     assert second.rt().series.interval == second.rt().params.interval == 15
 
 
-def test_state_json_round_trip_keeps_the_days_interval(tmp_path) -> None:
+def test_state_json_round_trip_keeps_the_days_interval(tmp_path, backend) -> None:
     settings = make_settings()
     feed = Feed()
     errors: list[str] = []
-    persistence = EnginePersistence(tmp_path, errors.append)
+    persistence = backend.persistence(tmp_path, errors.append)
     first = make_run(settings)
     first.engine.on_candle = persistence.candle
     _morning(first, None, feed)
     persistence.snapshot(first.engine)
     assert persistence.close()
 
-    again = EnginePersistence(tmp_path, errors.append)
+    again = backend.persistence(tmp_path, errors.append)
     second = make_run(settings)
     on_candle = second.engine.on_candle
 

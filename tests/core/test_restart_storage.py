@@ -37,10 +37,11 @@ def _comparable(engine) -> dict:
     return snap
 
 
-def test_new_runner_on_the_same_data_dir_resumes_the_day(tmp_path) -> None:
+def test_new_runner_on_the_same_data_dir_resumes_the_day(tmp_path, backend) -> None:
+    """On either backend (issue 16): the state and the candles come back as they were."""
     instruments, settings, ticks = _world()
     errors: list[str] = []
-    persistence = EnginePersistence(tmp_path, errors.append)
+    persistence = backend.persistence(tmp_path, errors.append)
     engine = make_engine(settings, instruments)
     engine.on_candle = persistence.candle
     runner = EngineRunner(engine, engine.clock, timer_seconds=None,
@@ -55,15 +56,17 @@ def test_new_runner_on_the_same_data_dir_resumes_the_day(tmp_path) -> None:
     before = _comparable(engine)
     assert any(row["quantity"] for row in before["positions"]), "stop mid-position"
 
-    again = EnginePersistence(tmp_path, errors.append)
+    again = backend.persistence(tmp_path, errors.append)
     restarted = make_engine(settings, instruments)
     assert again.restore_into(restarted, DAY)
     assert _comparable(restarted) == before
-    # The completed candles of the morning are on disk, one JSONL file per instrument.
+    # The completed candles of the morning are stored, one series per instrument, in order.
     token = instruments[0].token
     stored = again.candles.read_day(DAY, token, 5)
     assert stored and stored[-1]["token"] == token
     assert len(stored) == engine.runtimes[token].series.completed
+    assert [c["start"] for c in stored] == sorted(c["start"] for c in stored)
+    assert (token, 5) in again.candles.series(DAY) and again.candles.days() == [DAY]
     again.close()
 
 

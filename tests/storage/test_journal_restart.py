@@ -19,8 +19,11 @@ import pytest
 
 from agent.events import BrokerOrderRow, BrokerSnapshot
 from agent.models import Order, OrderPurpose, OrderStatus, OrderType, Side
+from storage.backends import Stores, file_stores
 from storage.hookup import EnginePersistence
-from storage.journal import JOURNAL_DIR, Journal, trade_key
+from storage.journal import JOURNAL_DIR, JournalRead, trade_key
+from storage.redis_keys import Keys
+from tests.conftest import Backend
 from tests.helpers import (
     DAY,
     DAY2,
@@ -77,11 +80,34 @@ def _owner_sold(price: str) -> BrokerOrderRow:
                           OrderStatus.COMPLETE, "COMPLETE", OrderType.MARKET)
 
 
-def _trade_lines(tmp: Path) -> list[dict]:
-    lines = []
-    for path in sorted((tmp / JOURNAL_DIR).glob("*.jsonl")):
-        lines += [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
+def _stores(tmp: Path, backend: Backend | None) -> Stores:
+    return file_stores(tmp) if backend is None else backend.stores(tmp)
+
+
+def _trade_lines(tmp: Path, backend: Backend | None = None) -> list[dict]:
+    """The journal's trade lines as stored (the files, or the lists on Redis)."""
+    stores = _stores(tmp, backend)
+    journal, lines = stores.journal(), []
+    for month in journal.months():
+        lines += [json.loads(x) for x in journal.read_bytes(month).decode().splitlines()]
+    stores.close()
     return [x for x in lines if x["type"] == "trade"]
+
+
+def _read_journal(tmp: Path, backend: Backend | None = None) -> JournalRead:
+    stores = _stores(tmp, backend)
+    try:
+        return stores.journal().read()
+    finally:
+        stores.close()
+
+
+def _lose_journal(tmp: Path, backend: Backend | None, month: str) -> None:
+    """A month of the journal lost (a crash between the state's write and the journal's)."""
+    if backend is None or backend.server is None:
+        (tmp / JOURNAL_DIR / f"{month}.jsonl").unlink()
+    else:
+        backend.server.client().delete(Keys("test").journal(month))
 
 
 _OPENED: list[EnginePersistence] = []
@@ -95,23 +121,26 @@ def _close_writers() -> Iterator[None]:
         _OPENED.pop().close()
 
 
-def _open(tmp: Path, errors: list[str]) -> EnginePersistence:
-    persistence = EnginePersistence(tmp, errors.append)
+def _open(tmp: Path, errors: list[str], backend: Backend | None = None
+          ) -> EnginePersistence:
+    persistence = (EnginePersistence(tmp, errors.append) if backend is None
+                   else backend.persistence(tmp, errors.append))
     _OPENED.append(persistence)
     return persistence
 
 
-def test_a_fill_booked_again_by_the_reconciliation_is_journalled_once(tmp_path: Path) -> None:
+def test_a_fill_booked_again_by_the_reconciliation_is_journalled_once(
+        tmp_path: Path, backend: Backend) -> None:
     errors: list[str] = []
     broker = ManualBroker()
-    first = _open(tmp_path, errors)
+    first = _open(tmp_path, errors, backend)
     r, entry, stop = _entered(broker, first)
     r.engine.handle(filled(stop, "99.40", at(9, 30)))  # the stop fills: a trade, journalled
     (original,) = r.engine.trades
     assert first.close()  # the process dies before its next state snapshot
-    assert len(_trade_lines(tmp_path)) == 1
+    assert len(_trade_lines(tmp_path, backend)) == 1
 
-    again = _open(tmp_path, errors)
+    again = _open(tmp_path, errors, backend)
     r2 = _run(broker, again)
     assert again.restore_into(r2.engine, DAY)
     assert r2.engine.trades == []  # the saved state still had the long open
@@ -120,17 +149,17 @@ def test_a_fill_booked_again_by_the_reconciliation_is_journalled_once(tmp_path: 
     (rebooked,) = r2.engine.trades
     assert trade_key(rebooked) == trade_key(original)
     assert again.close() and errors == []
-    (line,) = _trade_lines(tmp_path)
+    (line,) = _trade_lines(tmp_path, backend)
     assert (line["exit_tag"], line["gross"]) == (stop.tag, "-662.50")
-    (kept,) = Journal(tmp_path / JOURNAL_DIR).read().trades
+    (kept,) = _read_journal(tmp_path, backend).trades
     assert kept == original
 
 
 def test_a_close_by_the_owner_booked_again_after_a_restart_is_journalled_once(
-        tmp_path: Path) -> None:
+        tmp_path: Path, backend: Backend) -> None:
     errors: list[str] = []
     broker = ManualBroker()
-    first = _open(tmp_path, errors)
+    first = _open(tmp_path, errors, backend)
     r, entry, stop = _entered(broker, first)
     rows = [_row(entry, OrderStatus.COMPLETE, 50, "112.65"),
             _row(stop, OrderStatus.TRIGGER_PENDING), _owner_sold("115.00")]
@@ -139,7 +168,7 @@ def test_a_close_by_the_owner_booked_again_after_a_restart_is_journalled_once(
     assert original.exit_tag.startswith("OUT") and original.pnl == Decimal("117.50")
     assert first.close()
 
-    again = _open(tmp_path, errors)
+    again = _open(tmp_path, errors, backend)
     r2 = _run(broker, again)
     assert again.restore_into(r2.engine, DAY)
     r2.engine.handle(_snap(rows, at(9, 45)))  # booked again, under another OUT tag
@@ -147,54 +176,54 @@ def test_a_close_by_the_owner_booked_again_after_a_restart_is_journalled_once(
     assert rebooked.exit_tag != original.exit_tag
     assert trade_key(rebooked) == trade_key(original)
     assert again.close() and errors == []
-    assert [x["exit_tag"] for x in _trade_lines(tmp_path)] == [original.exit_tag]
+    assert [x["exit_tag"] for x in _trade_lines(tmp_path, backend)] == [original.exit_tag]
 
 
 def test_restarts_from_the_saved_state_keep_one_line_and_restore_a_lost_one(
-        tmp_path: Path) -> None:
+        tmp_path: Path, backend: Backend) -> None:
     errors: list[str] = []
     broker = ManualBroker()
-    first = _open(tmp_path, errors)
+    first = _open(tmp_path, errors, backend)
     r, _entry, stop = _entered(broker, first)
     r.engine.handle(filled(stop, "99.40", at(9, 30)))
     first.snapshot(r.engine)  # the state now holds the trade too
     assert first.close()
     for _ in range(2):  # restarts the same day: the restored trade is not written again
-        again = _open(tmp_path, errors)
+        again = _open(tmp_path, errors, backend)
         r2 = _run(broker, again)
         assert again.restore_into(r2.engine, DAY) and len(r2.engine.trades) == 1
         assert again.close()
-    assert len(_trade_lines(tmp_path)) == 1
+    assert len(_trade_lines(tmp_path, backend)) == 1
     # a crash after the state's write and before the journal's: the line is made again
-    (tmp_path / JOURNAL_DIR / "2024-01.jsonl").unlink()
-    again = _open(tmp_path, errors)
+    _lose_journal(tmp_path, backend, "2024-01")
+    again = _open(tmp_path, errors, backend)
     r3 = _run(broker, again)
     assert again.restore_into(r3.engine, DAY)
     assert again.close() and errors == []
-    (line,) = _trade_lines(tmp_path)
+    (line,) = _trade_lines(tmp_path, backend)
     (trade,) = r3.engine.trades  # gross -662.50, less Zerodha's charges on its two orders
     assert trade.pnl == Decimal("-662.50") and trade.charges > 0
     assert (line["exit_tag"], line["gross"], line["charges"], line["net"], line["segment"]) == (
         stop.tag, "-662.50", str(trade.charges), str(trade.net_pnl), "NSE")
 
 
-def test_the_journal_goes_on_over_a_day_roll_and_a_restart_the_next_day(tmp_path: Path
-                                                                         ) -> None:
+def test_the_journal_goes_on_over_a_day_roll_and_a_restart_the_next_day(tmp_path: Path,
+                                                                         backend: Backend) -> None:
     errors: list[str] = []
     broker = ManualBroker()
-    first = _open(tmp_path, errors)
+    first = _open(tmp_path, errors, backend)
     r, _entry, stop = _entered(broker, first)
     r.engine.handle(filled(stop, "99.40", at(9, 30)))
     first.snapshot(r.engine)
     first.close_day(DAY, list(r.engine.trades), at(15, 30))  # session_end
     assert first.close()
-    (tmp_path / JOURNAL_DIR / "2024-01.jsonl").write_text("")  # even if day 1 were lost
+    _lose_journal(tmp_path, backend, "2024-01")  # even if day 1 were lost
 
     # the next day: the saved state is yesterday's; its trade is journalled again
-    second = _open(tmp_path, errors)
+    second = _open(tmp_path, errors, backend)
     r2 = _run(broker, second)
     assert not second.restore_into(r2.engine, DAY2)
-    assert second.writer.flush(WAIT) and len(_trade_lines(tmp_path)) == 1
+    assert second.writer.flush(WAIT) and len(_trade_lines(tmp_path, backend)) == 1
     r2.feed(worked_long(Feed(), DAY2))  # the day rolls over with the first tick
     entry2 = broker.submitted[-1]
     r2.engine.handle(filled(entry2, "112.65", at(9, 25, 11, day=DAY2)))
@@ -203,18 +232,18 @@ def test_the_journal_goes_on_over_a_day_roll_and_a_restart_the_next_day(tmp_path
     r2.engine.handle(filled(stop2, "100.00", at(10, 0, day=DAY2)))
     second.snapshot(r2.engine)
     assert second.close()
-    third = _open(tmp_path, errors)  # and a restart later on day 2
+    third = _open(tmp_path, errors, backend)  # and a restart later on day 2
     r3 = _run(broker, third)
     assert third.restore_into(r3.engine, DAY2) and len(r3.engine.trades) == 1
     assert third.close() and errors == []
 
-    read = Journal(tmp_path / JOURNAL_DIR).read()
+    read = _read_journal(tmp_path, backend)
     assert [(t.exit_time.date(), t.pnl) for t in read.trades] == [
         (DAY, Decimal("-662.50")), (DAY2, Decimal("-632.50"))]
     assert all(t.charges > 0 for t in read.trades)
     assert [(s.date, s.trades, s.gross, s.charges, s.net) for s in read.days()] == [
         (t.exit_time.date(), 1, t.pnl, t.charges, t.net_pnl) for t in read.trades]
-    assert len(_trade_lines(tmp_path)) == 2 and read.problems == []
+    assert len(_trade_lines(tmp_path, backend)) == 2 and read.problems == []
 
 
 def test_the_writer_counts_journal_lines_and_names_a_failing_one(tmp_path: Path) -> None:
