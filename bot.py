@@ -6,6 +6,7 @@
     python bot.py backtest --ticks F --config C [--json] [--chart DIR] [--verbose]
     python bot.py report [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--json] [--chart DIR]
                          [--config F]
+    python bot.py status --redis URL [--json]
     python bot.py login [--config F]
     python bot.py check-config [--config F] [--offline]
     python bot.py schedule [--date YYYY-MM-DD]
@@ -56,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
     bt.add_argument("--chart", default=None, metavar="DIR", help="write PNG charts here")
     bt.add_argument("--verbose", action="store_true",
                     help="list the rows dropped as stale or outside the session (stderr)")
+
+    status = sub.add_parser("status", help="the agents on a shared Redis (storage.backend: "
+                            "redis): account, mode, alive, positions, day P&L")
+    status.add_argument("--redis", required=True, metavar="URL",
+                        help="redis://host:6379/0, rediss://... or unix:///path/redis.sock "
+                        "(the password from REDIS_PASSWORD)")
+    status.add_argument("--json", action="store_true", help="print one JSON object")
 
     report = sub.add_parser("report", help="the trade journal across days, net of charges")
     config_arg(report)
@@ -131,6 +139,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return report_command(Path(args.config), Path(args.schedules), start=args.start,
                               end=args.end, as_json=args.json, chart_dir=args.chart)
+    if command == "status":
+        from handlers.status_cli import status_command
+
+        return status_command(args.redis, as_json=args.json)
     if command == "demo":
         from handlers.run_cli import demo_command
 

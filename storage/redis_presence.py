@@ -1,7 +1,7 @@
 """Who is running on a shared Redis: one agent per account, and its heartbeat.
 
 ``AgentPresence.start`` takes ``lock:{account}`` (``SET NX`` with a TTL, its value
-``host:pid``), so a second agent with the same account is refused, as a second agent on one
+``host:pid:nonce``), so a second agent with the same account is refused, as a second agent on one
 data directory is (``storage/lock.py``). A holder that died on this host (a ``kill -9``:
 its PID is gone) is taken over at once, so a crash-only restart never waits; a holder on
 another host blocks until its lock expires (``HEARTBEAT_TTL`` seconds after its last
@@ -25,6 +25,7 @@ import logging
 import os
 import socket
 import threading
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -88,7 +89,7 @@ class AgentPresence:
         self._summary = summary
         self._interval = interval
         self._clock = clock or LiveClock()
-        self.me = f"{socket.gethostname()}:{os.getpid()}"
+        self.me = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -130,9 +131,9 @@ class AgentPresence:
         if self._client.set(lock, self.me, nx=True, ex=HEARTBEAT_TTL):
             return
         holder = (self._client.get(lock) or b"").decode()
-        host, _, pid = holder.rpartition(":")
-        mine = host == socket.gethostname() and pid.isdigit()
-        if mine and (int(pid) == os.getpid() or not _pid_alive(int(pid))):
+        host, pid = [*holder.split(":"), "", ""][:2]
+        dead = host == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid))
+        if holder == self.me or dead:
             log.warning("redis: taking over the lock of %s from %s (no longer running)",
                         self._keys.account, holder)
             self._client.set(lock, self.me, ex=HEARTBEAT_TTL)

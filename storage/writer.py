@@ -317,12 +317,13 @@ class StorageWriter:
         except Exception as exc:  # OSError, or a snapshot with bad values: report, keep, retry
             self._count("failures")
             message = f"{what} to {path} failed: {type(exc).__name__}: {exc}"
+            if self._policy.target:
+                message = (f"{target}: {what} failed ({type(exc).__name__}: {exc}); writes "
+                           "are kept and retried")
             if target in self._failing:
                 logger.debug("%s (still failing)", message)
                 return False
             self._failing.add(target)
-            if self._policy.target:
-                message += "; writes are kept and retried"
             logger.error("%s", message, exc_info=not isinstance(exc, OSError | ConnectionError)
                          and not self._policy.target)
             self._tell(message)

@@ -86,7 +86,12 @@ class RedisServer:
                 time.sleep(0.02)  # polling a server's start, not a race in the code tested
 
     def stop(self) -> None:
+        """Stop the server, saving its data first (``SHUTDOWN SAVE``), so ``start`` brings
+        it back as a Redis with persistence would be after a restart."""
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
+            try:
+                self.client().shutdown(save=True)
+            except redis.exceptions.RedisError:
+                self.proc.terminate()
             self.proc.wait(10)
         self.proc = None

@@ -9,6 +9,7 @@ import io
 import json
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -21,7 +22,7 @@ from agent.sim.realism import Realism
 from bot import DEFAULT_SCHEDULES
 from handlers.run_cli import demo_settings
 from handlers.runtime import AgentProcess, RuntimeOptions
-from storage.journal import JOURNAL_DIR, Journal, trade_key
+from storage.journal import trade_key
 
 DAY = date(2026, 11, 23)  # a Monday
 
@@ -73,15 +74,21 @@ def sim():
     exchange.stop()
 
 
-def test_restart_mid_position_resumes_without_duplicate_orders(sim, tmp_path) -> None:
-    settings = demo_settings(load_schedule(DEFAULT_SCHEDULES), tmp_path)
+def test_restart_mid_position_resumes_without_duplicate_orders(sim, tmp_path, backend) -> None:
+    """On either storage backend (issue 16): a restart on Redis resumes as one on TinyDB."""
+    settings = replace(demo_settings(load_schedule(DEFAULT_SCHEDULES), tmp_path),
+                       storage=backend.settings(tmp_path).storage)
     first = Running(settings, sim).start()
     try:
         _wait(lambda: bool(first.positions()), timeout=120)
         trades_before = first.proc.runner.call(Query(QueryKind.TRADES)).data
     finally:
         first.stop()
-    assert (tmp_path / "state.json").exists()
+    if backend.server is None:
+        assert (tmp_path / "state.json").exists()
+    else:
+        assert backend.server.client().exists("state:test")
+        assert not (tmp_path / "state.json").exists()
 
     placed = len(_our_orders(sim))
     second = Running(settings, sim)  # open(): restore, then reconcile with the broker
@@ -105,10 +112,15 @@ def test_restart_mid_position_resumes_without_duplicate_orders(sim, tmp_path) ->
     entries = [t for t in tags if t.startswith("E")]
     assert len(entries) == len(set(entries))  # no entry tag filled twice
     # the journal (issue 15): each trade of the day once, across the restart
-    path = tmp_path / JOURNAL_DIR / "2026-11.jsonl"
-    lines = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()
-             ] if path.exists() else []
+    stores = backend.stores(tmp_path)
+    journal = stores.journal()
+    try:
+        raw = journal.read_bytes(journal.path(DAY))
+    except FileNotFoundError:
+        raw = b""
+    lines = [json.loads(x) for x in raw.decode().splitlines()]
     keys = [x["key"] for x in lines if x["type"] == "trade"]
     assert len(keys) == len(set(keys))  # no trade written twice
     assert set(keys) == {trade_key(t) for t in engine.trades}
-    assert Journal(tmp_path / JOURNAL_DIR).read().problems == []
+    assert journal.read().problems == []
+    stores.close()

@@ -1,0 +1,98 @@
+"""Several agents on one Redis (issue 16): each under its own account, seen from outside by
+``bot.py status --redis URL`` without touching their processes; a second agent with an
+account already running is refused, with the reason."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from agent.calendar import load_schedule
+from agent.settings import StorageBackend, StorageConfig
+from agent.sim import SimExchange
+from agent.sim.realism import Realism
+from bot import DEFAULT_SCHEDULES
+from handlers.run_cli import demo_settings
+from handlers.runtime import AgentProcess, RuntimeOptions
+from handlers.status_cli import status_command
+from storage.redis_presence import AccountLocked
+from tests.redis_server import RedisServer, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+DAY = date(2026, 11, 23)
+
+
+@pytest.fixture
+def sim():
+    # three agents on one simulated account crowd Kite's request rates: not this test's point
+    exchange = SimExchange(start=DAY, speed=1, realism=Realism.all_but("rate_limits")).start()
+    yield exchange
+    exchange.stop()
+
+
+def _agent(sim: SimExchange, tmp: Path, url: str, account: str) -> AgentProcess:
+    settings = replace(demo_settings(load_schedule(DEFAULT_SCHEDULES), tmp / account),
+                       storage=StorageConfig(backend=StorageBackend.REDIS, redis_url=url,
+                                             account=account))
+    proc = AgentProcess(settings, sim=sim, options=RuntimeOptions(
+        stdin=io.StringIO(), stdout=io.StringIO()))
+    proc.open()
+    return proc
+
+
+def _status(url: str) -> dict[str, dict]:
+    out = io.StringIO()
+    assert status_command(url, as_json=True, out=out) == 0
+    return {a["account"]: a for a in json.loads(out.getvalue())["agents"]}
+
+
+def test_two_agents_share_one_redis_and_status_lists_them(sim, tmp_path: Path,
+                                                         redis_db: RedisServer) -> None:
+    url = redis_db.url
+    one = _agent(sim, tmp_path, url, "AB1234")
+    try:
+        two = _agent(sim, tmp_path, url, "XY9876")
+    except BaseException:
+        one.close()
+        raise
+    try:
+        seen = _status(url)
+        assert set(seen) == {"AB1234", "XY9876"}
+        # the demo trades the simulated exchange as live
+        assert all(a["alive"] and a["mode"] == "live" for a in seen.values()), seen
+        with pytest.raises(AccountLocked, match="AB1234"):
+            _agent(sim, tmp_path / "elsewhere", url, "AB1234")  # its account is in use
+        keys = {k.decode() for k in redis_db.client().keys("*")}
+        for key in keys - {"agents"}:  # every key is one account's
+            assert (":AB1234" in key) != (":XY9876" in key), key
+    except BaseException:
+        two.close()
+        raise
+    finally:
+        one.close()
+    seen = _status(url)
+    assert (seen["AB1234"]["alive"], seen["XY9876"]["alive"]) == (False, True)
+    two.close()
+    proc = subprocess.run([sys.executable, str(ROOT / "bot.py"), "status", "--redis", url],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].split()[:4] == ["ACCOUNT", "MODE", "STATE", "LAST"]
+    assert [line.split()[:3] for line in lines[1:]] == [["AB1234", "live", "stopped"],
+                                                       ["XY9876", "live", "stopped"]]
+
+
+def test_status_of_a_redis_that_is_not_there_is_one_error_line() -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    proc = subprocess.run([sys.executable, str(ROOT / "bot.py"), "status", "--redis", url],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(f"error: Redis at {url}: cannot be reached")
+    assert "Traceback" not in proc.stderr
