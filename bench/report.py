@@ -182,9 +182,23 @@ def _charts(r: dict[str, Any]) -> Iterator[Row]:
               f"{e['ms']:.0f} ms", base, f"{e['ratio']:.1f}x")
 
 
+def _redis(r: dict[str, Any]) -> Iterator[Row]:
+    on, files = r["redis"], r["files"]
+    yield Row("redis", f"candle writes, {r['instruments']} instruments, writer batches",
+              f"{_num(on['candle_writes_per_s'])} candles/s",
+              f"JSONL files {_num(files['candle_writes_per_s'])} candles/s",
+              f"{on['candle_writes_per_s'] / files['candle_writes_per_s']:.2f}x")
+    yield Row("redis", "a day of one instrument read back (75 candles)",
+              f"{on['day_read_ms']:.2f} ms", f"JSONL file {files['day_read_ms']:.2f} ms",
+              f"{on['day_read_ms'] / files['day_read_ms']:.1f}x the time")
+    yield Row("redis", "state save (whole snapshot)", f"{_num(on['state_saves_per_s'])} saves/s",
+              f"TinyDB atomic file {_num(files['state_saves_per_s'])} saves/s",
+              f"{on['state_saves_per_s'] / files['state_saves_per_s']:.1f}x")
+
+
 _RENDER: dict[str, Callable[[dict[str, Any]], Iterator[Row]]] = {
     "parse": _parse, "engine": _engine, "latency": _latency, "scale": _scale,
-    "storage": _storage, "backtest": _backtest, "charts": _charts}
+    "storage": _storage, "backtest": _backtest, "charts": _charts, "redis": _redis}
 
 
 def _generic(part: str, r: dict[str, Any]) -> Row:
