@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--interval", type=int, default=1, help="candle minutes (default 1)")
     ap.add_argument("--percentage", default="0.05", help="band percent (default 0.05)")
     ap.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
+    ap.add_argument("--redis", default=None, metavar="URL",
+                    help="keep the agent's storage on this Redis (storage.backend: redis, "
+                    "account chaos; emptied of that account's keys first)")
     ap.add_argument("--workdir", type=Path, default=None,
                     help="where the runs' directories go (default: a new temporary one)")
     ap.add_argument("--root", type=Path, default=ROOT,
@@ -72,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         plan = ChaosPlan(seed=seed, speed=args.speed, start=args.start, end=args.end,
                          kills=args.kills, faults=args.faults, instruments=args.instruments,
-                         interval=args.interval, percentage=args.percentage)
+                         interval=args.interval, percentage=args.percentage,
+                         redis_url=args.redis or "")
         print(f"chaos: seed {seed} ...", file=sys.stderr, flush=True)
         result = run_seed(plan, workdir / f"seed-{seed}",
                           say=lambda m: print(f"  {m}", file=sys.stderr, flush=True),

@@ -57,11 +57,22 @@ def saved_truth(path: Path, close: datetime) -> Truth:
                            close=close)
 
 
-def agent_books(data_dir: Path) -> AgentBooks:
-    """The agent's final state (``state.json`` through ``storage.state.StateStore``, the
-    reader the agent itself restores from); empty books when it never saved one."""
+def agent_books(data_dir: Path, redis_url: str = "", account: str = "") -> AgentBooks:
+    """The agent's final state (``state.json`` through ``storage.state.StateStore``, or the
+    state hash on Redis through ``RedisStateStore``: the readers the agent itself restores
+    from); empty books when it never saved one."""
     from storage.state import StateStore
 
+    if redis_url:
+        from storage.redis_conn import connect
+        from storage.redis_keys import Keys
+        from storage.redis_state import RedisStateStore
+
+        client = connect(redis_url)
+        try:
+            return books_from_state(RedisStateStore(client, Keys(account)).load())
+        finally:
+            client.close()
     path = data_dir / "state.json"
     if not path.exists():
         return books_from_state(None)

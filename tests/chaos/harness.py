@@ -42,6 +42,7 @@ from tests.chaos.result import SeedResult
 from tests.chaos.verdict import judge
 
 POLL = 0.01  # wall seconds between two looks at the log and the clock
+CHAOS_ACCOUNT = "chaos"  # storage.account when the plan puts the state on Redis
 MAX_CRASHES = 10  # an agent that keeps dying by itself: the run is abandoned
 WALL_SLACK = 120.0  # wall seconds beyond the planned session before the run gives up
 
@@ -59,12 +60,29 @@ instruments:
 """
 
 
+def _empty_account(url: str) -> None:
+    """A run on Redis starts from nothing, as one in a fresh work directory does."""
+    from storage.redis_conn import connect
+
+    client = connect(url)
+    try:
+        for pattern in (f"*:{CHAOS_ACCOUNT}", f"*:{CHAOS_ACCOUNT}:*"):
+            for key in client.scan_iter(match=pattern):
+                client.delete(key)
+    finally:
+        client.close()
+
+
 def write_config(workdir: Path, info: dict[str, Any], plan: ChaosPlan,
                  schedule: Schedule) -> Path:
     config = workdir / "config.yaml"
     rows = "\n".join(f'  - {{symbol: "{s}", lots: {lots}}}' for s, lots in schedule.instruments)
-    config.write_text(CONFIG.format(interval=plan.interval, percentage=plan.percentage,
-                                    instruments=rows, **info), encoding="utf-8")
+    text = CONFIG.format(interval=plan.interval, percentage=plan.percentage,
+                         instruments=rows, **info)
+    if plan.redis_url:  # issue 16: the same promises with the state on Redis
+        text += (f'storage: {{backend: redis, redis_url: "{plan.redis_url}", '
+                 f'account: {CHAOS_ACCOUNT}}}\n')
+    config.write_text(text, encoding="utf-8")
     return config
 
 
@@ -240,6 +258,8 @@ def run_seed(plan: ChaosPlan, workdir: Path, say: Callable[[str], None] = lambda
                         list(schedule.instruments))
     exchange: ChaosExchange | None = None
     run: _Run | None = None
+    if plan.redis_url:
+        _empty_account(plan.redis_url)
     try:
         exchange = ChaosExchange(
             workdir, "--date", f"{schedule.start:%Y-%m-%dT%H:%M}", "--speed", f"{plan.speed:g}",
@@ -254,7 +274,8 @@ def run_seed(plan: ChaosPlan, workdir: Path, say: Callable[[str], None] = lambda
             run.close()
         say(f"seed {plan.seed}: reading the exchange's truth and the agent's books")
         truth = exchange_truth(exchange, schedule.close, workdir / "truth.json")
-        result.verdict = judge(truth, agent_books(result.data_dir))
+        result.verdict = judge(truth, agent_books(result.data_dir, plan.redis_url,
+                                                  CHAOS_ACCOUNT))
     except Exception:
         result.error = traceback.format_exc()
     finally:

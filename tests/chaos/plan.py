@@ -51,6 +51,7 @@ class ChaosPlan:
     kill_kinds: tuple[str, ...] = ()  # "time" or an event name per kill (then ``kills`` is
     # their number); () = seeded
     day: date | None = None  # None: seeded
+    redis_url: str = ""  # the agent's storage on this Redis (account "chaos"); "": files
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ run's files are (pytest keeps the last runs' ``tmp_path``).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import time
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from tests.chaos.harness import run_seed
 from tests.chaos.plan import ChaosPlan
 from tests.chaos.report import bound_of
 from tests.chaos.result import SeedResult
+from tests.conftest import Backend
 
 # Seed 6 spreads them: the entry kill armed at 14:43, the timed one at 14:53, the faults at
 # 14:48, 14:52 and 14:53, all while entries are made (``kill_until``).
@@ -55,8 +57,12 @@ def _broken(result: SeedResult) -> list[str]:
     return broken
 
 
-def test_the_agent_keeps_its_promises_through_kills_and_faults(tmp_path: Path) -> None:
-    result = run_seed(PLAN, tmp_path / "run")
+def test_the_agent_keeps_its_promises_through_kills_and_faults(tmp_path: Path,
+                                                               backend: Backend) -> None:
+    """On either storage backend (issue 16): the kills land between the state's writes to
+    Redis as they do between those of state.json."""
+    plan = PLAN if backend.server is None else replace(PLAN, redis_url=backend.server.url)
+    result = run_seed(plan, tmp_path / "run")
     where = result.where()
     # the harness did its part: these are not the agent's promises
     assert not result.error, f"the run failed:\n{result.error}\n{where}"
