@@ -8,6 +8,7 @@ import io
 import json
 import subprocess
 import sys
+import threading
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -15,14 +16,17 @@ from pathlib import Path
 import pytest
 
 from agent.calendar import load_schedule
-from agent.settings import StorageBackend, StorageConfig
+from agent.settings import Settings, StorageBackend, StorageConfig
 from agent.sim import SimExchange
 from agent.sim.realism import Realism
 from bot import DEFAULT_SCHEDULES
 from handlers.run_cli import demo_settings
 from handlers.runtime import AgentProcess, RuntimeOptions
 from handlers.status_cli import status_command
+from storage.lock import DataDirLock
+from storage.redis_conn import RedisUnavailable
 from storage.redis_presence import AccountLocked
+from storage.state import StateFileCorrupt
 from tests.redis_server import RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,6 +49,26 @@ def _agent(sim: SimExchange, tmp: Path, url: str, account: str) -> AgentProcess:
         stdin=io.StringIO(), stdout=io.StringIO()))
     proc.open()
     return proc
+
+
+def _settings(tmp: Path) -> Settings:
+    return demo_settings(load_schedule(DEFAULT_SCHEDULES), tmp)
+
+
+def _process(settings: Settings, sim: SimExchange) -> AgentProcess:
+    return AgentProcess(settings, sim=sim, options=RuntimeOptions(stdin=io.StringIO(),
+                                                                  stdout=io.StringIO()))
+
+
+def _ours(before: set[threading.Thread]) -> list[str]:
+    return [t.name for t in threading.enumerate() if t not in before and t.is_alive()
+            and t.name.startswith(("storage-writer", "engine", "kite-broker", "sim-jobs",
+                                   "redis-heartbeat"))]
+
+
+def _lock_is_free(data_dir: Path) -> bool:
+    with DataDirLock(data_dir):
+        return True
 
 
 def _status(url: str) -> dict[str, dict]:
@@ -96,3 +120,27 @@ def test_status_of_a_redis_that_is_not_there_is_one_error_line() -> None:
     assert proc.returncode == 1
     assert proc.stderr.startswith(f"error: Redis at {url}: cannot be reached")
     assert "Traceback" not in proc.stderr
+
+
+def test_a_redis_that_is_down_or_holds_a_bad_state_stops_the_start_cleanly(
+        sim, tmp_path, redis_db) -> None:
+    """Issue 16: Redis down at start is one error naming the URL; a bad state hash is
+    refused like a bad state.json (kept aside); either way nothing is left running, the
+    data directory's lock and the account's lock are given back."""
+    before = set(threading.enumerate())
+    down = f"redis://127.0.0.1:{free_port()}/0"
+    storage = StorageConfig(backend=StorageBackend.REDIS, redis_url=down, account="AB1234")
+    proc = _process(replace(_settings(tmp_path), storage=storage), sim)
+    with pytest.raises(RedisUnavailable, match=rf"^Redis at {down}: cannot be reached"):
+        proc.open()
+    assert _ours(before) == [] and _lock_is_free(tmp_path)
+    redis_db.client().hset("state:AB1234", mapping={
+        "_sections": json.dumps({"version": 1, "sections": {"meta": "dict"}}),
+        "meta": json.dumps({"version": 1, "seq": "abc"})})
+    storage = replace(storage, redis_url=redis_db.url)
+    proc = _process(replace(_settings(tmp_path), storage=storage), sim)
+    with pytest.raises(StateFileCorrupt, match=r"redis:AB1234/state: meta\.seq: expected"):
+        proc.open()
+    assert _ours(before) == [] and _lock_is_free(tmp_path)
+    assert redis_db.client().get("lock:AB1234") is None  # the account's lock given back
+    assert any(k.startswith(b"state:AB1234:corrupt-") for k in redis_db.client().keys("*"))

@@ -20,18 +20,16 @@ import pytest
 
 from agent.calendar import load_schedule
 from agent.events import AlertKind, Notification, SetParam
-from agent.settings import Mode, Settings, StorageBackend, StorageConfig
+from agent.settings import Mode, Settings
 from agent.sim import SimExchange
 from bot import DEFAULT_SCHEDULES
 from handlers.run_cli import demo_settings
 from handlers.runtime import AgentProcess, RuntimeOptions
 from storage.lock import DataDirLock
-from storage.redis_conn import RedisUnavailable
 from storage.state import StateFileCorrupt, StateStore
-from tests.redis_server import free_port
 
 DAY = date(2026, 11, 23)  # a Monday
-AGENT_THREADS = ("storage-writer", "engine", "kite-broker", "sim-jobs", "redis-heartbeat")
+AGENT_THREADS = ("storage-writer", "engine", "kite-broker", "sim-jobs")
 
 
 @pytest.fixture(scope="module")
@@ -73,30 +71,6 @@ def test_a_bad_state_file_stops_the_start_and_gives_everything_back(sim, tmp_pat
     assert _lock_is_free(tmp_path)
     assert (tmp_path / "state.json").read_bytes() == original  # nothing saved over it
     proc.close()  # a second close is harmless
-
-
-def test_a_redis_that_is_down_or_holds_a_bad_state_stops_the_start_cleanly(
-        sim, tmp_path, redis_db) -> None:
-    """Issue 16: Redis down at start is one error naming the URL; a bad state hash is
-    refused like a bad state.json (kept aside); either way nothing is left running, the
-    data directory's lock and the account's lock are given back."""
-    before = set(threading.enumerate())
-    down = f"redis://127.0.0.1:{free_port()}/0"
-    storage = StorageConfig(backend=StorageBackend.REDIS, redis_url=down, account="AB1234")
-    proc = _process(dataclasses.replace(_settings(tmp_path), storage=storage), sim)
-    with pytest.raises(RedisUnavailable, match=rf"^Redis at {down}: cannot be reached"):
-        proc.open()
-    assert _ours(before) == [] and _lock_is_free(tmp_path)
-    redis_db.client().hset("state:AB1234", mapping={
-        "_sections": json.dumps({"version": 1, "sections": {"meta": "dict"}}),
-        "meta": json.dumps({"version": 1, "seq": "abc"})})
-    storage = dataclasses.replace(storage, redis_url=redis_db.url)
-    proc = _process(dataclasses.replace(_settings(tmp_path), storage=storage), sim)
-    with pytest.raises(StateFileCorrupt, match=r"redis:AB1234/state: meta\.seq: expected"):
-        proc.open()
-    assert _ours(before) == [] and _lock_is_free(tmp_path)
-    assert redis_db.client().get("lock:AB1234") is None  # the account's lock given back
-    assert any(k.startswith(b"state:AB1234:corrupt-") for k in redis_db.client().keys("*"))
 
 
 def test_a_failure_after_the_broker_started_stops_the_broker_too(sim, tmp_path,
