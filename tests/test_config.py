@@ -28,7 +28,15 @@ from agent.config import (
 )
 from agent.instruments import BUNDLED_DUMP, InstrumentIndex, load_dump, resolve_configured
 from agent.models import StopMode, TradeSide
-from agent.settings import PARAM_KEYS, FeedKind, Mode, ScheduleConfig, StrategyParams
+from agent.settings import (
+    PARAM_KEYS,
+    FeedKind,
+    Mode,
+    ScheduleConfig,
+    StorageBackend,
+    StorageConfig,
+    StrategyParams,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.yaml"
@@ -447,6 +455,36 @@ def test_a_configured_freeze_quantity_survives_resolution_through_the_dump() -> 
 
 
 ONE = {"instruments": ["NSE:INFY"]}
+
+
+def test_storage_on_redis_is_checked_and_its_password_comes_from_the_environment() -> None:
+    """Issue 16: storage.backend, redis_url (redis://, rediss://, unix://; never a password),
+    account (a key prefix), candle_ttl_days, queue_limit."""
+    redis = {"backend": "redis", "redis_url": "rediss://cache.example:6380/2",
+             "account": "AB1234", "candle_ttl_days": 10, "queue_limit": 5000}
+    ok = load_settings_from_dict({"storage": redis, **ONE}, SCHEDULE,
+                                 {"REDIS_PASSWORD": "s3cret-pw"})
+    assert ok.storage == StorageConfig(StorageBackend.REDIS, "rediss://cache.example:6380/2",
+                                       "AB1234", 10, 5000)
+    assert ok.secrets.redis_password == "s3cret-pw" and "s3cret-pw" in ok.secrets.values()
+    assert "s3cret-pw" not in repr(ok.secrets)
+    unix = load_settings_from_dict({"storage": {**redis, "redis_url": "unix:///run/r.sock"},
+                                    **ONE}, SCHEDULE, {})
+    assert unix.storage.redis_url == "unix:///run/r.sock"
+    assert load_settings_from_dict(ONE, SCHEDULE, {}).storage.backend is StorageBackend.TINYDB
+    for change, says in (
+            ({"redis_url": "redis://me:hunter22@host:6379/0"}, "put it in REDIS_PASSWORD"),
+            ({"redis_url": "http://host:6379"}, "storage.redis_url: expected a redis://"),
+            ({"redis_url": "redis://host:99999/0"}, "the port is not a number"),
+            ({"redis_url": "unix://relative.sock"}, "an absolute path"),
+            ({"redis_url": ""}, "storage.backend: redis needs storage.redis_url"),
+            ({"account": "AB 1234"}, "storage.account: expected 1 to 40 letters"),
+            ({"candle_ttl_days": 0}, "storage.candle_ttl_days: expected a whole number 1..3650"),
+            ({"queue_limit": 10}, "storage.queue_limit: expected a whole number"),
+            ({"backend": "mongo"}, "storage.backend")):
+        with pytest.raises(ConfigError) as err:
+            load_settings_from_dict({"storage": {**redis, **change}, **ONE}, SCHEDULE, {})
+        assert says in str(err.value) and "hunter22" not in str(err.value), err.value
 
 
 def test_kite_proxy_is_checked_and_its_password_never_echoed() -> None:
