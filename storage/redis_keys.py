@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import PurePosixPath
 
 HEARTBEAT_TTL = 30  # seconds: an agent silent this long is taken for dead
@@ -75,9 +75,6 @@ class Keys:
     def root(self) -> PurePosixPath:
         """The logical root of this account's paths (``redis:AB1234``)."""
         return PurePosixPath(f"redis:{self.account}")
-
-    def candle(self, token: int, interval: int, start: datetime) -> str:
-        return f"candle:{self.account}:{token}:{interval}:{int(start.timestamp())}"
 
     def candle_at(self, token: int, interval: int, start_epoch: int) -> str:
         return f"candle:{self.account}:{token}:{interval}:{start_epoch}"

@@ -12,9 +12,11 @@ take a lock for a moment and return; all file I/O runs on the writer thread.
   batch.
 - A failed write loses nothing: a failed snapshot is kept (unless a newer one arrived) and
   failed candle lines stay queued, in order, ahead of newer ones. Both are retried when
-  more work arrives or on :meth:`flush`, never in a busy loop. Each failure is logged with
-  the file path; ``on_error`` hears about a file when it starts failing (once, not on
-  every retry) and the log notes when it works again.
+  more work arrives or on :meth:`flush`, never in a busy loop. A ``WriterPolicy``
+  (``storage/writer_policy.py``; Redis's) retries on a timer with a backoff instead,
+  treats its store as one target (told once lost, once back) and bounds the queue. Each
+  failure is logged with the file path; ``on_error`` hears about a file when it starts
+  failing (once, not on every retry) and the log notes when it works again.
 
 Snapshots and records handed over must not be changed afterwards: build a fresh one each
 time (the engine serialises into new dicts anyway).
