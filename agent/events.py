@@ -266,6 +266,7 @@ class AlertKind(StrEnum):
     DAY_REPORT = "day_report"
     MARGIN_LOW = "margin_low"  # the available margin is below what the next entry needs
     LOGIN = "login"  # a Kite login completed: who, until when, what it resolved
+    STORAGE_UP = "storage_up"  # Redis writes again after failing (the loss was an ERROR)
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,6 +66,7 @@ LABELS: dict[AlertKind, str] = {
     AlertKind.DAY_REPORT: "day report",
     AlertKind.MARGIN_LOW: "MARGIN LOW",
     AlertKind.LOGIN: "login",
+    AlertKind.STORAGE_UP: "storage up",
 }
 _LOGIN_HINT = frozenset({AlertKind.LOGIN_NEEDED, AlertKind.TOKEN_EXPIRED})
 # Off unless the owner turns them on (/alerts TYPE on): the entry and exit say it all.

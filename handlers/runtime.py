@@ -569,7 +569,8 @@ class AgentProcess:
         """The storage writer's thread: Redis answers again after failing."""
         self._storage_failure = ""
         log.info("storage: %s", message)
-        self._notify(Notification(AlertKind.ERROR, f"storage: {message}", self.clock.now()))
+        self._notify(Notification(AlertKind.STORAGE_UP, f"storage: {message}",
+                                  self.clock.now()))
 
     def _storage_error(self, message: str) -> None:
         """The storage writer's thread: a write failed (the writer keeps it and retries)."""
