@@ -29,6 +29,7 @@ from agent.journal_stats import (
     sum_days,
 )
 from agent.models import Trade
+from agent.settings import StorageBackend
 from agent.timeutil import IST
 from handlers.journal_text import (
     factor,
@@ -38,9 +39,9 @@ from handlers.journal_text import (
     span,
     symbol_blocks,
 )
+from storage.backends import open_stores
+from storage.errors import DataFileError
 from storage.journal import (
-    JOURNAL_DIR,
-    Journal,
     JournalEntry,
     JournalRead,
     trade_key,
@@ -79,9 +80,19 @@ def report_command(config: Path, schedules: Path, *, start: date | None, end: da
         if problem:
             print(f"error: --chart {charts}: {problem}", file=sys.stderr)
             return 1
-    read = Journal(settings.data_dir / JOURNAL_DIR).read(start, end)
+    try:  # the journal of the configured backend (files, or Redis: issue 16)
+        stores = open_stores(settings)
+    except DataFileError as exc:  # RedisUnavailable among them: one line
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        read = stores.journal().read(start, end)
+    finally:
+        stores.close()
+    where = stores.where if settings.storage.backend is StorageBackend.REDIS else (
+        str(settings.data_dir))
     for problem in read.problems:
-        print(f"{settings.data_dir}/{problem} (skipped)", file=sys.stderr)
+        print(f"{where}/{problem} (skipped)", file=sys.stderr)
     chart = None
     if charts is not None:
         from agent.charts_pnl import journal_chart

@@ -11,12 +11,17 @@ import sys
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from typing import Any
 
 from agent.charts_pnl import JOURNAL_SIZE
 from agent.models import Trade
+from agent.settings import Settings, StorageBackend, StorageConfig
 from handlers.text import money
+from storage.backends import open_stores
 from storage.journal import JOURNAL_DIR
+from storage.plainjson import dumps_line
 from tests.journal_helpers import journal_with, random_trades, recompute
+from tests.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 FIRST, LAST = date(2026, 11, 2), date(2026, 12, 13)
@@ -147,3 +152,44 @@ def test_chart_and_bad_input(tmp_path: Path) -> None:
     assert bad.returncode == 1 and "--chart afile: is a file" in bad.stderr
     empty = _report(tmp_path, "--from", "2020-01-01", "--to", "2020-01-31", "--json")
     assert json.loads(empty.stdout)["summary"]["profit_factor_text"] == "n/a"
+
+
+def test_the_report_reads_the_journal_of_the_configured_backend(tmp_path: Path,
+                                                                 redis_db) -> None:
+    """Issue 16: with storage.backend redis, ``bot.py report`` reads the journal on Redis
+    (the data directory has none), and names the Redis when it is not there."""
+    trades = random_trades(3, FIRST, 12)
+    stores = open_stores(_redis_settings(tmp_path, redis_db.url))
+    journal = stores.journal(_SinkWriter(stores.candles))
+    for t in trades:
+        journal.record(t)
+    stores.close()
+    redis_config = CONFIG + f'storage: {{backend: redis, redis_url: "{redis_db.url}", ' \
+        'account: AB1234}\n'
+    (tmp_path / "config.yaml").write_text(redis_config, encoding="utf-8")
+    proc = _report(tmp_path, "--from", FIRST.isoformat(), "--to", LAST.isoformat(), "--json")
+    assert proc.returncode == 0, proc.stderr
+    shown = [t for t in trades if FIRST <= t.exit_time.date() <= LAST]
+    assert json.loads(proc.stdout)["summary"]["trades"] == len(shown) > 0
+    assert not (tmp_path / "data" / JOURNAL_DIR).exists()
+    down = f"redis://127.0.0.1:{free_port()}/0"
+    (tmp_path / "config.yaml").write_text(redis_config.replace(redis_db.url, down),
+                                          encoding="utf-8")
+    proc = _report(tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(f"error: Redis at {down}: cannot be reached")
+
+
+def _redis_settings(tmp: Path, url: str) -> Settings:
+    return Settings(data_dir=tmp / "data", storage=StorageConfig(
+        backend=StorageBackend.REDIS, redis_url=url, account="AB1234"))
+
+
+class _SinkWriter:
+    """Journal lines written at once through a store's line sink (Redis here)."""
+
+    def __init__(self, sink: Any) -> None:
+        self.sink = sink
+
+    def append_line(self, path: Path, record: dict[str, Any]) -> None:
+        self.sink.append_lines(path, [dumps_line(dict(record), str(path))])
