@@ -78,7 +78,7 @@ class StorageWriter:
         self._retry_at = 0.0  # with a backoff: no attempt before this (time.monotonic)
         self._failed_cycles = 0  # cycles failed in a row
         self._urgent = False  # flush() or close(): attempt now, whatever the backoff
-        self._overflowing = False  # lines dropped since the queue was last under its bound
+        self._overflowing = False  # lines dropped since the last write that worked
         self._notes: list[str] = []  # for on_error, told by the writer thread
         self._cond = threading.Condition()
         # Guarded by _cond:
@@ -133,7 +133,7 @@ class StorageWriter:
     def _bound(self) -> None:
         """Caller holds ``_cond``: over ``max_lines`` queued (the store unreachable for
         long), drop the oldest candle and mark lines (never journal lines), and say so
-        once per overflow."""
+        once until a write works again."""
         limit = self._policy.max_lines
         if limit is None:
             return
@@ -148,8 +148,6 @@ class StorageWriter:
                 logger.error("%s", message)
                 self._notes.append(message)  # told from the writer thread
                 self._cond.notify_all()
-        elif self._overflowing and sum(map(len, self._pending_lines.values())) < limit:
-            self._overflowing = False
 
     def append_line(self, path: Path, record: Mapping[str, Any]) -> None:
         """Queue one journal line (``storage/journal.py``) for ``path``, appended like the
@@ -283,6 +281,7 @@ class StorageWriter:
         """Caller holds ``_cond``: the backoff after a failed cycle (with a policy)."""
         if ok:
             self._failed_cycles, self._retry_at = 0, 0.0
+            self._overflowing = False  # the next outage's overflow is told again
             return
         self._failed_cycles += 1
         delay = self._policy.delay(self._failed_cycles)

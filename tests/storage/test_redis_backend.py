@@ -197,5 +197,12 @@ def test_redis_lost_and_back_nothing_lost_within_the_bound_told_once_each_way(
         assert stores.state.load() == make_snapshot()  # the snapshot kept while down
         assert json.loads(stores.candles.read_bytes(persistence.journal.path(DAY))) == (
             trade_line)  # a journal line is never dropped
+        server.stop()  # a second outage: its overflow is told again
+        for m in range(153, 273):
+            writer.append_candle(DAY, 1, 5, candle_to_dict(_candle(1, 5 * m)))
+        assert not writer.flush(WAIT)
+        assert len([e for e in errors if "storage queue over 100 lines" in e]) == 2
+        server.start()
+        assert writer.flush(WAIT) and len(backs) == 2
         assert persistence.close()
-        assert len([e for e in errors if "failed" in e]) == 1
+        assert len([e for e in errors if "failed" in e]) == 2  # once per outage
