@@ -329,12 +329,9 @@ def backtest_command(ticks: Path, config: Path, schedules: Path, *, as_json: boo
     settings = settings_or_report(config, schedules)
     if settings is None:
         return 1
-    charts = Path(chart_dir) if chart_dir else None
-    if charts is not None:
-        problem = chart_dir_problem(charts)
-        if problem:
-            print(f"error: --chart {charts}: {problem}", file=sys.stderr)
-            return 1
+    charts, usable = chart_dir_arg(chart_dir)
+    if not usable:
+        return 1
 
     def dropped(line: int, tick: Tick, why: str) -> None:
         print(f"{ticks}:{line}: {why} (dropped)", file=sys.stderr)
@@ -370,6 +367,18 @@ def backtest_command(ticks: Path, config: Path, schedules: Path, *, as_json: boo
     for path in result.charts:
         print(f"chart: {path}", file=sys.stderr)
     return 0
+
+
+def chart_dir_arg(chart_dir: str | None) -> tuple[Path | None, bool]:
+    """``--chart DIR`` of a command: (the directory or None, whether it can be used); a
+    directory that cannot take charts is one ``error:`` line on stderr."""
+    charts = Path(chart_dir) if chart_dir else None
+    if charts is not None:
+        problem = chart_dir_problem(charts)
+        if problem:
+            print(f"error: --chart {charts}: {problem}", file=sys.stderr)
+            return charts, False
+    return charts, True
 
 
 def chart_dir_problem(path: Path) -> str | None:

@@ -62,7 +62,7 @@ def parse_day(text: str) -> date:
 def report_command(config: Path, schedules: Path, *, start: date | None, end: date | None,
                    as_json: bool, chart_dir: str | None, out: TextIO | None = None) -> int:
     """``bot.py report``: 0, or 1 after one line on stderr saying what is wrong."""
-    from agent.backtest import chart_dir_problem
+    from agent.backtest import chart_dir_arg
     from agent.config import settings_or_report
 
     out = out or sys.stdout
@@ -74,12 +74,9 @@ def report_command(config: Path, schedules: Path, *, start: date | None, end: da
     if start > end:
         print(f"error: --from {start} is after --to {end}", file=sys.stderr)
         return 1
-    charts = Path(chart_dir) if chart_dir else None
-    if charts is not None:
-        problem = chart_dir_problem(charts)
-        if problem:
-            print(f"error: --chart {charts}: {problem}", file=sys.stderr)
-            return 1
+    charts, usable = chart_dir_arg(chart_dir)
+    if not usable:
+        return 1
     try:  # the journal of the configured backend (files, or Redis: issue 16)
         stores = open_stores(settings)
     except DataFileError as exc:  # RedisUnavailable among them: one line

@@ -92,18 +92,24 @@ def _reply(title: str, subtitle: str, blocks: Sequence[Sequence[str]], after: Se
 UNAVAILABLE = Response("❌ The trade journal is not available here.")
 
 
-async def profit(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
-    """/profit [days]: the figures of the last ``days`` days (today included)."""
+async def _last_days(center: CommandCenter, args: list[str], name: str
+                     ) -> tuple[str, str, JournalRead | None]:
+    """/profit and /performance: ``[days]`` (30) read back to today: the title, the
+    span line and the journal's read (None: no journal here)."""
     days = _number(args, "days", 30, MAX_DAYS)
     today = center.services.clock.now().date()
     start = today - timedelta(days=days - 1)
-    read = await _read(center, start, today)
+    title = f"{name} · last {days} day{'s' if days > 1 else ''}"
+    return title, f"{span(start, today)}, net of charges", await _read(center, start, today)
+
+
+async def profit(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
+    """/profit [days]: the figures of the last ``days`` days (today included)."""
+    title, spanned, read = await _last_days(center, args, "Profit")
     if read is None:
         return UNAVAILABLE
-    title = f"Profit · last {days} day{'s' if days > 1 else ''}"
     blocks = [profit_lines(stats(read.trades))] if read.trades else []
-    return _reply(title, f"{span(start, today)}, net of charges", blocks,
-                  [] if read.trades else [NO_TRADES], read)
+    return _reply(title, spanned, blocks, [] if read.trades else [NO_TRADES], read)
 
 
 async def daily(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
@@ -160,18 +166,14 @@ async def monthly(center: CommandCenter, caller: Caller, args: list[str]) -> Res
 
 async def performance(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
     """/performance [days]: per symbol over the last ``days`` days, the best net first."""
-    days = _number(args, "days", 30, MAX_DAYS)
-    today = center.services.clock.now().date()
-    start = today - timedelta(days=days - 1)
-    read = await _read(center, start, today)
+    title, spanned, read = await _last_days(center, args, "Performance")
     if read is None:
         return UNAVAILABLE
-    title = f"Performance · last {days} day{'s' if days > 1 else ''}"
     if not read.trades:
-        return _reply(title, f"{span(start, today)}, net of charges", [], [NO_TRADES], read)
+        return _reply(title, spanned, [], [NO_TRADES], read)
     total = stats(read.trades)
-    return _reply(title, f"{span(start, today)}, net of charges",
-                  symbol_blocks(by_symbol(read.trades), total), footer(total), read)
+    return _reply(title, spanned, symbol_blocks(by_symbol(read.trades), total),
+                  footer(total), read)
 
 
 HANDLERS: dict[str, Handler] = {"profit": profit, "daily": daily, "weekly": weekly,

@@ -33,6 +33,31 @@ _FILE_NAME = re.compile(r"^(\d+)_(\d+)m\.jsonl$")
 _DAY_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
+def parse_json_lines(raw: bytes) -> tuple[list[dict[str, Any]], list[int], list[int], int]:
+    """A JSON-lines file's objects, their line numbers (1-based), the numbers of the lines
+    that are not JSON objects, and the count of lines (a final newline ends the last one;
+    blank lines are passed over). Pure; the candle files' and the journal's reader."""
+    lines = raw.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()  # the file ends with a newline, as it should
+    records: list[dict[str, Any]] = []
+    numbers: list[int] = []
+    bad: list[int] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:  # JSONDecodeError and UnicodeDecodeError
+            record = None
+        if isinstance(record, dict):
+            records.append(record)
+            numbers.append(number)
+        else:
+            bad.append(number)
+    return records, numbers, bad, len(lines)
+
+
 @dataclass(frozen=True)
 class CandleFileRead:
     """What one candle file held: the good records in order and the skipped line numbers."""
@@ -119,27 +144,10 @@ class CandleLog:
             problem = f"cannot be read: {os_problem(exc)}"
             logger.warning("candle file %s %s", path, problem)
             return CandleFileRead(path, [], (), (), problem)
-        lines = raw.split(b"\n")
-        if lines[-1] == b"":
-            lines.pop()  # the file ends with a newline, as it should
-        records: list[dict[str, Any]] = []
-        numbers: list[int] = []
-        bad: list[int] = []
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError:  # JSONDecodeError and UnicodeDecodeError
-                record = None
-            if isinstance(record, dict):
-                records.append(record)
-                numbers.append(number)
-            else:
-                bad.append(number)
+        records, numbers, bad, count = parse_json_lines(raw)
         if bad:
             last = " (the last line: probably cut short by a crash mid-write)" if (
-                bad[-1] == len(lines)
+                bad[-1] == count
             ) else ""
             logger.warning("data file %s: skipped %d unreadable line(s) at line(s) %s%s",
                            path, len(bad), ", ".join(map(str, bad)), last)

@@ -37,7 +37,6 @@ engine thread, ``close_day`` on any thread (both only queue lines for the writer
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
@@ -50,6 +49,7 @@ from agent.fields import FieldError
 from agent.journal_stats import DaySummary, day_summary, in_order, trade_day
 from agent.models import Instrument, Trade
 from agent.timeutil import IST
+from storage.candles import parse_json_lines
 from storage.errors import os_problem
 from storage.journal_records import (
     JournalEntry,
@@ -215,22 +215,10 @@ class Journal:
             problems.append(f"{name}: cannot be read: {os_problem(exc)}")
             log.warning("journal: %s cannot be read: %s", path, exc)
             return [], []
-        lines = raw.split(b"\n")
-        unterminated = lines[-1] != b""
-        if not unterminated:
-            lines.pop()
-        records, numbers = [], []
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError:  # JSONDecodeError and UnicodeDecodeError
-                record = None
-            if isinstance(record, dict):
-                records.append(record)
-                numbers.append(number)
-            elif unterminated and number == len(lines):
+        unterminated = not raw.endswith(b"\n")
+        records, numbers, bad, count = parse_json_lines(raw)
+        for number in bad:
+            if unterminated and number == count:
                 log.info("journal: %s line %d is incomplete (being written, or cut short by "
                          "a crash: the next append ends it)", path, number)
             else:
