@@ -198,7 +198,7 @@ def _refresh_params(engine: Engine, rt: Any, key: str) -> None:
     new = engine.params_for(rt.symbol)
     new = new.with_overrides({k: getattr(rt.params, k) for k in NEXT_DAY_KEYS})
     rt.params = new
-    intents = engine.strategy.set_params(rt.state, new)
+    intents = rt.strategy.set_params(rt.state, new)
     if intents:
         engine.exec.apply(rt, intents, engine.now())
 

@@ -80,7 +80,9 @@ __all__ = ["PORT", "SEED", "SETTABLE_KEYS", "SIM_SPEED", "ConfigError", "check_c
            "parse_limit", "parse_param"]
 
 KITE_ROOT = KiteConfig().root  # the real Kite's REST root
-SETTABLE_KEYS: tuple[str, ...] = tuple(f.name for f in fields(StrategyParams))
+# what /set may change (the strategy itself is chosen in the config, for the whole run)
+SETTABLE_KEYS: tuple[str, ...] = tuple(f.name for f in fields(StrategyParams)
+                                       if f.name not in ("strategy", "extra"))
 
 
 def market_protection(value: Any) -> int:
@@ -112,6 +114,7 @@ PARAM_SPEC: Mapping[str, Convert] = {
     "max_trades_per_day": whole(0, 1_000),
     "profit_target": MONEY,
     "loss_limit": MONEY,
+    "strategy": nonempty_text,  # loaded and checked by agent.strategy.choice
 }
 LIMIT_SPEC: Mapping[str, Convert] = {"profit_target": MONEY, "loss_limit": MONEY}
 if set(PARAM_SPEC) != PARAM_KEYS:  # pragma: no cover - caught by the first test run

@@ -46,8 +46,9 @@ from agent.pnl import PnlBook
 from agent.risk import NO_LIMITS, Limits, RiskBook
 from agent.runtime_state import InstrumentRuntime
 from agent.settings import LimitsOn, Settings, StrategyParams
-from agent.strategy.alert_breakout import AlertBreakout
+from agent.strategy import registry
 from agent.strategy.base import Strategy
+from agent.strategy.params import declared
 from agent.timeutil import IST
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,10 @@ class Engine(EngineDays):
         self.clock = clock
         self._advance = getattr(clock, "advance_to", None)
         self._watched: set[int] = set()  # the broker's tokens with resting orders
-        self.strategy: Strategy = strategy or AlertBreakout()
+        # the one strategy of every instrument (tests); None: each instrument's configured
+        # strategy (``params.strategy``), one instance per strategy class
+        self.strategy: Strategy | None = strategy
+        self._strategies: dict[str, Strategy] = {}
         self.notify = notify
         self.on_candle = on_candle
         self.on_mark = on_mark
@@ -102,7 +106,7 @@ class Engine(EngineDays):
         self.trades: list[Trade] = []  # today's closed trades
         self.all_trades: list[Trade] = []  # every trade since start (the backtest's list)
         mode = stop_mode or settings.defaults.stop_mode
-        self.exec = Executor(self.book, self.pnl, self.strategy, self.runtimes,
+        self.exec = Executor(self.book, self.pnl, self.runtimes,
                              settings.defaults.product, self._notify, self._on_trade,
                              stops_enabled=mode is StopMode.EXCHANGE,
                              buffer_ticks=settings.defaults.stop_limit_buffer_ticks)
@@ -150,12 +154,24 @@ class Engine(EngineDays):
         return self.exec.broker
 
     def params_for(self, symbol: str) -> StrategyParams:
-        """Defaults, then the config entry's overrides, then the owner's runtime changes."""
+        """Defaults, then the config entry's overrides, then the owner's runtime changes;
+        the strategy's declared parameters not given take their defaults."""
         params = self.settings.defaults.params.with_overrides(self.overrides["defaults"])
         cfg = self._configs.get(symbol.upper())
         if cfg is not None:
             params = params.with_overrides(cfg.overrides)
-        return params.with_overrides(self.overrides["instruments"].get(symbol.upper(), {}))
+        params = params.with_overrides(self.overrides["instruments"].get(symbol.upper(), {}))
+        return params.with_defaults(declared(type(self.strategy_for(params))))
+
+    def strategy_for(self, params: StrategyParams) -> Strategy:
+        """The strategy instance for ``params.strategy`` (loaded by the config already, so
+        this does not fail for a config that loaded)."""
+        if self.strategy is not None:
+            return self.strategy
+        found = self._strategies.get(params.strategy)
+        if found is None:
+            found = self._strategies[params.strategy] = registry.load(params.strategy)()
+        return found
 
     def add_instrument(self, ins: Instrument) -> InstrumentRuntime:
         params = self.params_for(ins.symbol)
@@ -164,10 +180,12 @@ class Engine(EngineDays):
         slip = ins.tick_size * self.settings.defaults.slippage_ticks
         rt = InstrumentRuntime(ins, params, series, None, _ignore)
         rt.gate = self._gate_for(rt)
-        rt.state = self.strategy.new_state(ins, params, slip, rt.gate)
+        rt.strategy = self.strategy_for(params)
+        rt.state = rt.strategy.new_state(ins, params, slip, rt.gate)
         if self.day is not None:
             series.start_day(self.day, params.interval, *self.session_hours(self.day,
                                                                             ins.exchange))
+            self.tell_session(rt)
         self.runtimes[ins.token] = rt
         self.by_symbol[ins.symbol.upper()] = rt
         groups = tuple(g.name for g in self.settings.groups
@@ -237,10 +255,9 @@ class Engine(EngineDays):
     def armed_tokens(self) -> frozenset[int]:
         """Instruments whose next tick may make an order: one in flight or a close to
         retry, or a trigger near the last price (``Strategy.armed``). Engine thread."""
-        armed = self.strategy.armed
         return frozenset(
             token for token, rt in self.runtimes.items()
-            if rt.orders.busy or armed(rt.state, rt.last_price))
+            if rt.orders.busy or rt.strategy.armed(rt.state, rt.last_price))
 
     @property
     def ignored_ticks(self) -> int:
@@ -321,7 +338,7 @@ class Engine(EngineDays):
             self.exec.step(rt, t)  # deadlines, retries, the stop for the open quantity
         # 5.2 - 5.4 the strategy.
         try:
-            intents = self.strategy.on_tick(rt.state, price, t, rt.series.current)
+            intents = rt.strategy.on_tick(rt.state, price, t, rt.series.current)
         except Exception as exc:  # one instrument's bug must not stop the others
             self._strategy_failed(rt, exc, t)
             intents = None
@@ -370,13 +387,13 @@ class Engine(EngineDays):
                          candle.close, candle.volume)
         rt.last_candle_end = candle.end
         self.on_candle(rt.instrument, candle)
-        self._ask_strategy(rt, now, self.strategy.on_candle, rt.state, candle)
+        self._ask_strategy(rt, now, rt.strategy.on_candle, rt.state, candle)
 
     def _stopped_out(self, rt: InstrumentRuntime, price: Decimal, now: datetime) -> None:
         """The exchange stop filled on its own: the strategy's 5.2 (and its reverse)."""
         cur = rt.series.current
         bucket = cur.start if cur is not None else rt.series.bucket_start(now)
-        self._ask_strategy(rt, now, self.strategy.stopped_out, rt.state, price, now, bucket)
+        self._ask_strategy(rt, now, rt.strategy.stopped_out, rt.state, price, now, bucket)
         self.dirty = True
 
     def _ask_strategy(self, rt: InstrumentRuntime, now: datetime, call: Callable[..., Any],

@@ -13,6 +13,7 @@ from agent.models import ExitReason
 from agent.money import money
 from agent.risk import most_specific
 from agent.runtime_state import InstrumentRuntime
+from agent.strategy.base import Session
 from agent.timeutil import IST
 
 log = logging.getLogger("agent.engine")
@@ -102,11 +103,12 @@ class EngineDays:
         for rt in self.runtimes.values():
             carried = self.pnl.books[rt.token].quantity
             rt.params = self.params_for(rt.symbol)
-            self.strategy.set_params(rt.state, rt.params)
+            rt.strategy.set_params(rt.state, rt.params)
             rt.series.start_day(day, rt.params.interval,
                                 *self.session_hours(day, rt.instrument.exchange))
             rt.start_day()
-            self.strategy.reset_day(rt.state)
+            rt.strategy.reset_day(rt.state)
+            self.tell_session(rt)
             if carried:
                 log.warning("%s position %d carried into %s is not managed by the strategy; "
                             "use /squareoff", rt.symbol, carried, day)
@@ -119,6 +121,14 @@ class EngineDays:
         self.dirty = True
         log.info("trading day %s: %d instruments, entry cutoff %s, square-off %s", day,
                  len(self.runtimes), self._cutoff_at.time(), self._square_off_at.time())
+
+    def tell_session(self, rt: InstrumentRuntime) -> None:
+        """The day's hours to a strategy that asks for them (``start_session``)."""
+        start = getattr(rt.strategy, "start_session", None)
+        if start is None or self.day is None:
+            return
+        opens, closes = self.session_hours(self.day, rt.instrument.exchange)
+        start(rt.state, Session(self.day, opens, closes, self._cutoff_at, self._square_off_at))
 
     def _end_day(self) -> None:
         if not self.carry_positions:

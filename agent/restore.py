@@ -124,6 +124,7 @@ class SavedRuntime:
     last_candle_end: datetime | None
     interval: int | None
     instrument: Instrument | None = None  # its definition (a state written before: None)
+    strategy: str = "alert_breakout"  # the strategy whose state was saved (before: the one)
 
 
 def _older_orders(d: dict[str, Any]) -> dict[str, Any]:
@@ -146,7 +147,7 @@ def _runtime(f: Fields, token: int) -> SavedRuntime:
         orders=orders, last_price=f.opt("last_price", optional(decimal(0, above=True))),
         last_candle_end=f.opt("last_candle_end", optional(stamp)),
         interval=f.opt("interval", optional(lambda raw: param("interval", raw))),
-        instrument=_defined(f, token))
+        instrument=_defined(f, token), strategy=f.opt("strategy", text, "alert_breakout"))
 
 
 def _defined(f: Fields, token: int) -> Instrument | None:
@@ -253,7 +254,7 @@ def apply_settings(engine: Engine, saved: SavedSettings) -> None:
             engine.remove_instrument(rt)
     for rt in engine.runtimes.values():
         rt.params = engine.params_for(rt.symbol)
-        engine.strategy.set_params(rt.state, rt.params)
+        rt.strategy.set_params(rt.state, rt.params)
     engine.load_limits()
 
 
@@ -277,10 +278,18 @@ def restore(engine: Engine, snap: Any, today: date) -> bool:
     engine.pnl.restore_books(saved.positions)
     for token, (path, data) in saved.strategy.items():
         rt = engine.runtimes.get(token)
-        if rt is not None:
-            with guarded(path):
-                engine.strategy.restore(rt.state, data)
-            same_kinds(path, data, engine.strategy.to_dict(rt.state))
+        if rt is None:
+            continue
+        was = saved.runtime[token].strategy if token in saved.runtime else rt.strategy.name
+        if was != rt.strategy.name:  # the config names another strategy since the save
+            log.warning("%s: the saved state is %s's, the config now says %s: %s starts "
+                        "the day afresh (a position it does not know is closed at market by the "
+                        "order path)", rt.symbol, was, rt.strategy.name, rt.strategy.name)
+            continue
+        with guarded(path):
+            rt.strategy.restore(rt.state, data)
+        same_kinds(path, data, rt.strategy.to_dict(rt.state))
+        engine.tell_session(rt)
     for token, entry in saved.runtime.items():
         rt = engine.runtimes.get(token)
         if rt is not None:
@@ -309,7 +318,7 @@ def _keep_day_intervals(engine: Engine, runtime: dict[int, SavedRuntime], today:
         log.info("%s: today's candles stay at %s minutes; %s minutes from the next day",
                  rt.symbol, saved, rt.params.interval)
         rt.params = rt.params.with_overrides({"interval": saved})
-        engine.strategy.set_params(rt.state, rt.params)
+        rt.strategy.set_params(rt.state, rt.params)
         rt.series.start_day(today, rt.params.interval,
                             *engine.session_hours(today, rt.instrument.exchange))
 

@@ -33,6 +33,7 @@ class InstrumentRuntime:
     error: str = ""  # the strategy raised: no entries until the next day
     errors: int = 0
     squared_off: bool = False
+    strategy: Any = None  # the instrument's Strategy (agent/strategy/base.py)
     # The instrument's orders, wants and deadlines (agent/lifecycle/state.py).
     orders: InstrumentOrders = field(default_factory=InstrumentOrders)
     # Ticks ignored (docs/strategy.md 8), since start: stale, outside the session.

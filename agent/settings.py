@@ -52,14 +52,42 @@ class StrategyParams:
     max_trades_per_day: int = 0
     profit_target: Decimal = Decimal(0)
     loss_limit: Decimal = Decimal(0)
+    # the strategy: a built-in name or "/abs/path/file.py:Class" (agent/strategy/registry.py)
+    strategy: str = "alert_breakout"
+    # the values of parameters a strategy declares that are not fields above, sorted by key
+    # (a tuple, so params stay hashable): read them with ``value``
+    extra: tuple[tuple[str, Any], ...] = ()
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> StrategyParams:
-        """A copy with the given (already validated) keys replaced."""
+        """A copy with the given (already validated) keys replaced; keys that are not
+        fields go to ``extra``."""
+        if not overrides:
+            return self
         known = {k: v for k, v in overrides.items() if k in PARAM_KEYS}
+        other = {k: v for k, v in overrides.items() if k not in PARAM_KEYS and k != "extra"}
+        if other:
+            known["extra"] = tuple(sorted({**dict(self.extra), **other}.items()))
         return replace(self, **known) if known else self
 
+    def value(self, key: str) -> Any:
+        """A parameter by name, a field or a strategy's declared one (KeyError if neither)."""
+        if key in PARAM_KEYS:
+            return getattr(self, key)
+        for name, value in self.extra:
+            if name == key:
+                return value
+        raise KeyError(key)
 
-PARAM_KEYS: frozenset[str] = frozenset(f.name for f in fields(StrategyParams))
+    def with_defaults(self, declared: Mapping[str, Any]) -> StrategyParams:
+        """A copy where each declared parameter (name -> Param) missing from ``extra``
+        takes its default."""
+        have = dict(self.extra)
+        missing = {k: p.default for k, p in declared.items()
+                   if k not in PARAM_KEYS and k not in have}
+        return self.with_overrides(missing) if missing else self
+
+
+PARAM_KEYS: frozenset[str] = frozenset(f.name for f in fields(StrategyParams)) - {"extra"}
 INTERVALS: tuple[int, ...] = (1, 2, 3, 5, 10, 15, 30, 60)
 
 

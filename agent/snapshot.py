@@ -66,10 +66,10 @@ def take(engine: Engine, now: datetime) -> dict[str, Any]:
     strategy, runtime = {}, {}
     cache = engine.snapshot_cache
     for token, rt in engine.runtimes.items():
-        key = (engine.strategy.version(rt.state), _runtime_version(engine, rt))
+        key = (rt.strategy.version(rt.state), _runtime_version(engine, rt))
         hit = cache.get(token)
         if hit is None or hit[0] != key:
-            hit = cache[token] = (key, engine.strategy.to_dict(rt.state),
+            hit = cache[token] = (key, rt.strategy.to_dict(rt.state),
                                   _runtime_dict(engine, rt))
         strategy[str(token)], runtime[str(token)] = hit[1], hit[2]
     for token in [t for t in cache if isinstance(t, int) and t not in engine.runtimes]:
@@ -124,6 +124,8 @@ def _runtime_dict(engine: Engine, rt: Any) -> dict[str, Any]:
         else rt.last_candle_end.isoformat(),
         # the grid the day started with: a ``/set interval`` of today waits for the next day
         "interval": rt.series.interval,
+        # whose state the strategy section holds (a restart with another strategy drops it)
+        "strategy": rt.strategy.name,
         # its definition from the day's list: a restart the same day trades it even when
         # no list it can load has it (no login yet, the bundled sample)
         "instrument": _instrument_to_dict(rt.instrument),

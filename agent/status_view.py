@@ -224,7 +224,7 @@ def _instrument(engine: Engine, rt: InstrumentRuntime, now: datetime) -> Instrum
     return InstrumentStatus(
         symbol=rt.symbol, tick_size=ins.tick_size, lot_size=ins.lot_size,
         derivative=is_derivative(ins), last=rt.last_price, position=_position(engine, rt),
-        alerts=engine.strategy.alerts(rt.state), realized=rt.book.realized,
+        alerts=rt.strategy.alerts(rt.state), realized=rt.book.realized,
         trades_today=rt.trades_today, params=rt.params,
         halted=_halted(rt, now), working=_working(rt, rt.book.quantity))
 
@@ -233,7 +233,7 @@ def _position(engine: Engine, rt: InstrumentRuntime) -> PositionStatus | None:
     """The position the books hold (the strategy's stop and target when it agrees on the
     side, else the last stop sent); with nothing held, an entry at work."""
     book = rt.book
-    view = engine.strategy.position(rt.state)
+    view = rt.strategy.position(rt.state)
     if book.quantity:
         side = Side.BUY if book.quantity > 0 else Side.SELL
         if view is not None and view.side is side:

@@ -43,7 +43,7 @@ def instrument_rows(engine: Engine) -> list[dict[str, Any]]:
     rows = []
     for rt in engine.runtimes.values():
         book = engine.pnl.books[rt.token]
-        pos = engine.strategy.position(rt.state)
+        pos = rt.strategy.position(rt.state)
         p = rt.params
         rows.append({
             "symbol": rt.symbol,

@@ -201,7 +201,7 @@ class Run:
         return self.engine.runtimes[token].state
 
     def position(self, token: int = 1) -> PositionView | None:
-        return self.engine.strategy.position(self.state(token))
+        return self.engine.runtimes[token].strategy.position(self.state(token))
 
     def quantity(self, token: int = 1) -> int:
         """The signed open quantity in the P&L book."""

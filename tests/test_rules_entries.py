@@ -138,10 +138,10 @@ def test_8_if_both_triggers_hold_long_is_taken() -> None:
                                      d(c), 100, 4))
 
     s = r.state()
-    data = r.engine.strategy.to_dict(s)
+    data = r.engine.runtimes[1].strategy.to_dict(s)
     data["buy_alert"] = candle(at(9, 15), 100, 98, 99)
     data["sell_alert"] = candle(at(9, 20), 112, 110, 111)
-    r.engine.strategy.restore(s, data)
+    r.engine.runtimes[1].strategy.restore(s, data)
     assert s.buy_alert is not None and s.sell_alert is not None
     r.feed(f.tick(at(9, 25, 10), 105))
     assert r.order_rows() == [("BUY", 50, "signal", d(105), "COMPLETE")]

@@ -238,7 +238,8 @@ def test_om_reverse_after_partially_filled_entry_is_kept() -> None:
 
 
 def _fail_once_for(engine, token: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    original = engine.strategy.on_tick
+    strategy = engine.runtimes[token].strategy  # one instance serves every instrument
+    original = strategy.on_tick
     armed = [True]
 
     def on_tick(state, *args):
@@ -247,7 +248,7 @@ def _fail_once_for(engine, token: int, monkeypatch: pytest.MonkeyPatch) -> None:
             raise RuntimeError("boom")
         return original(state, *args)
 
-    monkeypatch.setattr(engine.strategy, "on_tick", on_tick)
+    monkeypatch.setattr(strategy, "on_tick", on_tick)
 
 
 def test_om_strategy_exception_is_isolated_to_its_instrument(

@@ -72,7 +72,7 @@ class Announcer:
                    intent: Enter | None, now: datetime) -> None:
         """An entry order is finished with a fill: one notification for all of it."""
         price, qty = average(order.average_price, rt), order.filled_quantity
-        view = None if rt is None else self.strategy.position(rt.state)
+        view = None if rt is None else rt.strategy.position(rt.state)
         stop = (view.stop if view is not None and view.side is order.side
                 else intent.stop if intent is not None
                 else None if rt is None else rt.orders.stop_level)

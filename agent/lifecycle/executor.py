@@ -34,20 +34,19 @@ from agent.marks import Mark, MarkKind
 from agent.models import ExitReason, Fill, Order, OrderPurpose, OrderStatus, Trade
 from agent.pnl import PnlBook
 from agent.runtime_state import InstrumentRuntime
-from agent.strategy.base import AlertChanged, Enter, Exit, Intent, StopMoved, Strategy
+from agent.strategy.base import AlertChanged, Enter, Exit, Intent, StopMoved
 
 log = logging.getLogger("agent.orders")
 
 
 class Executor(Stepper, Announcer):
-    def __init__(self, book: OrderBook, pnl: PnlBook, strategy: Strategy,
+    def __init__(self, book: OrderBook, pnl: PnlBook,
                  runtimes: dict[int, InstrumentRuntime], product: str,
                  notify: Callable[[Notification], None],
                  on_trade: Callable[[Trade], None], *, stops_enabled: bool = False,
                  buffer_ticks: int = 10) -> None:
         self.book = book
         self.pnl = pnl
-        self.strategy = strategy
         self.runtimes = runtimes
         self.product = product
         self.notify = notify
@@ -123,7 +122,7 @@ class Executor(Stepper, Announcer):
         if not rt.book.quantity and not o.entry:
             return True
         if o.exit_backoff is not None and now < o.exit_backoff and o.stop is None:
-            self.strategy.exit_rejected(rt.state, prior)
+            rt.strategy.exit_rejected(rt.state, prior)
             return False
         o.close = Close(reason, prior, level=level)
         self.step(rt, now)
@@ -132,7 +131,7 @@ class Executor(Stepper, Announcer):
     def close(self, rt: InstrumentRuntime, reason: ExitReason, now: datetime) -> None:
         """A forced close (limits, square-off, the owner, end of data): the strategy goes
         flat at once, and the close is retried until the instrument is flat."""
-        self.strategy.force_flat(rt.state)
+        rt.strategy.force_flat(rt.state)
         self.drop_next_entry(rt, f"forced close {reason}")
         o = rt.orders
         if o.close is None:
@@ -154,7 +153,7 @@ class Executor(Stepper, Announcer):
 
     def has_position(self, rt: InstrumentRuntime) -> bool:
         return bool(rt.book.quantity or rt.orders.entry
-                    or self.strategy.position(rt.state) is not None)
+                    or rt.strategy.position(rt.state) is not None)
 
     # ------------------------------------------------------------ broker facts
 
@@ -204,7 +203,7 @@ class Executor(Stepper, Announcer):
                  fill.price, order.reason, order.tag)
         if (order.purpose is OrderPurpose.ENTRY and rt is not None
                 and rt.orders.close is None and order.tag == rt.orders.entry):
-            self.strategy.entry_filled(rt.state, order.average_price)
+            rt.strategy.entry_filled(rt.state, order.average_price)
         if trade is not None:  # flat again: one alert for the whole exit, with its reason
             self.on_trade(trade)
             self.exit_done(rt, order, trade)

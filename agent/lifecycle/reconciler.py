@@ -264,7 +264,7 @@ class Reconciler:
         who = "the broker's square-off" if broker else "the owner (outside the agent)"
         flat = not rt.book.quantity
         if flat:
-            engine.strategy.force_flat(rt.state)
+            rt.strategy.force_flat(rt.state)
             engine.exec.drop_next_entry(rt, "closed outside the agent")
             rt.orders.close = None
             rt.orders.hold = f"closed by {who}"

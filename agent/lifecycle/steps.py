@@ -136,7 +136,7 @@ class Stepper:
         if refused:
             log.info("%s %s entry %s not sent: %s", rt.symbol, intent.reason, intent.side,
                      refused)
-            self.strategy.entry_rejected(rt.state)
+            rt.strategy.entry_rejected(rt.state)
             return False
         rt.trades_today += 1
         side = intent.side
@@ -184,7 +184,7 @@ class Stepper:
                 rt.trades_today = max(0, rt.trades_today - 1)
             return
         rt.trades_today = max(0, rt.trades_today - 1)
-        self.strategy.entry_rejected(rt.state)
+        rt.strategy.entry_rejected(rt.state)
         if ours or order.message == "never reached the broker":
             # it rested unfilled and we took it back, or it never arrived: not a refusal
             log.info("%s entry %s %s: the strategy decides again [%s]", rt.symbol, order.side,
@@ -294,7 +294,7 @@ class Stepper:
                  f"{rt.symbol} EXIT {order.status.lower()}: {why}; position still open and "
                  "managed", order, message=order.message)
         if close is not None and not close.forced and close.prior is not None:
-            self.strategy.exit_rejected(rt.state, close.prior)
+            rt.strategy.exit_rejected(rt.state, close.prior)
             o.close = None
             self.drop_next_entry(rt, f"exit {order.status.lower()}")
 
@@ -329,7 +329,7 @@ class Stepper:
         if order.trigger_price != trigger:
             order.trigger_price = trigger
             order.price = stop_limit(rt.instrument, side, trigger, self.buffer_ticks)
-            order.reason = self.strategy.stop_reason(rt.state).value
+            order.reason = rt.strategy.stop_reason(rt.state).value
         assert self.broker is not None
         self.broker.modify(order, trigger_price=order.trigger_price, price=order.price,
                            quantity=quantity)
@@ -342,7 +342,7 @@ class Stepper:
         side = Side.SELL if held > 0 else Side.BUY
         trigger = self._stop_level(rt, held)
         if crossed(side, trigger, rt.last_price):
-            if self.strategy.position(rt.state) is None and o.close is None:
+            if rt.strategy.position(rt.state) is None and o.close is None:
                 o.close = Close(ExitReason.STOP, None, forced=True,  # nobody else will
                                 level=trigger)
                 log.info("%s stop %s already crossed (last %s): exiting", rt.symbol, trigger,
@@ -356,7 +356,7 @@ class Stepper:
         order = self.book.new(token=rt.token, symbol=rt.symbol, side=side,
                               quantity=abs(held), order_type=OrderType.SL,
                               purpose=OrderPurpose.STOP,
-                              reason=self.strategy.stop_reason(rt.state).value, now=now,
+                              reason=rt.strategy.stop_reason(rt.state).value, now=now,
                               product=self.product,
                               price=stop_limit(rt.instrument, side, trigger, self.buffer_ticks),
                               trigger_price=trigger)
@@ -410,7 +410,7 @@ class Stepper:
             then = ("the engine watches the stop" if o.stop_rejections >= MAX_STOP_REFUSALS
                     or passed else "placing it again")
             if (passed or o.stop_rejections >= MAX_STOP_REFUSALS) and held \
-                    and o.close is None and self.strategy.position(rt.state) is None:
+                    and o.close is None and rt.strategy.position(rt.state) is None:
                 o.close = Close(ExitReason.STOP, None, forced=True,  # nobody else watches
                                 level=order.trigger_price)
                 then = "exiting at market (a position the strategy does not know)"
@@ -430,7 +430,7 @@ class Stepper:
     def _stop_level(self: Executor, rt: InstrumentRuntime, held: int) -> Decimal:
         """The strategy's stop; for a position it does not know (adopted), the configured
         percentage from the average price."""
-        view = self.strategy.position(rt.state)
+        view = rt.strategy.position(rt.state)
         if view is not None:
             return view.stop
         if rt.orders.stop_level is not None:  # the strategy was made flat (a forced close)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any, Protocol
 
@@ -56,6 +56,19 @@ class AlertChanged:
 
 
 Intent = Enter | Exit | StopMoved | AlertChanged
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A trading day's hours for one instrument's exchange (IST): the session, the last
+    time for entries and the square-off (a special session's times when the calendar has
+    one). Handed to ``start_session`` when the engine starts a day."""
+
+    day: date
+    opens: datetime
+    closes: datetime
+    entry_cutoff: datetime
+    square_off: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +136,9 @@ class Strategy(Protocol):
         ...
 
     def reset_day(self, state: Any) -> None: ...
+
+    # Optional: ``start_session(state, session: Session) -> None``, called after
+    # ``reset_day`` (and after a same-day restart's ``restore``) with the day's hours.
 
     def to_dict(self, state: Any) -> dict[str, Any]: ...
 
