@@ -37,6 +37,7 @@ from agent.instruments import (
 from agent.marks import Mark
 from agent.models import Candle, Instrument, Order, StopMode, Tick, Trade
 from agent.settings import Settings
+from agent.strategy.base import Strategy
 from agent.timeutil import IST
 
 log = logging.getLogger(__name__)
@@ -74,12 +75,15 @@ def resolve_instruments(settings: Settings) -> list[Instrument]:
 
 
 def make_engine(settings: Settings, instruments: Iterable[Instrument], *,
-                notes: list[Notification] | None = None) -> Engine:
+                notes: list[Notification] | None = None,
+                strategy: Strategy | None = None) -> Engine:
     """An engine on a SimClock with the paper broker, as the backtest runs it. Stops are
-    synthetic: the strategy's rules (docs/strategy.md) are stated for them."""
+    synthetic: the strategy's rules (docs/strategy.md) are stated for them. ``strategy``:
+    one strategy object for every instrument instead of the configured ones (tests)."""
     clock = SimClock(datetime(2000, 1, 1, tzinfo=IST))
     engine = Engine(settings, instruments, clock=clock, stop_mode=StopMode.SYNTHETIC,
-                    notify=notes.append if notes is not None else (lambda n: None))
+                    notify=notes.append if notes is not None else (lambda n: None),
+                    strategy=strategy)
 
     def price_of(token: int) -> Decimal | None:
         rt = engine.runtimes.get(token)

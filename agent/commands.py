@@ -37,7 +37,7 @@ from agent.models import ExitReason
 from agent.money import money
 from agent.recovery import CandleGaps, RebuildCandles, day_gaps, rebuild_all
 from agent.risk import Scope
-from agent.settings import PARAM_KEYS
+from agent.strategy import choice as strategies
 from agent.views import query
 
 log = logging.getLogger(__name__)
@@ -168,15 +168,14 @@ def _targets(engine: Engine, symbol: str | None) -> list[Any] | Reply:
 def _set_param(engine: Engine, cmd: SetParam) -> Reply:
     """The value is checked again by the config's rules (``check_param``): whatever sent
     it, a value out of range is never applied, and so never stored."""
-    if cmd.key not in PARAM_KEYS:
-        return Reply(False, f"{cmd.key}: not a setting (one of {', '.join(sorted(PARAM_KEYS))})")
-    try:
-        value = check_param(cmd.key, cmd.value)
-    except ValueError as exc:
-        return Reply(False, str(exc))
     targets = _targets(engine, cmd.symbol)
     if isinstance(targets, Reply):
         return targets
+    declared = strategies.keys_for(rt.params.strategy for rt in targets)
+    try:
+        value = check_param(cmd.key, cmd.value, declared)
+    except ValueError as exc:
+        return Reply(False, str(exc))
     if cmd.symbol is None:
         engine.overrides["defaults"][cmd.key] = value
     else:

@@ -39,6 +39,7 @@ from agent.config_values import (
     hint,
     id_list,
     interval,
+    join,
     mask,
     nonempty_text,
     number,
@@ -74,6 +75,9 @@ from agent.settings import (
     StrategyParams,
     TelegramConfig,
 )
+from agent.strategy import choice as strategies
+from agent.strategy import registry
+from agent.strategy.params import ENGINE_PARAMS
 
 __all__ = ["PORT", "SEED", "SETTABLE_KEYS", "SIM_SPEED", "ConfigError", "check_config_command",
            "check_param", "known_key_paths", "load_settings", "load_settings_from_dict",
@@ -165,7 +169,8 @@ INSTRUMENT_SPEC: Mapping[str, Convert] = {
     "tick_size": number("0.0001", 10_000),
     "lot_size": whole(1, 1_000_000),
     "freeze_quantity": whole(0, 10_000_000),
-    **PARAM_SPEC,
+    # the engine's keys and the strategy; its own parameters: agent.strategy.choice
+    **{k: v for k, v in PARAM_SPEC.items() if k in ENGINE_PARAMS or k == "strategy"},
 }
 GROUP_SPEC: Mapping[str, Convert] = {"instruments": as_is, **LIMIT_SPEC}
 TOP_SPEC: Mapping[str, Convert] = {
@@ -178,6 +183,8 @@ def known_key_paths() -> frozenset[str]:
     paths = set(TOP_SCALARS)
     paths |= {f"{name}.{key}" for name, spec in SECTIONS.items() for key in spec}
     paths |= {f"instruments[].{key}" for key in INSTRUMENT_SPEC}
+    builtin = strategies.builtin_keys()  # the built-in strategies' parameters
+    paths |= {f"defaults.{key}" for key in builtin} | {f"instruments[].{key}" for key in builtin}
     paths |= {f"groups.*.{key}" for key in GROUP_SPEC}
     return frozenset(paths)
 
@@ -186,7 +193,15 @@ def parse_param(key: str, value_text: str, hidden: Iterable[str] = ()) -> Any:
     """One strategy parameter as typed by a user (``/set percentage 0.4``), same rules as
     the file; ValueError like ``percentage: expected a number 0..100, got 'abc'``. The
     ``hidden`` secrets are masked in the message."""
-    return _parse(PARAM_SPEC, "setting", key, value_text, hidden)
+    return _parse(_settable(), "setting", key, value_text, hidden)
+
+
+def _settable(extra: Mapping[str, Convert] | None = None) -> dict[str, Convert]:
+    """What /set may change: the engine's and the built-in strategies' keys (and ``extra``:
+    the declared parameters of the strategies in use); never the strategy itself."""
+    spec = {**PARAM_SPEC, **strategies.builtin_keys(), **(extra or {})}
+    spec.pop("strategy")
+    return spec
 
 
 def parse_limit(key: str, value_text: str, hidden: Iterable[str] = ()) -> Decimal:
@@ -209,12 +224,14 @@ def _parse(spec: Mapping[str, Convert], what: str, key: str, value_text: str,
             raise ValueError(f"{name}: {exc}") from None
 
 
-def check_param(key: str, value: Any) -> Any:
+def check_param(key: str, value: Any, extra: Mapping[str, Convert] | None = None) -> Any:
     """A typed parameter or limit value (``SetParam``, ``SetLimit``, stored overrides)
-    checked by the same rules; ValueError naming the key and the range if it breaks them."""
-    convert = PARAM_SPEC.get(key)
+    checked by the same rules; ValueError naming the key and the range if it breaks them.
+    ``extra``: the declared parameters of the strategies in use (``choice.keys_for``)."""
+    spec = _settable(extra)
+    convert = spec.get(key)
     if convert is None:
-        raise ValueError(f"{key}: not a setting (one of {', '.join(SETTABLE_KEYS)})")
+        raise ValueError(f"{key}: not a setting (one of {', '.join(sorted(spec))})")
     try:
         return convert(value)
     except ValueError as exc:
@@ -224,9 +241,11 @@ def check_param(key: str, value: Any) -> Any:
 # ---------------------------------------------------------------- sections
 
 
-def _instruments(raw: Any, schedule: ScheduleConfig | None, problems: list[str]
+def _instruments(raw: Any, schedule: ScheduleConfig | None, problems: list[str],
+                 refs: list[str], strategy: Convert
                  ) -> tuple[tuple[InstrumentConfig, ...], set[str]]:
-    """The instrument entries, and every well-formed symbol seen (for the group checks)."""
+    """The instrument entries, and every well-formed symbol seen (for the group checks).
+    ``refs``: each entry's strategy (its own or the default's); ``strategy`` its key."""
     if raw is None or raw == []:
         problems.append('instruments: required: list at least one, e.g. - {symbol: "NSE:INFY"}')
         return (), set()
@@ -243,7 +262,9 @@ def _instruments(raw: Any, schedule: ScheduleConfig | None, problems: list[str]
             problems.append(f"{where}: expected a mapping with a symbol, got {describe(entry)}")
             continue
         before = len(problems)
-        values = section(entry, where, INSTRUMENT_SPEC, problems)
+        spec = {**INSTRUMENT_SPEC, "strategy": strategy, **strategies.keys_for(refs[i:i + 1])}
+        entry = _own_keys(entry, where, spec, refs[i], problems, refs)
+        values = section(entry, where, spec, problems)
         sym = values.pop("symbol", None)
         if sym is None:
             if "symbol" not in entry:
@@ -258,10 +279,31 @@ def _instruments(raw: Any, schedule: ScheduleConfig | None, problems: list[str]
             continue
         first_at[sym] = i
         if len(problems) == before:
-            overrides = {k: values.pop(k) for k in list(values) if k in PARAM_KEYS}
+            overrides = {k: values.pop(k) for k in list(values) if k not in _IDENTITY}
             out.append(InstrumentConfig(symbol=sym, overrides=MappingProxyType(overrides),
                                         **values))
     return tuple(out), set(first_at)
+
+
+_IDENTITY = frozenset({"symbol", "token", "tick_size", "lot_size", "freeze_quantity"})
+
+
+def _own_keys(entry: Mapping[str, Any], where: str, spec: Mapping[str, Convert], ref: str,
+              problems: list[str], in_use: list[str]) -> Mapping[str, Any]:
+    """``entry`` without the parameters of strategies other than its own (built-in or
+    ``in_use``), each reported (``instruments[1].percentage: not a parameter of
+    opening_range ...``)."""
+    others = {k for k in entry if isinstance(k, str) and k not in spec
+              and strategies.owner_of(k, in_use)}
+    if not others:
+        return entry
+    mine = strategies.declared_of(ref)
+    name = registry.load(ref).name
+    for key in sorted(others):
+        problems.append(f"{join(where, key)}: not a parameter of {name} (it is "
+                        f"{' and '.join(strategies.owner_of(key, in_use))}'s); {name}'s own: "
+                        f"{', '.join(mine) or 'none'}")
+    return {k: v for k, v in entry.items() if k not in others}
 
 
 def _groups(raw: Any, symbols: set[str], problems: list[str]) -> tuple[GroupConfig, ...]:
@@ -399,9 +441,15 @@ def _build(raw: Any, schedule: ScheduleConfig | None, env: Mapping[str, str],
         problems.append(f"top level: expected a mapping of keys, got {describe(raw)}")
         return Settings()
     top = section(raw, "", TOP_SPEC, problems)
+    default_ref, refs = strategies.refs_in(raw, base_dir)
+    strategy = strategies.strategy_key(base_dir)
+    declared = {**strategies.builtin_keys(), **strategies.keys_for([default_ref, *refs])}
+    specs = {**SECTIONS, "defaults": {**SECTIONS["defaults"], **declared,
+                                      "strategy": strategy}}
     parts = {name: section(top.get(name), name, spec, problems)
-             for name, spec in SECTIONS.items()}
-    instruments, symbols = _instruments(top.get("instruments"), schedule, problems)
+             for name, spec in specs.items()}
+    instruments, symbols = _instruments(top.get("instruments"), schedule, problems, refs,
+                                        strategy)
     groups = _groups(top.get("groups"), symbols, problems)
 
     kite, sim, defaults = parts["kite"], parts["sim"], parts["defaults"]
@@ -436,7 +484,8 @@ def _build(raw: Any, schedule: ScheduleConfig | None, env: Mapping[str, str],
         tables = charge_tables(defaults.pop("charges"), problems)
         if tables is not None:
             defaults["charges"] = tables
-    params = StrategyParams(**{k: v for k, v in defaults.items() if k in PARAM_KEYS})
+    params = StrategyParams().with_overrides(
+        {k: defaults.pop(k) for k in list(defaults) if k in PARAM_KEYS or k in declared})
     return Settings(
         mode=mode,
         feed=feed,
@@ -445,8 +494,7 @@ def _build(raw: Any, schedule: ScheduleConfig | None, env: Mapping[str, str],
         log_level=top.get("log_level", "INFO"),
         kite=KiteConfig(**kite),
         telegram=TelegramConfig(**telegram),
-        defaults=Defaults(params=params,
-                          **{k: v for k, v in defaults.items() if k not in PARAM_KEYS}),
+        defaults=Defaults(params=params, **defaults),
         instruments=instruments,
         groups=groups,
         risk=RiskConfig(**parts["risk"]),

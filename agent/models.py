@@ -83,6 +83,7 @@ class ExitReason(StrEnum):
     TRAILING_STOP = "trailing_stop"
     TARGET = "target"
     SIGNAL_REVERSE = "signal_reverse"
+    SIGNAL = "signal"  # the strategy's own exit (agent/strategy/kit.py ``Close``)
     INSTRUMENT_LIMIT = "instrument_limit"
     GROUP_LIMIT = "group_limit"
     DAILY_LIMIT = "daily_limit"

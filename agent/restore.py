@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -46,6 +47,7 @@ from agent.pnl import read_books
 from agent.risk import Scope
 from agent.serialize import order_from_dict, trade_from_dict
 from agent.settings import PARAM_KEYS
+from agent.strategy import choice as strategies
 
 log = logging.getLogger(__name__)
 
@@ -53,16 +55,45 @@ VERSION = 1  # the snapshot format (agent/snapshot.py writes it into meta.versio
 LIMIT_KEYS = ("profit_target", "loss_limit")
 
 
+@dataclass(frozen=True, slots=True)
+class Unchecked:
+    """A saved parameter no built-in strategy declares: a trader's strategy's, checked by
+    ``apply_settings`` once the engine knows which strategies run (``raw`` as saved)."""
+
+    raw: Any
+
+
 def param(key: str, raw: Any) -> Any:
     """A saved strategy parameter, checked as ``/set`` checks it (ValueError if bad)."""
-    if key not in PARAM_KEYS:
-        raise ValueError(f"unknown setting (one of {', '.join(sorted(PARAM_KEYS))})")
     typed = raw if isinstance(raw, str) else json.dumps(raw)  # as an owner would type it
+    if key not in PARAM_KEYS and key not in strategies.builtin_keys():
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", key):
+            raise ValueError(f"unknown setting (one of {', '.join(sorted(PARAM_KEYS))})")
+        return Unchecked(typed)
     try:
         return parse_param(key, typed)
     except ValueError as exc:
         message = str(exc)
         raise ValueError(message.removeprefix(f"{key}: ")) from None
+
+
+def _check_declared(engine: Engine, values: dict[str, Any], symbols: list[str],
+                    where: str) -> dict[str, Any]:
+    """``values`` with each ``Unchecked`` one checked by the strategies ``symbols`` run:
+    a bad value is a FieldError at ``where``; one that none of them declares is dropped
+    (the config no longer names the strategy that had it) with a WARNING."""
+    runtimes = [engine.by_symbol[s] for s in symbols if s in engine.by_symbol]
+    declared = strategies.keys_for(rt.params.strategy for rt in runtimes)
+    out = {}
+    for key, value in values.items():
+        if not isinstance(value, Unchecked):
+            out[key] = value
+        elif key in declared:
+            with guarded(at(where, key)):
+                out[key] = declared[key](value.raw)
+        else:
+            log.warning("saved setting %s.%s: no strategy in use has it; dropped", where, key)
+    return out
 
 
 def _params(f: Fields) -> dict[str, Any]:
@@ -240,7 +271,9 @@ def day_instruments(snap: Any, today: date) -> list[Instrument]:
 def apply_settings(engine: Engine, saved: SavedSettings) -> None:
     """The owner's runtime changes (these outlive the day)."""
     o = engine.overrides
-    o["defaults"], o["instruments"] = saved.defaults, saved.instruments
+    o["defaults"] = {k: v for k, v in saved.defaults.items() if not isinstance(v, Unchecked)}
+    o["instruments"] = {s: {k: v for k, v in values.items() if not isinstance(v, Unchecked)}
+                        for s, values in saved.instruments.items()}
     o["groups"], o["daily"] = saved.groups, saved.daily
     o["removed"] = set(saved.removed)
     o["added"] = {}
@@ -252,6 +285,12 @@ def apply_settings(engine: Engine, saved: SavedSettings) -> None:
         rt = engine.by_symbol.get(symbol)
         if rt is not None:
             engine.remove_instrument(rt)
+    # a trader's strategy's parameters, now that the instruments (and so the strategies
+    # in use) are known
+    o["defaults"] = _check_declared(engine, saved.defaults, list(engine.by_symbol),
+                                    "settings.defaults")
+    o["instruments"] = {s: _check_declared(engine, values, [s], f"settings.instruments.{s}")
+                        for s, values in saved.instruments.items()}
     for rt in engine.runtimes.values():
         rt.params = engine.params_for(rt.symbol)
         rt.strategy.set_params(rt.state, rt.params)

@@ -37,6 +37,7 @@ REASONS: dict[str, tuple[str, str, str]] = {
     "trailing_stop": ("🛑", "Trailing stop hit", "stop"),
     "target": ("🎯", "Target hit", "target"),
     "signal_reverse": ("🔁", "Reversed", "signal"),
+    "signal": ("📤", "Strategy exit", ""),
     "daily_limit": ("⚠️", "Daily limit", ""),
     "group_limit": ("⚠️", "Group limit", ""),
     "instrument_limit": ("⚠️", "Instrument limit", ""),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +54,7 @@ from handlers.text import b, esc, money, quantity, reply_html
 if TYPE_CHECKING:
     from handlers.commands import CommandCenter
 
+STRATEGY_KEY = re.compile(r"[a-z][a-z0-9_]{0,39}")  # a declared parameter's name
 log = logging.getLogger(__name__)
 
 Handler = Callable[["CommandCenter", Caller, list[str]], Awaitable[Response]]
@@ -212,15 +214,18 @@ async def side(center: CommandCenter, caller: Caller, args: list[str]) -> Respon
 async def set_param(center: CommandCenter, caller: Caller, args: list[str]) -> Response:
     arity(args, 2, 3)
     key = args[0].lower()
+    target = symbol(args[2]) if len(args) > 2 else None
     if key not in SETTABLE:
-        hint = " (use /side for trade_side)" if key == "trade_side" else ""
-        raise UsageError(f"{shorten(args[0])!r}: not a settable key{hint}; keys: "
-                         f"{', '.join(SETTABLE)}")
+        if key == "trade_side" or not STRATEGY_KEY.fullmatch(key):
+            hint = " (use /side for trade_side)" if key == "trade_side" else ""
+            raise UsageError(f"{shorten(args[0])!r}: not a settable key{hint}; keys: "
+                             f"{', '.join(SETTABLE)} and the strategy's own")
+        # a strategy's own parameter: the engine knows the strategies and checks the text
+        return await _simple(center, SetParam(key, args[1], target))
     try:
         value = parse_param(key, args[1])
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    target = symbol(args[2]) if len(args) > 2 else None
     return await _simple(center, SetParam(key, value, target))
 
 

@@ -85,7 +85,8 @@ def make_settings(syms: Iterable[Sym] = (AAA,), *, slippage_ticks: int = 0,
         sessions=MappingProxyType({**base.sessions, **(sessions or {})}),
     )
     return Settings(
-        defaults=Defaults(params=StrategyParams(**params), slippage_ticks=slippage_ticks),
+        defaults=Defaults(params=StrategyParams().with_overrides(params),
+                          slippage_ticks=slippage_ticks),
         instruments=tuple(s.config() for s in syms),
         groups=tuple(groups),
         risk=risk or RiskConfig(),
@@ -225,10 +226,12 @@ class Run:
         return [c for c in self.candles if c.instrument_token == token]
 
 
-def make_run(settings: Settings, syms: Iterable[Sym] = (AAA,)) -> Run:
+def make_run(settings: Settings, syms: Iterable[Sym] = (AAA,), strategy: Any = None) -> Run:
+    """``strategy``: one strategy object for every instrument (else the configured)."""
     notes: list[Notification] = []
     candles: list[Candle] = []
-    engine = make_engine(settings, [s.instrument() for s in syms], notes=notes)
+    engine = make_engine(settings, [s.instrument() for s in syms], notes=notes,
+                         strategy=strategy)
     engine.on_candle = lambda _ins, c: candles.append(
         Candle(c.instrument_token, c.start, c.end, c.open, c.high, c.low, c.close, c.volume,
                c.ticks))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from agent.models import Candle, EntryReason, ExitReason, Instrument, Side, TradeSide
 from agent.settings import StrategyParams
@@ -24,6 +24,7 @@ from agent.strategy.base import (
     StopMoved,
 )
 from agent.strategy.breakout_state import BreakoutState, OpenPosition, state_restore, state_to_dict
+from agent.strategy.params import Param
 
 _HUNDRED = Decimal(100)
 _ZERO = Decimal(0)
@@ -33,6 +34,14 @@ class AlertBreakout:
     """The default strategy. Stateless itself; per-instrument state is a BreakoutState."""
 
     name = "alert_breakout"
+    # docs/strategy.md section 1; the engine's keys (interval, lots, ...) are everyone's
+    params: ClassVar[dict[str, Param]] = {
+        "percentage": Param.number(0, 100, "0.5", "p: the band and the stop, in percent"),
+        "trailing": Param.boolean(True, "trail the stop at each candle completion"),
+        "reverse_on_stop": Param.boolean(True, "with BOTH: after a stop, the opposite side"),
+        "target_multiple": Param.number(0, 100, 0, "target = m x the alert candle's range; "
+                                        "0 = none"),
+    }
 
     def new_state(self, instrument: Instrument, params: StrategyParams, slippage: Decimal,
                   gate: EntryGate) -> BreakoutState:
