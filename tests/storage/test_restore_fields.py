@@ -66,7 +66,7 @@ BAD = [
     (_set("settings", "defaults", "percentage", "-1"), "settings.defaults.percentage: "),
     (_set("settings", "defaults", "interval", 7), "settings.defaults.interval: "),
     (_set("settings", "instruments", SYMBOL, "lots", 0), f"settings.instruments.{SYMBOL}.lots: "),
-    (_set("settings", "defaults", "lotz", 1), "settings.defaults.lotz: unknown setting"),
+    (_set("settings", "defaults", "Lots!", 1), "settings.defaults.Lots!: unknown setting"),
     (_set("settings", "daily", "loss_limit", "-5"), "settings.daily.loss_limit: "),
     (_set("settings", "daily", "loss_limit", "NaN"), "settings.daily.loss_limit: "),
     (_set("settings", "added", [{"token": 7}]), "settings.added[0].exchange: missing"),
@@ -208,3 +208,19 @@ def test_the_days_state_keeps_the_definitions_of_its_instruments(saved, tmp_path
         assert persistence.close(5)
     assert str(info.value).startswith(
         f"{tmp_path / 'state.json'}: runtime.{TOKEN}.instrument.tradingsymbol: "), info.value
+
+
+def test_a_saved_setting_no_strategy_in_use_declares_is_dropped_with_a_warning(
+        saved, caplog) -> None:
+    """A trader's strategy's parameter saved by a run whose config named that strategy: the
+    config no longer does, so the setting has no owner; it is dropped (said in the log)
+    rather than refusing the start. Its neighbours are kept."""
+    snap = copy.deepcopy(saved)
+    snap["settings"]["defaults"]["lookback"] = 20
+    snap["settings"]["defaults"]["lots"] = 2
+    engine = fresh_engine()
+    assert snapshot.restore(engine, snap, DAY)
+    assert "lookback" not in engine.overrides["defaults"]
+    assert engine.overrides["defaults"]["lots"] == 2
+    assert "saved setting settings.defaults.lookback: no strategy in use has it; dropped" in \
+        caplog.text
