@@ -90,6 +90,7 @@ class ExitReason(StrEnum):
     SQUARE_OFF = "square_off"
     END_OF_DATA = "end_of_data"
     MANUAL = "manual"  # /squareoff or "square off and stop" from the owner
+    CUTOFF = "cutoff"  # a strategy's time exit at the entry cutoff (opening_range)
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,6 +44,7 @@ REASONS: dict[str, tuple[str, str, str]] = {
     "square_off": ("⏰", "Square-off", ""),
     "manual": ("✋", "Closed by /squareoff", ""),
     "end_of_data": ("⏹", "End of data", ""),
+    "cutoff": ("⏰", "Time exit at the cutoff", ""),
 }
 _DERIVATIVES = frozenset({"NFO", "BFO", "MCX", "CDS", "BCD", "NCO"})
 

@@ -74,7 +74,7 @@ QUIET = frozenset({AlertKind.ENTRY_PLACED, AlertKind.EXIT_PLACED, AlertKind.STOP
                    AlertKind.STOP_MOVED})
 # Reasons whose exits come in bursts (one event closes many positions).
 BURST_REASONS = frozenset({"daily_limit", "group_limit", "instrument_limit", "square_off",
-                           "manual"})
+                           "manual", "cutoff"})
 
 
 def default_mode(kind: AlertKind) -> str:

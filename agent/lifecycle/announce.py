@@ -41,6 +41,7 @@ EXIT_ALERT = {
     ExitReason.DAILY_LIMIT: AlertKind.LIMIT_HIT,
     ExitReason.SQUARE_OFF: AlertKind.SQUARE_OFF,
     ExitReason.MANUAL: AlertKind.SQUARE_OFF,
+    ExitReason.CUTOFF: AlertKind.SQUARE_OFF,  # a time exit, like the square-off
 }
 
 

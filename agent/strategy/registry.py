@@ -38,8 +38,9 @@ class StrategyLoadError(ValueError):
 def builtins() -> dict[str, type]:
     """The built-in strategies by name."""
     from agent.strategy.alert_breakout import AlertBreakout
+    from agent.strategy.opening_range import OpeningRange
 
-    return {AlertBreakout.name: AlertBreakout}
+    return {AlertBreakout.name: AlertBreakout, OpeningRange.name: OpeningRange}
 
 
 _lock = threading.Lock()
