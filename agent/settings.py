@@ -65,6 +65,7 @@ class StrategyParams:
             return self
         known = {k: v for k, v in overrides.items() if k in PARAM_KEYS}
         other = {k: v for k, v in overrides.items() if k not in PARAM_KEYS and k != "extra"}
+        other.update(overrides.get("extra", ()))  # pairs, as ``extra`` holds them
         if other:
             known["extra"] = tuple(sorted({**dict(self.extra), **other}.items()))
         return replace(self, **known) if known else self

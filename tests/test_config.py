@@ -402,7 +402,7 @@ def test_check_config_command_prints_a_summary(capsys: pytest.CaptureFixture[str
         monkeypatch.delenv(name, raising=False)
     assert check_config_command(EXAMPLE, SCHEDULES) == 0
     out = capsys.readouterr()
-    assert out.out.startswith("config OK: 2 instruments (0 to resolve through the instruments "
+    assert out.out.startswith("config OK: 3 instruments (0 to resolve through the instruments "
                               "dump), 1 group, mode paper, feed kite; schedules OK: 16 holidays")
     assert out.err == ""
 
@@ -435,7 +435,7 @@ def test_check_config_cli_accepts_the_example() -> None:
                            str(EXAMPLE)], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("config OK: 2 instruments")
+    assert done.stdout.startswith("config OK: 3 instruments")
 
 
 def test_instrument_exchanges_are_checked_against_the_given_schedule() -> None:
