@@ -130,6 +130,7 @@ TOP_SCALARS: Mapping[str, Convert] = {
     "clock": choice([c.value for c in ClockKind], ClockKind),
     "data_dir": nonempty_text,
     "log_level": choice(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]),
+    "record_ticks": text,  # a directory ("": off): agent/tick_recorder.py
 }
 SECTIONS: Mapping[str, Mapping[str, Convert]] = {
     "kite": {
@@ -492,6 +493,8 @@ def _build(raw: Any, schedule: ScheduleConfig | None, env: Mapping[str, str],
         clock=clock,
         data_dir=_resolve(base_dir, top.get("data_dir", "./data")),
         log_level=top.get("log_level", "INFO"),
+        record_ticks=(_resolve(base_dir, top["record_ticks"]) if top.get("record_ticks")
+                      else None),
         kite=KiteConfig(**kite),
         telegram=TelegramConfig(**telegram),
         defaults=Defaults(params=params, **defaults),

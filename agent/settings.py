@@ -320,6 +320,7 @@ class Settings:
     clock: ClockKind = ClockKind.WALL
     data_dir: Path = Path("./data")
     log_level: str = "INFO"
+    record_ticks: Path | None = None  # the day's ticks written here (agent/tick_recorder.py)
     kite: KiteConfig = field(default_factory=KiteConfig)
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     defaults: Defaults = field(default_factory=Defaults)

@@ -40,6 +40,7 @@ from agent.events import (
     Notification,
     Query,
     QueryKind,
+    TickBatch,
 )
 from agent.lifecycle.tags import wall_epoch
 from agent.margin_watch import MarginWatch
@@ -53,6 +54,7 @@ from agent.scheduler_sim import ScaledJobDriver
 from agent.serialize import trade_from_dict
 from agent.session import KiteSession
 from agent.settings import ClockKind, Mode, Settings
+from agent.tick_recorder import TickRecorder
 from handlers.access_watch import AccessWatch
 from handlers.build import ChatOptions, ChatServices, build_console, build_telegram
 from handlers.instruments import DayInstruments
@@ -122,6 +124,7 @@ class AgentProcess:
         self._in_session = False  # between session_start and session_end
         self._storage_failure = ""  # the storage writer's latest complaint
         self.close_problem = ""  # set by close: what did not reach the disk
+        self.recorder: TickRecorder | None = None  # ``record_ticks``: the feed's ticks
 
     # ------------------------------------------------------------ wiring (main thread)
 
@@ -153,6 +156,10 @@ class AgentProcess:
         self.lock = DataDirLock(data_dir)
         self.lock.acquire()
         self._closers.append(self.lock.release)
+        if s.record_ticks is not None:
+            self.recorder = TickRecorder(s.record_ticks)
+            self._closers.append(self.recorder.close)
+            log.info("recording the feed's ticks in %s", s.record_ticks)
         self.prefs = Prefs.in_dir(data_dir)
         stores = open_stores(s, clock=self.clock, presence=True,
                              on_recovered=self._storage_back)
@@ -453,6 +460,8 @@ class AgentProcess:
         reads its books at once: order messages may have been missed while it was down."""
         if isinstance(event, FeedStatus) and event.up and isinstance(self.broker, KiteBroker):
             self.broker.refresh()
+        elif self.recorder is not None and isinstance(event, TickBatch):
+            self.recorder.record(event.ticks)
         self.runner.put(event)
 
     def _prioritize(self, tokens: frozenset[int]) -> None:

@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DAY = date(2026, 11, 23)
 STRATEGIES = {
     "alert_breakout": {"interval": 3, "percentage": 0.2, "target_multiple": 1.5},
+    "opening_range": {"interval": 3, "range_minutes": 20, "buffer_pct": 0.05,
+                      "stop_pct": 0.4, "target_multiple": 1},
     "examples/strategies/ema_cross.py:EmaCross": {"interval": 3, "fast": 4, "slow": 9,
                                                   "reward_risk": 2},
 }
