@@ -38,6 +38,7 @@ from agent.money import money
 from agent.recovery import CandleGaps, RebuildCandles, day_gaps, rebuild_all
 from agent.risk import Scope
 from agent.strategy import choice as strategies
+from agent.strategy.params import ENGINE_PARAMS
 from agent.views import query
 
 log = logging.getLogger(__name__)
@@ -172,6 +173,10 @@ def _set_param(engine: Engine, cmd: SetParam) -> Reply:
     if isinstance(targets, Reply):
         return targets
     declared = strategies.keys_for(rt.params.strategy for rt in targets)
+    if cmd.key not in ENGINE_PARAMS and cmd.key not in declared:
+        names = sorted({rt.strategy.name for rt in targets})
+        return Reply(False, f"{cmd.key}: not a setting of {' or '.join(names)} (settable: "
+                            f"{', '.join(sorted(ENGINE_PARAMS | set(declared)))})")
     try:
         value = check_param(cmd.key, cmd.value, declared)
     except ValueError as exc:
