@@ -46,7 +46,8 @@ def test_set_checks_a_declared_parameter_by_its_strategy() -> None:
     bad = handle_command(e, SetParam("fast", "99", "NSE:AAA"))
     assert not bad.ok and bad.text == "fast: expected a whole number 2..50, got '99'"
     other = handle_command(e, SetParam("fast", "4", "NSE:BBB"))  # BBB runs alert_breakout
-    assert not other.ok and other.text.startswith("fast: not a setting of alert_breakout (settable: ")
+    assert not other.ok
+    assert other.text.startswith("fast: not a setting of alert_breakout (settable: ")
     assert not handle_command(e, SetParam("strategy", "opening_range", "NSE:AAA")).ok
 
 
