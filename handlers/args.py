@@ -45,7 +45,8 @@ COMMANDS: dict[str, CommandInfo] = {
                           "manual close of SYMBOL)", True),
     "side": CommandInfo("/side BUY|SELL|BOTH [SYMBOL]", "which entries to take"),
     "set": CommandInfo("/set KEY VALUE [SYMBOL]",
-                       "change a setting; keys: " + ", ".join(SETTABLE)),
+                       "change a setting; keys: " + ", ".join(SETTABLE)
+                       + " and the strategy's own"),
     "limits": CommandInfo("/limits [daily|GROUP profit_target|loss_limit VALUE]",
                           "show or set daily and group limits"),
     "instruments": CommandInfo("/instruments", "the traded instruments"),
