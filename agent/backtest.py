@@ -15,9 +15,9 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
@@ -180,12 +180,15 @@ class DayCharts:
 
 def run_backtest(settings: Settings, ticks_path: Path, keep_candles: bool = False, *,
                  chart_dir: Path | None = None, on_dropped: DroppedHook | None = None,
-                 keep_notifications: bool = True) -> BacktestResult:
+                 keep_notifications: bool = True,
+                 days: tuple[date, date] | None = None) -> BacktestResult:
     """The backtest of one tick file. ``keep_candles``: every candle in the result (for
     ``write_charts``); ``chart_dir``: each day's charts written there as the run goes;
     ``on_dropped``: told of every row dropped as stale or outside the session;
     ``keep_notifications``: the engine's notifications in the result (the command line
-    does not print them, so it does not keep them: a few per trade)."""
+    does not print them, so it does not keep them: a few per trade); ``days``: only the
+    ticks of these dates (first, last; IST, inclusive) go to the engine, the others are
+    read and passed over (``bot.py optimize --split``)."""
     instruments = resolve_instruments(settings)
     notes: list[Notification] = []
     engine = make_engine(settings, instruments, notes=notes if keep_notifications else None)
@@ -204,19 +207,45 @@ def run_backtest(settings: Settings, ticks_path: Path, keep_candles: bool = Fals
         engine.on_candle = _every(hooks)
         engine.on_mark = _every(marking)
     source = TickFile(ticks_path, known_tokens={i.token for i in instruments})
+    passed_over = [0]
     if on_dropped is None:
-        run_ticks(engine, source)
+        run_ticks(engine, source if days is None else within(source, days, passed_over))
     else:
-        run_numbered(engine, source.numbered(), on_dropped)
+        numbered = source.numbered()
+        run_numbered(engine, numbered if days is None else
+                     ((n, t) for n, t in numbered if _on_days(t, days, passed_over)),
+                     on_dropped)
     if charts is not None:
         charts.flush()
-    good = source.rows - source.bad_count
+    good = source.rows - source.bad_count - passed_over[0]
     stale = sum(rt.stale for rt in engine.runtimes.values())
     outside = sum(rt.outside for rt in engine.runtimes.values())
     return BacktestResult(sorted_trades(engine.all_trades), list(engine.book.orders.values()),
                           notes, source.bad, source.bad_count, source.rows,
                           good - engine.unknown_ticks - engine.ignored_ticks, candles,
                           marks, stale, outside, charts.paths if charts is not None else [])
+
+
+def within(ticks: Iterable[Tick], days: tuple[date, date], passed_over: list[int]
+           ) -> Iterator[Tick]:
+    """The ticks dated (IST) from ``days[0]`` to ``days[1]``; ``passed_over[0]`` counts the
+    others."""
+    start = datetime.combine(days[0], time.min, IST)
+    end = datetime.combine(days[1] + timedelta(days=1), time.min, IST)
+    for tick in ticks:
+        t = tick.timestamp
+        if t is None or start <= t < end:
+            yield tick
+        else:
+            passed_over[0] += 1
+
+
+def _on_days(tick: Tick, days: tuple[date, date], passed_over: list[int]) -> bool:
+    t = tick.timestamp
+    if t is None or days[0] <= t.astimezone(IST).date() <= days[1]:
+        return True
+    passed_over[0] += 1
+    return False
 
 
 def _every(hooks: list[Callable[[Instrument, Any], None]]

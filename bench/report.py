@@ -196,9 +196,19 @@ def _redis(r: dict[str, Any]) -> Iterator[Row]:
               f"{on['state_saves_per_s'] / files['state_saves_per_s']:.1f}x")
 
 
+def _optimize(r: dict[str, Any]) -> Iterator[Row]:
+    yield Row("optimize", f"{r['backtests']} backtests ({r['grid']}), {r['instruments']} "
+              f"instruments x {r['session_minutes']} min ({r['rows']:,} ticks), bot.py "
+              f"optimize --jobs {r['jobs']}",
+              f"{r['optimizer_per_min']:.1f} backtests/min ({r['optimizer_s']:.1f} s)",
+              f"one by one: {r['sequential_per_min']:.1f}/min ({r['sequential_s']:.1f} s)",
+              f"{r['ratio']:.2f}x")
+
+
 _RENDER: dict[str, Callable[[dict[str, Any]], Iterator[Row]]] = {
     "parse": _parse, "engine": _engine, "latency": _latency, "scale": _scale,
-    "storage": _storage, "backtest": _backtest, "charts": _charts, "redis": _redis}
+    "storage": _storage, "backtest": _backtest, "charts": _charts, "redis": _redis,
+    "optimize": _optimize}
 
 
 def _generic(part: str, r: dict[str, Any]) -> Row:
