@@ -15,7 +15,7 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -187,8 +187,9 @@ def run_backtest(settings: Settings, ticks_path: Path, keep_candles: bool = Fals
     ``on_dropped``: told of every row dropped as stale or outside the session;
     ``keep_notifications``: the engine's notifications in the result (the command line
     does not print them, so it does not keep them: a few per trade); ``days``: only the
-    ticks of these dates (first, last; IST, inclusive) go to the engine, the others are
-    read and passed over (``bot.py optimize --split``)."""
+    ticks dated (IST) from the first to the last of these dates reach the engine; the
+    others are read and passed over, and not counted as accepted (``bot.py optimize
+    --split``)."""
     instruments = resolve_instruments(settings)
     notes: list[Notification] = []
     engine = make_engine(settings, instruments, notes=notes if keep_notifications else None)
@@ -206,15 +207,14 @@ def run_backtest(settings: Settings, ticks_path: Path, keep_candles: bool = Fals
     if hooks:
         engine.on_candle = _every(hooks)
         engine.on_mark = _every(marking)
-    source = TickFile(ticks_path, known_tokens={i.token for i in instruments})
     passed_over = [0]
+    if days is not None:  # run_ticks and run_numbered read engine.on_tick once
+        engine.on_tick = only_days(engine.on_tick, days, passed_over)  # type: ignore[method-assign]
+    source = TickFile(ticks_path, known_tokens={i.token for i in instruments})
     if on_dropped is None:
-        run_ticks(engine, source if days is None else within(source, days, passed_over))
+        run_ticks(engine, source)
     else:
-        numbered = source.numbered()
-        run_numbered(engine, numbered if days is None else
-                     ((n, t) for n, t in numbered if _on_days(t, days, passed_over)),
-                     on_dropped)
+        run_numbered(engine, source.numbered(), on_dropped)
     if charts is not None:
         charts.flush()
     good = source.rows - source.bad_count - passed_over[0]
@@ -226,26 +226,21 @@ def run_backtest(settings: Settings, ticks_path: Path, keep_candles: bool = Fals
                           marks, stale, outside, charts.paths if charts is not None else [])
 
 
-def within(ticks: Iterable[Tick], days: tuple[date, date], passed_over: list[int]
-           ) -> Iterator[Tick]:
-    """The ticks dated (IST) from ``days[0]`` to ``days[1]``; ``passed_over[0]`` counts the
-    others."""
+def only_days(on_tick: Callable[[Tick], None], days: tuple[date, date],
+              passed_over: list[int]) -> Callable[[Tick], None]:
+    """``on_tick`` for the ticks dated (IST) ``days[0]`` to ``days[1]``; ``passed_over[0]``
+    counts the others."""
     start = datetime.combine(days[0], time.min, IST)
     end = datetime.combine(days[1] + timedelta(days=1), time.min, IST)
-    for tick in ticks:
+
+    def on_tick_of_days(tick: Tick) -> None:
         t = tick.timestamp
         if t is None or start <= t < end:
-            yield tick
+            on_tick(tick)
         else:
             passed_over[0] += 1
 
-
-def _on_days(tick: Tick, days: tuple[date, date], passed_over: list[int]) -> bool:
-    t = tick.timestamp
-    if t is None or days[0] <= t.astimezone(IST).date() <= days[1]:
-        return True
-    passed_over[0] += 1
-    return False
+    return on_tick_of_days
 
 
 def _every(hooks: list[Callable[[Instrument, Any], None]]

@@ -163,3 +163,45 @@ def test_bad_input_is_one_line_and_exit_1_before_any_run(files: Path) -> None:
     (files / "file").write_text("", encoding="utf-8")
     proc = _optimize(files, "--grid", "interval=5", "--out", str(files / "file"))
     assert proc.returncode == 1 and "--out" in proc.stderr and "not a directory" in proc.stderr
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Processes whose process group is ``pgid`` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text(encoding="ascii").rsplit(")", 1)[1].split()
+        except (OSError, IndexError, UnicodeDecodeError):
+            continue
+        if int(fields[2]) == pgid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_ctrl_c_stops_the_workers_without_a_traceback(files: Path) -> None:
+    import os
+    import signal
+
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "bot.py"), "optimize", "--ticks",
+         str(files / "ticks.csv"), "--config", str(files / "config.yaml"), "--grid",
+         "percentage=0.1:9.9:0.05", "--grid", "interval=3,5,15", "--jobs", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=files,
+        start_new_session=True,  # a group of its own: the terminal's Ctrl-C goes to all
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        assert proc.stderr is not None
+        first = proc.stderr.readline()  # the first progress line: the workers are busy
+        assert " done, " in first, first
+        assert len(_group_members(proc.pid)) >= 3  # the command and its two workers
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert "backtests done; the workers were stopped" in err
+    assert out == ""
+    assert _group_members(proc.pid) == []
