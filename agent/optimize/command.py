@@ -25,7 +25,13 @@ from pathlib import Path
 from agent.optimize.grid import ConfigBase, GridError, check_combinations, parse_grid
 from agent.optimize.metrics import Metric, ranked
 from agent.optimize.output import Report, heatmap_png, report_json, write_table
-from agent.optimize.runner import Progress, Workers, prepare_cache, usable_cores
+from agent.optimize.runner import (
+    Progress,
+    Workers,
+    prepare_cache,
+    quiet_repeats,
+    usable_cores,
+)
 from agent.optimize.search import grid_search, optuna_search
 from agent.optimize.split import Split, SplitError, file_days, parse_split, split_days
 
@@ -61,6 +67,7 @@ def optimize_command(opts: Options) -> int:
     from agent.config import ConfigError
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    quiet_repeats()
     try:
         axes = parse_grid(opts.grid)
         if opts.search == "optuna":

@@ -11,6 +11,7 @@ and terminates the workers. ``jobs=1`` runs everything in the calling process in
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -147,6 +148,28 @@ class Workers:
                     yield Done(job, None, "a worker process died (out of memory or killed?)")
                 except Exception as exc:  # the job could not be sent or returned
                     yield Done(job, None, f"{type(exc).__name__}: {exc}")
+
+
+class OncePerMessage(logging.Filter):
+    """Lets each distinct log message through once (per process): the same warning from
+    every backtest of a search (a date without a charge table) is said once, not per run."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[tuple[str, int, str]] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, record.levelno, record.getMessage())
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        return True
+
+
+def quiet_repeats() -> None:
+    """Every root handler says each message once (workers forked later inherit it)."""
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(OncePerMessage())
 
 
 def prepare_cache(ticks: Path) -> None:

@@ -123,3 +123,19 @@ def test_split_by_date_and_by_fraction_of_the_days() -> None:
 def test_a_split_that_cannot_divide_the_days_is_an_error(arg: str, message: str) -> None:
     with pytest.raises(SplitError, match=message):
         split_days(DAYS, parse_split(arg))
+
+
+def test_a_repeated_log_message_is_said_once() -> None:
+    import logging
+
+    from agent.optimize.runner import OncePerMessage
+
+    once = OncePerMessage()
+
+    def record(msg: str, *args: object) -> logging.LogRecord:
+        return logging.LogRecord("agent.charge_book", logging.WARNING, __file__, 1, msg,
+                                 args, None)
+
+    assert once.filter(record("no charge table applies on %s", "2024-01-15"))
+    assert not once.filter(record("no charge table applies on %s", "2024-01-15"))
+    assert once.filter(record("no charge table applies on %s", "2024-01-16"))
