@@ -4,6 +4,9 @@
     python bot.py run [--config F]
     python bot.py demo [--speed N] [--until HH:MM]
     python bot.py backtest --ticks F --config C [--json] [--chart DIR] [--verbose]
+    python bot.py optimize --ticks F --config C --grid KEY=a:b:step [--grid KEY=v1,v2 ...]
+                           [--by METRIC] [--jobs N] [--split DATE|FRACTION] [--out DIR]
+                           [--json] [--top N] [--search grid|optuna] [--trials N] [--seed S]
     python bot.py report [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--json] [--chart DIR]
                          [--config F]
     python bot.py status --redis URL [--json]
@@ -57,6 +60,10 @@ def _parser() -> argparse.ArgumentParser:
     bt.add_argument("--chart", default=None, metavar="DIR", help="write PNG charts here")
     bt.add_argument("--verbose", action="store_true",
                     help="list the rows dropped as stale or outside the session (stderr)")
+
+    from agent.optimize.cli import add_parser as add_optimize
+
+    add_optimize(sub, config_arg)
 
     status = sub.add_parser("status", help="the agents on a shared Redis (storage.backend: "
                             "redis): account, mode, alive, positions, day P&L")
@@ -134,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
         return backtest_command(Path(args.ticks), Path(args.config), Path(args.schedules),
                                 as_json=args.json, chart_dir=args.chart,
                                 verbose=args.verbose)
+    if command == "optimize":
+        from agent.optimize.cli import command_from_args
+
+        return command_from_args(args)
     if command == "report":
         from handlers.journal_cli import report_command
 

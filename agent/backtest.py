@@ -17,7 +17,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
@@ -184,12 +184,16 @@ class DayCharts:
 
 def run_backtest(settings: Settings, ticks_path: Path, keep_candles: bool = False, *,
                  chart_dir: Path | None = None, on_dropped: DroppedHook | None = None,
-                 keep_notifications: bool = True) -> BacktestResult:
+                 keep_notifications: bool = True,
+                 days: tuple[date, date] | None = None) -> BacktestResult:
     """The backtest of one tick file. ``keep_candles``: every candle in the result (for
     ``write_charts``); ``chart_dir``: each day's charts written there as the run goes;
     ``on_dropped``: told of every row dropped as stale or outside the session;
     ``keep_notifications``: the engine's notifications in the result (the command line
-    does not print them, so it does not keep them: a few per trade)."""
+    does not print them, so it does not keep them: a few per trade); ``days``: only the
+    ticks dated (IST) from the first to the last of these dates reach the engine; the
+    others are read and passed over, and not counted as accepted (``bot.py optimize
+    --split``)."""
     instruments = resolve_instruments(settings)
     notes: list[Notification] = []
     engine = make_engine(settings, instruments, notes=notes if keep_notifications else None)
@@ -207,6 +211,9 @@ def run_backtest(settings: Settings, ticks_path: Path, keep_candles: bool = Fals
     if hooks:
         engine.on_candle = _every(hooks)
         engine.on_mark = _every(marking)
+    passed_over = [0]
+    if days is not None:  # run_ticks and run_numbered read engine.on_tick once
+        engine.on_tick = only_days(engine.on_tick, days, passed_over)  # type: ignore[method-assign]
     source = TickFile(ticks_path, known_tokens={i.token for i in instruments})
     if on_dropped is None:
         run_ticks(engine, source)
@@ -214,13 +221,30 @@ def run_backtest(settings: Settings, ticks_path: Path, keep_candles: bool = Fals
         run_numbered(engine, source.numbered(), on_dropped)
     if charts is not None:
         charts.flush()
-    good = source.rows - source.bad_count
+    good = source.rows - source.bad_count - passed_over[0]
     stale = sum(rt.stale for rt in engine.runtimes.values())
     outside = sum(rt.outside for rt in engine.runtimes.values())
     return BacktestResult(sorted_trades(engine.all_trades), list(engine.book.orders.values()),
                           notes, source.bad, source.bad_count, source.rows,
                           good - engine.unknown_ticks - engine.ignored_ticks, candles,
                           marks, stale, outside, charts.paths if charts is not None else [])
+
+
+def only_days(on_tick: Callable[[Tick], None], days: tuple[date, date],
+              passed_over: list[int]) -> Callable[[Tick], None]:
+    """``on_tick`` for the ticks dated (IST) ``days[0]`` to ``days[1]``; ``passed_over[0]``
+    counts the others."""
+    start = datetime.combine(days[0], time.min, IST)
+    end = datetime.combine(days[1] + timedelta(days=1), time.min, IST)
+
+    def on_tick_of_days(tick: Tick) -> None:
+        t = tick.timestamp
+        if t is None or start <= t < end:
+            on_tick(tick)
+        else:
+            passed_over[0] += 1
+
+    return on_tick_of_days
 
 
 def _every(hooks: list[Callable[[Instrument, Any], None]]

@@ -196,9 +196,22 @@ def _redis(r: dict[str, Any]) -> Iterator[Row]:
               f"{on['state_saves_per_s'] / files['state_saves_per_s']:.1f}x")
 
 
+def _optimize(r: dict[str, Any]) -> Iterator[Row]:
+    for key, label in (("cold", "first run"), ("warm", "again, the tick cache (if any) made")):
+        f = r[key]
+        case = (f"{r['backtests']} backtests ({r['grid']}), {r['instruments']} instruments x "
+                f"{r['session_minutes']} min ({r['rows']:,} ticks), bot.py optimize --jobs "
+                f"{r['jobs']}, {label}") if key == "cold" else f"  {label}"
+        yield Row("optimize", case,
+                  f"{f['optimizer_per_min']:.1f} backtests/min ({f['optimizer_s']:.1f} s)",
+                  f"one by one: {f['sequential_per_min']:.1f}/min ({f['sequential_s']:.1f} s)",
+                  f"{f['ratio']:.2f}x")
+
+
 _RENDER: dict[str, Callable[[dict[str, Any]], Iterator[Row]]] = {
     "parse": _parse, "engine": _engine, "latency": _latency, "scale": _scale,
-    "storage": _storage, "backtest": _backtest, "charts": _charts, "redis": _redis}
+    "storage": _storage, "backtest": _backtest, "charts": _charts, "redis": _redis,
+    "optimize": _optimize}
 
 
 def _generic(part: str, r: dict[str, Any]) -> Row:
