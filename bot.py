@@ -3,7 +3,7 @@
 
     python bot.py run [--config F]
     python bot.py demo [--speed N] [--until HH:MM]
-    python bot.py backtest --ticks F --config C [--json] [--chart DIR] [--verbose]
+    python bot.py backtest --ticks F --config C [--json] [--chart DIR] [--verbose] [--no-cache]
     python bot.py report [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--json] [--chart DIR]
                          [--config F]
     python bot.py status --redis URL [--json]
@@ -57,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     bt.add_argument("--chart", default=None, metavar="DIR", help="write PNG charts here")
     bt.add_argument("--verbose", action="store_true",
                     help="list the rows dropped as stale or outside the session (stderr)")
+    bt.add_argument("--no-cache", action="store_true",
+                    help="parse the tick file without reading or writing its cache "
+                    "(.NAME.cache beside it)")
 
     status = sub.add_parser("status", help="the agents on a shared Redis (storage.backend: "
                             "redis): account, mode, alive, positions, day P&L")
@@ -133,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return backtest_command(Path(args.ticks), Path(args.config), Path(args.schedules),
                                 as_json=args.json, chart_dir=args.chart,
-                                verbose=args.verbose)
+                                verbose=args.verbose, use_cache=not args.no_cache)
     if command == "report":
         from handlers.journal_cli import report_command
 

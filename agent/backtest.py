@@ -1,6 +1,8 @@
 """Backtests: a tick file through the same engine, with a SimClock and the paper broker.
 
-``python bot.py backtest --ticks F --config C [--json] [--chart DIR] [--verbose]``. A
+``python bot.py backtest --ticks F --config C [--json] [--chart DIR] [--verbose]
+[--no-cache]``. The tick file is parsed once into a columnar cache beside it
+(agent/tick_cache.py) that later runs read. A
 backtest keeps its state in memory and never touches the data directory; its memory is
 bounded by the number of instruments (and the trades it made), not by the length of the
 file: ``--chart`` writes each day's charts when the day is over and forgets its candles.
@@ -23,7 +25,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from agent.adapters.paper import PaperBroker
-from agent.adapters.replay import BadRow, TickFile, TickFileError
+from agent.adapters.replay import BadRow, TickFileError
+from agent.cached_ticks import open_ticks
 from agent.clock import SimClock
 from agent.engine import Engine
 from agent.events import Notification
@@ -95,8 +98,12 @@ def make_engine(settings: Settings, instruments: Iterable[Instrument], *,
 
 def run_ticks(engine: Engine, ticks: Iterable[Tick]) -> None:
     on_tick = engine.on_tick
-    for tick in ticks:
-        on_tick(tick)
+    feed = getattr(ticks, "feed", None)  # CachedTicks: the same ticks, less overhead
+    if feed is not None:
+        feed(on_tick)
+    else:
+        for tick in ticks:
+            on_tick(tick)
     engine.end_of_data()
 
 
@@ -180,12 +187,13 @@ class DayCharts:
 
 def run_backtest(settings: Settings, ticks_path: Path, keep_candles: bool = False, *,
                  chart_dir: Path | None = None, on_dropped: DroppedHook | None = None,
-                 keep_notifications: bool = True) -> BacktestResult:
+                 keep_notifications: bool = True, use_cache: bool = True) -> BacktestResult:
     """The backtest of one tick file. ``keep_candles``: every candle in the result (for
     ``write_charts``); ``chart_dir``: each day's charts written there as the run goes;
     ``on_dropped``: told of every row dropped as stale or outside the session;
     ``keep_notifications``: the engine's notifications in the result (the command line
-    does not print them, so it does not keep them: a few per trade)."""
+    does not print them, so it does not keep them: a few per trade); ``use_cache``: read
+    (or build) the tick file's cache (agent/tick_cache.py), else parse it as it is."""
     instruments = resolve_instruments(settings)
     notes: list[Notification] = []
     engine = make_engine(settings, instruments, notes=notes if keep_notifications else None)
@@ -203,7 +211,7 @@ def run_backtest(settings: Settings, ticks_path: Path, keep_candles: bool = Fals
     if hooks:
         engine.on_candle = _every(hooks)
         engine.on_mark = _every(marking)
-    source = TickFile(ticks_path, known_tokens={i.token for i in instruments})
+    source = open_ticks(ticks_path, {i.token for i in instruments}, use_cache=use_cache)
     if on_dropped is None:
         run_ticks(engine, source)
     else:
@@ -321,7 +329,8 @@ def _net_text(gross: Decimal, charges: Decimal) -> str:
 
 
 def backtest_command(ticks: Path, config: Path, schedules: Path, *, as_json: bool,
-                     chart_dir: str | None, verbose: bool = False) -> int:
+                     chart_dir: str | None, verbose: bool = False,
+                     use_cache: bool = True) -> int:
     """``bot.py backtest``: 0, or 1 after one line on stderr saying what is wrong."""
     from agent.config import settings_or_report
 
@@ -338,7 +347,7 @@ def backtest_command(ticks: Path, config: Path, schedules: Path, *, as_json: boo
 
     try:
         result = run_backtest(settings, ticks, chart_dir=charts, keep_notifications=False,
-                              on_dropped=dropped if verbose else None)
+                              on_dropped=dropped if verbose else None, use_cache=use_cache)
     except (TickFileError, InstrumentsError, ChartError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
