@@ -3,7 +3,7 @@
 
     python bot.py run [--config F]
     python bot.py demo [--speed N] [--until HH:MM]
-    python bot.py backtest --ticks F --config C [--json] [--chart DIR] [--verbose]
+    python bot.py backtest --ticks F --config C [--json] [--chart DIR] [--verbose] [--no-cache]
     python bot.py optimize --ticks F --config C --grid KEY=a:b:step [--grid KEY=v1,v2 ...]
                            [--by METRIC] [--jobs N] [--split DATE|FRACTION] [--out DIR]
                            [--json] [--top N] [--search grid|optuna] [--trials N] [--seed S]
@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     bt.add_argument("--chart", default=None, metavar="DIR", help="write PNG charts here")
     bt.add_argument("--verbose", action="store_true",
                     help="list the rows dropped as stale or outside the session (stderr)")
+    bt.add_argument("--no-cache", action="store_true",
+                    help="parse the tick file without reading or writing its cache "
+                    "(.NAME.cache beside it)")
 
     from agent.optimize.cli import add_parser as add_optimize
 
@@ -140,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return backtest_command(Path(args.ticks), Path(args.config), Path(args.schedules),
                                 as_json=args.json, chart_dir=args.chart,
-                                verbose=args.verbose)
+                                verbose=args.verbose, use_cache=not args.no_cache)
     if command == "optimize":
         from agent.optimize.cli import command_from_args
 

@@ -1,6 +1,8 @@
 """Backtests: a tick file through the same engine, with a SimClock and the paper broker.
 
-``python bot.py backtest --ticks F --config C [--json] [--chart DIR] [--verbose]``. A
+``python bot.py backtest --ticks F --config C [--json] [--chart DIR] [--verbose]
+[--no-cache]``. The tick file is parsed once into a columnar cache beside it
+(agent/tick_cache.py) that later runs read. A
 backtest keeps its state in memory and never touches the data directory; its memory is
 bounded by the number of instruments (and the trades it made), not by the length of the
 file: ``--chart`` writes each day's charts when the day is over and forgets its candles.
@@ -23,7 +25,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from agent.adapters.paper import PaperBroker
-from agent.adapters.replay import BadRow, TickFile, TickFileError
+from agent.adapters.replay import BadRow, TickFileError
+from agent.cached_ticks import open_ticks
 from agent.clock import SimClock
 from agent.engine import Engine
 from agent.events import Notification
@@ -99,8 +102,12 @@ def make_engine(settings: Settings, instruments: Iterable[Instrument], *,
 
 def run_ticks(engine: Engine, ticks: Iterable[Tick]) -> None:
     on_tick = engine.on_tick
-    for tick in ticks:
-        on_tick(tick)
+    feed = getattr(ticks, "feed", None)  # CachedTicks: the same ticks, less overhead
+    if feed is not None:
+        feed(on_tick)
+    else:
+        for tick in ticks:
+            on_tick(tick)
     engine.end_of_data()
 
 
@@ -184,16 +191,17 @@ class DayCharts:
 
 def run_backtest(settings: Settings, ticks_path: Path, keep_candles: bool = False, *,
                  chart_dir: Path | None = None, on_dropped: DroppedHook | None = None,
-                 keep_notifications: bool = True,
+                 keep_notifications: bool = True, use_cache: bool = True,
                  days: tuple[date, date] | None = None) -> BacktestResult:
     """The backtest of one tick file. ``keep_candles``: every candle in the result (for
     ``write_charts``); ``chart_dir``: each day's charts written there as the run goes;
     ``on_dropped``: told of every row dropped as stale or outside the session;
     ``keep_notifications``: the engine's notifications in the result (the command line
-    does not print them, so it does not keep them: a few per trade); ``days``: only the
-    ticks dated (IST) from the first to the last of these dates reach the engine; the
-    others are read and passed over, and not counted as accepted (``bot.py optimize
-    --split``)."""
+    does not print them, so it does not keep them: a few per trade); ``use_cache``: read
+    (or build) the tick file's cache (agent/tick_cache.py), else parse it as it is;
+    ``days``: only the ticks dated (IST) from the first to the last of these dates reach the
+    engine; the others are read and passed over, and not counted as accepted (``bot.py
+    optimize --split``)."""
     instruments = resolve_instruments(settings)
     notes: list[Notification] = []
     engine = make_engine(settings, instruments, notes=notes if keep_notifications else None)
@@ -214,7 +222,7 @@ def run_backtest(settings: Settings, ticks_path: Path, keep_candles: bool = Fals
     passed_over = [0]
     if days is not None:  # run_ticks and run_numbered read engine.on_tick once
         engine.on_tick = only_days(engine.on_tick, days, passed_over)  # type: ignore[method-assign]
-    source = TickFile(ticks_path, known_tokens={i.token for i in instruments})
+    source = open_ticks(ticks_path, {i.token for i in instruments}, use_cache=use_cache)
     if on_dropped is None:
         run_ticks(engine, source)
     else:
@@ -349,7 +357,8 @@ def _net_text(gross: Decimal, charges: Decimal) -> str:
 
 
 def backtest_command(ticks: Path, config: Path, schedules: Path, *, as_json: bool,
-                     chart_dir: str | None, verbose: bool = False) -> int:
+                     chart_dir: str | None, verbose: bool = False,
+                     use_cache: bool = True) -> int:
     """``bot.py backtest``: 0, or 1 after one line on stderr saying what is wrong."""
     from agent.config import settings_or_report
 
@@ -366,7 +375,7 @@ def backtest_command(ticks: Path, config: Path, schedules: Path, *, as_json: boo
 
     try:
         result = run_backtest(settings, ticks, chart_dir=charts, keep_notifications=False,
-                              on_dropped=dropped if verbose else None)
+                              on_dropped=dropped if verbose else None, use_cache=use_cache)
     except (TickFileError, InstrumentsError, ChartError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

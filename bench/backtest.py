@@ -4,8 +4,14 @@
 every second of a whole session, 09:15 to 15:30: 2,250,000 rows; quick: 5 instruments for
 30 minutes) in a temporary directory, outside the timed region, then measures:
 
-- ``wall_s``: ``agent.backtest.run_backtest`` on that file (the tick file read and parsed,
-  every tick through the engine with the paper broker); best of two (quick: one);
+- ``wall_s``: ``agent.backtest.run_backtest`` on that file with ``use_cache=False`` (the
+  CSV read and parsed, every tick through the engine with the paper broker); best of two
+  (quick: one);
+- ``build_cache_s``: the first run with the cache (agent/tick_cache.py): it parses the
+  CSV in a child process that also writes the cache, while the engine runs;
+- ``cached_wall_s``: the runs after it, reading the cache; best of two (quick: one);
+- ``e2e_over_engine``: ``cached_wall_s / engine_only_s``, end to end over the engine alone
+  (issue 17: within 1.3); ``uncached_over_engine`` the same for ``wall_s``;
 - ``parse_only_s``: the same file read through ``TickFile`` alone (every tick made and
   dropped, as the backtest streams them);
 - ``engine_only_s``: the file's ticks, parsed beforehand (untimed), through a fresh engine
@@ -25,7 +31,9 @@ every second of a whole session, 09:15 to 15:30: 2,250,000 rows; quick: 5 instru
   13: memory is bounded by the number of instruments, not by the length of the file).
   ``main_mb`` is the backtest's own process (``VmHWM``), ``parser_mb`` the child process
   that parses a file of 4 MB or more (``getrusage``; 0 when the file was parsed in the main
-  process); ``peak_mb`` the larger of the two. Measured first, while this process is small.
+  process); ``peak_mb`` the larger of the two. That first run builds the tick cache;
+  ``cached_peak_mb`` (and ``cached_ratio``) is a second run, reading it. Measured first,
+  while this process is small.
 
 The caller (``python -m bench``) prints the dict; nothing here prints.
 """
@@ -62,6 +70,7 @@ from agent.synthetic import (
     synthetic_instruments,
     write_csv,
 )
+from agent.tick_cache import cache_path
 from bench.profiling import cumulative_share, profile, top_costs
 
 DAY = date(2024, 1, 15)  # a Monday
@@ -142,11 +151,16 @@ def _best(repeats: int, action: Callable[[], object]) -> tuple[float, object]:
 
 def _timings(settings: Settings, path: Path, rows: int, repeats: int) -> dict[str, Any]:
     """The timed figures on one tick file of ``rows`` rows, checked for completeness."""
-    wall, result = _best(repeats, lambda: run_backtest(settings, path))
+    wall, result = _best(repeats, lambda: run_backtest(settings, path, use_cache=False))
     assert isinstance(result, BacktestResult)
-    if result.bad_count or result.accepted != rows:
-        raise RuntimeError(f"backtest accepted {result.accepted} of {rows} rows "
-                           f"({result.bad_count} bad)")
+    cache_path(path).unlink(missing_ok=True)
+    build, built = _best(1, lambda: run_backtest(settings, path))
+    cached_wall, cached = _best(repeats, lambda: run_backtest(settings, path))
+    for run in (result, built, cached):
+        assert isinstance(run, BacktestResult)
+        if run.bad_count or run.accepted != rows or run.trades != result.trades:
+            raise RuntimeError(f"backtest accepted {run.accepted} of {rows} rows "
+                               f"({run.bad_count} bad, {len(run.trades)} trades)")
     known = {i.token for i in resolve_instruments(settings)}
     parse_only, parsed = _best(repeats, lambda: sum(1 for _ in TickFile(path, known)))
     if parsed != rows:
@@ -172,6 +186,11 @@ def _timings(settings: Settings, path: Path, rows: int, repeats: int) -> dict[st
         "engine_share": round(engine_only / wall, 3),
         "engine_only_ticks_per_s": round(rows / engine_only),
         "overlap_s": round(max(0.0, parse_only + engine_only - wall), 2),
+        "build_cache_s": round(build, 2),
+        "cached_wall_s": round(cached_wall, 2),
+        "cache_mb": round(cache_path(path).stat().st_size / 1e6, 1),
+        "e2e_over_engine": round(cached_wall / engine_only, 2),
+        "uncached_over_engine": round(wall / engine_only, 2),
     }
 
 
@@ -240,8 +259,11 @@ def memory(days: tuple[int, ...], bot: Path = BOT) -> dict[str, Any]:
             path = Path(tmp) / f"{n}-days.csv"
             rows = write_days(instrument, n, path)
             file_mb = round(path.stat().st_size / 1e6, 1)
-            figures = backtest_rss(path, config, bot)
+            figures = backtest_rss(path, config, bot)  # builds the tick cache
+            cached = backtest_rss(path, config, bot)  # reads it
+            figures["cached_peak_mb"] = cached["peak_mb"]
             path.unlink()
+            cache_path(path).unlink(missing_ok=True)
             counted = figures.pop("rows")
             if counted is not None and counted["accepted"] != rows:  # None: before issue 13
                 raise RuntimeError(f"the backtest accepted {counted['accepted']} of {rows} "
@@ -251,6 +273,7 @@ def memory(days: tuple[int, ...], bot: Path = BOT) -> dict[str, Any]:
     out["baseline_days"] = days[0]
     for figures in out["files"].values():
         figures["ratio"] = round(figures["peak_mb"] / base["peak_mb"], 2)
+        figures["cached_ratio"] = round(figures["cached_peak_mb"] / base["cached_peak_mb"], 2)
     return out
 
 

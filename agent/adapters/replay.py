@@ -282,30 +282,30 @@ class TickFile:
                 if price not in older_prices:
                     error = _price_error(price)
                     if error is not None:
-                        bad(line, error)
+                        bad(line, error, token)
                         continue
                 good_prices.add(price)
             ltq = vol = _ABSENT
             if i_ltq >= 0:
                 q = row[i_ltq]
-                ltq = int(q) if plain and q.isdigit() else self._quantity(q, line)
+                ltq = int(q) if plain and q.isdigit() else self._quantity(q, line, token)
                 if ltq is None:
                     continue
             if i_vol >= 0:
                 q = row[i_vol]
-                vol = int(q) if plain and q.isdigit() else self._quantity(q, line)
+                vol = int(q) if plain and q.isdigit() else self._quantity(q, line, token)
                 if vol is None:
                     continue
             try:  # the arrays refuse 2^63 and more
                 chunk.ltq.append(ltq)
             except OverflowError:
-                bad(line, f"bad quantity {_show(row[i_ltq])}: over 2^63 - 1")
+                bad(line, f"bad quantity {_show(row[i_ltq])}: over 2^63 - 1", token)
                 continue
             try:
                 chunk.volume.append(vol)
             except OverflowError:
                 chunk.ltq.pop()
-                bad(line, f"bad quantity {_show(row[i_vol])}: over 2^63 - 1")
+                bad(line, f"bad quantity {_show(row[i_vol])}: over 2^63 - 1", token)
                 continue
             at = time_at.get(stamp)
             if at is None:
@@ -356,7 +356,7 @@ class TickFile:
         tokens[text] = token
         return None
 
-    def _quantity(self, text: str, line: int) -> int | None:
+    def _quantity(self, text: str, line: int, token: int) -> int | None:
         """A quantity cell that is not short plain digits: _ABSENT when blank, else a whole
         number from 0 to 2^63 - 1, or None after reporting the row as bad."""
         digits = text.strip()
@@ -366,17 +366,19 @@ class TickFile:
         if negative:
             digits = digits[1:]
         if not (digits.isascii() and digits.isdigit()):
-            self._bad(line, f"bad quantity {_show(text)}")
+            self._bad(line, f"bad quantity {_show(text)}", token)
             return None
         if negative and digits.strip("0"):
-            self._bad(line, f"bad quantity {_show(text)}: negative")
+            self._bad(line, f"bad quantity {_show(text)}: negative", token)
             return None
         if len(digits) > 19 or int(digits) > MAX_QUANTITY:
-            self._bad(line, f"bad quantity {_show(text)}: over 2^63 - 1")
+            self._bad(line, f"bad quantity {_show(text)}: over 2^63 - 1", token)
             return None
         return int(digits)
 
-    def _bad(self, line: int, message: str) -> None:
+    def _bad(self, line: int, message: str, token: int = -1) -> None:
+        """Record a bad row; ``token`` is its instrument_token when the row failed a check
+        after that one (agent/tick_cache.py needs it), else -1."""
         self.bad_count += 1
         if len(self.bad) < self._max_bad:
             self.bad.append(BadRow(line, message))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from agent import cached_ticks
 from agent.adapters import replay
 from agent.backtest import backtest_command, run_backtest, write_charts
 from agent.settings import InstrumentConfig, Settings
@@ -126,7 +127,8 @@ def _die(*args: object) -> None:
 
 
 def test_a_parser_process_that_dies_is_one_line(tmp_path, capsys, monkeypatch) -> None:
-    monkeypatch.setattr(replay, "_parse_in_child", _die)
+    monkeypatch.setattr(replay, "_parse_in_child", _die)  # with --no-cache
+    monkeypatch.setattr(cached_ticks, "_build_in_child", _die)  # building the cache
     code, _, err, path = _run(tmp_path, _file("4MB", *TAIL), capsys)
     assert code == 1
     assert err.strip() == (f"error: {path}: the parser process ended unexpectedly "
