@@ -131,7 +131,8 @@ class CandleStrategy:
         return None
 
     def on_price(self, ctx: Context, price: Decimal) -> list[Signal] | None:
-        """A tick (only with ``wants_ticks``), after the kit's stop and target checks."""
+        """A tick (only with ``wants_ticks``), after the kit's stop and target checks; not
+        called on a tick that exited the position (the next tick may enter again)."""
         return None
 
     def on_day(self, ctx: Context) -> None:
