@@ -91,6 +91,9 @@ class ExitReason(StrEnum):
     END_OF_DATA = "end_of_data"
     MANUAL = "manual"  # /squareoff or "square off and stop" from the owner
     CUTOFF = "cutoff"  # a strategy's time exit at the entry cutoff (opening_range)
+    # a restart found the config naming another strategy for an instrument that held a
+    # position: the new strategy does not know it, so it is closed (agent/restore.py)
+    STRATEGY_CHANGED = "strategy_changed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,8 +41,8 @@ from agent.fields import (
     value_at,
     whole,
 )
-from agent.lifecycle.state import InstrumentOrders
-from agent.models import Instrument, Order, Trade
+from agent.lifecycle.state import Close, InstrumentOrders
+from agent.models import ExitReason, Instrument, Order, Trade
 from agent.pnl import read_books
 from agent.risk import Scope
 from agent.serialize import order_from_dict, trade_from_dict
@@ -315,6 +315,7 @@ def restore(engine: Engine, snap: Any, today: date) -> bool:
     engine.book.orders = saved.orders
     engine.trades = saved.trades
     engine.pnl.restore_books(saved.positions)
+    switched = []
     for token, (path, data) in saved.strategy.items():
         rt = engine.runtimes.get(token)
         if rt is None:
@@ -322,8 +323,8 @@ def restore(engine: Engine, snap: Any, today: date) -> bool:
         was = saved.runtime[token].strategy if token in saved.runtime else rt.strategy.name
         if was != rt.strategy.name:  # the config names another strategy since the save
             log.warning("%s: the saved state is %s's, the config now says %s: %s starts "
-                        "the day afresh (a position it does not know is closed at market by the "
-                        "order path)", rt.symbol, was, rt.strategy.name, rt.strategy.name)
+                        "the day afresh", rt.symbol, was, rt.strategy.name, rt.strategy.name)
+            switched.append(rt)
             continue
         with guarded(path):
             rt.strategy.restore(rt.state, data)
@@ -333,12 +334,30 @@ def restore(engine: Engine, snap: Any, today: date) -> bool:
         rt = engine.runtimes.get(token)
         if rt is not None:
             _restore_runtime(rt, entry)
+    for rt in switched:
+        _close_switched(rt)
     engine.risk.tripped = saved.tripped
     engine.pnl.dirty.clear()
     log.info("restored the state of %s: %d open position(s), %d trade(s), %d order(s)",
              today, sum(1 for b in engine.pnl.books.values() if b.quantity), len(engine.trades),
              len(engine.book.orders))
     return True
+
+
+def _close_switched(rt: Any) -> None:
+    """A position held under the strategy the config no longer names: the new one does not
+    know it (and, flat in its own view, could enter beside it), so the position is closed.
+    The close is a wanted one in the instrument's orders: the order path sends it once the
+    broker is attached and read, and retries it until flat, like any forced close."""
+    if not rt.book.quantity:
+        return
+    o = rt.orders
+    if o.close is None:
+        o.close = Close(ExitReason.STRATEGY_CHANGED, None, forced=True)
+    else:
+        o.close.forced, o.close.prior = True, None
+    log.warning("%s: %d held under the previous strategy: closing it (%s)", rt.symbol,
+                rt.book.quantity, ExitReason.STRATEGY_CHANGED.value)
 
 
 def _keep_day_intervals(engine: Engine, runtime: dict[int, SavedRuntime], today: date) -> None:

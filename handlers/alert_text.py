@@ -45,6 +45,7 @@ REASONS: dict[str, tuple[str, str, str]] = {
     "manual": ("✋", "Closed by /squareoff", ""),
     "end_of_data": ("⏹", "End of data", ""),
     "cutoff": ("⏰", "Time exit at the cutoff", ""),
+    "strategy_changed": ("🔄", "Closed: the strategy changed", ""),
 }
 _DERIVATIVES = frozenset({"NFO", "BFO", "MCX", "CDS", "BCD", "NCO"})
 

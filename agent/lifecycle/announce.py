@@ -42,6 +42,7 @@ EXIT_ALERT = {
     ExitReason.SQUARE_OFF: AlertKind.SQUARE_OFF,
     ExitReason.MANUAL: AlertKind.SQUARE_OFF,
     ExitReason.CUTOFF: AlertKind.SQUARE_OFF,  # a time exit, like the square-off
+    ExitReason.STRATEGY_CHANGED: AlertKind.SQUARE_OFF,
 }
 
 

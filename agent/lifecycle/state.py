@@ -55,7 +55,8 @@ class StopState(StrEnum):
 # retried until the instrument is flat. A strategy exit that fails hands the strategy back
 # its prior state instead (the strategy decides again on a later tick).
 FORCED = frozenset({ExitReason.INSTRUMENT_LIMIT, ExitReason.GROUP_LIMIT, ExitReason.DAILY_LIMIT,
-                    ExitReason.SQUARE_OFF, ExitReason.MANUAL, ExitReason.END_OF_DATA})
+                    ExitReason.SQUARE_OFF, ExitReason.MANUAL, ExitReason.END_OF_DATA,
+                    ExitReason.STRATEGY_CHANGED})
 STOP_REASONS = frozenset({ExitReason.STOP, ExitReason.TRAILING_STOP})
 
 

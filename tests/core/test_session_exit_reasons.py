@@ -66,9 +66,12 @@ def result(tmp_path_factory):
 
 def test_every_exit_reason_occurs(result) -> None:
     reasons = Counter(t.exit_reason for t in result.trades)
-    # cutoff is opening_range's time exit (tests/test_orb_days.py shows it in a backtest)
-    expected = {r.value for r in ExitReason} - {ExitReason.MANUAL.value, ExitReason.CUTOFF.value,
-                                                ExitReason.SIGNAL.value}
+    # cutoff is opening_range's time exit (tests/test_orb_days.py shows it in a backtest),
+    # signal the kit's Close (tests/strategies/test_kit.py), strategy_changed a restart's
+    # (tests/strategies/test_set_and_restore.py)
+    expected = {r.value for r in ExitReason} - {
+        ExitReason.MANUAL.value, ExitReason.CUTOFF.value, ExitReason.SIGNAL.value,
+        ExitReason.STRATEGY_CHANGED.value}
     assert expected <= set(reasons), f"missing: {expected - set(reasons)}"
     assert len({t.symbol for t in result.trades}) == 20
 

@@ -13,10 +13,11 @@ from agent.commands import handle_command
 from agent.config import load_settings_from_dict
 from agent.events import SetParam
 from agent.fields import FieldError
+from agent.models import ExitReason
 from agent.restore import restore
 from agent.settings import ScheduleConfig
 from agent.snapshot import take
-from tests.helpers import AAA, BBB, DAY, Feed, at, make_run
+from tests.helpers import AAA, BBB, DAY, Feed, at, d, make_run, worked_long
 
 ROOT = Path(__file__).resolve().parents[2]
 EMA = "examples/strategies/ema_cross.py:EmaCross"
@@ -88,3 +89,25 @@ def test_a_saved_state_of_another_strategy_is_not_restored() -> None:
     assert restore(switched.engine, snap, DAY)
     assert switched.state(2).ctx.candles == type(switched.state(2).ctx.candles)()
     assert switched.rt(2).strategy.name == "ema_cross"
+
+
+def test_a_position_held_under_a_strategy_no_longer_configured_is_closed() -> None:
+    """The new strategy does not know the position (and, flat in its own view, could enter
+    beside it): a restart closes it as a forced close, announced with its reason."""
+    r = make_run(_settings(), (AAA, BBB))
+    f2 = Feed(2)
+    r.feed(worked_long(f2))  # BBB (alert_breakout) long 50
+    assert r.quantity(2) == 50
+    snap = json.loads(json.dumps(take(r.engine, at(9, 25, 20))))
+    switched = make_run(_settings(b_strategy=EMA), (AAA, BBB))
+    assert restore(switched.engine, snap, DAY)
+    assert switched.rt(2).orders.close.reason == ExitReason.STRATEGY_CHANGED
+    switched.feed(f2.tick(at(9, 26), "112.00"))
+    assert switched.quantity(2) == 0
+    assert [(t.exit_reason, t.exit_price) for t in switched.trades] == [
+        ("strategy_changed", d("112.00"))]
+    assert any("closed (strategy_changed)" in n.text for n in switched.notes)
+    same = make_run(_settings(), (AAA, BBB))  # the same strategy: the position is kept
+    assert restore(same.engine, snap, DAY)
+    same.feed(f2.tick(at(9, 26), "112.00"))
+    assert same.quantity(2) == 50 and same.position(2) is not None
