@@ -39,7 +39,6 @@ from agent.config_values import (
     hint,
     id_list,
     interval,
-    join,
     mask,
     nonempty_text,
     number,
@@ -76,7 +75,6 @@ from agent.settings import (
     TelegramConfig,
 )
 from agent.strategy import choice as strategies
-from agent.strategy import registry
 from agent.strategy.params import ENGINE_PARAMS
 
 __all__ = ["PORT", "SEED", "SETTABLE_KEYS", "SIM_SPEED", "ConfigError", "check_config_command",
@@ -264,7 +262,7 @@ def _instruments(raw: Any, schedule: ScheduleConfig | None, problems: list[str],
             continue
         before = len(problems)
         spec = {**INSTRUMENT_SPEC, "strategy": strategy, **strategies.keys_for(refs[i:i + 1])}
-        entry = _own_keys(entry, where, spec, refs[i], problems, refs)
+        entry = strategies.own_keys(entry, where, spec, refs[i], problems, refs)
         values = section(entry, where, spec, problems)
         sym = values.pop("symbol", None)
         if sym is None:
@@ -287,24 +285,6 @@ def _instruments(raw: Any, schedule: ScheduleConfig | None, problems: list[str],
 
 
 _IDENTITY = frozenset({"symbol", "token", "tick_size", "lot_size", "freeze_quantity"})
-
-
-def _own_keys(entry: Mapping[str, Any], where: str, spec: Mapping[str, Convert], ref: str,
-              problems: list[str], in_use: list[str]) -> Mapping[str, Any]:
-    """``entry`` without the parameters of strategies other than its own (built-in or
-    ``in_use``), each reported (``instruments[1].percentage: not a parameter of
-    opening_range ...``)."""
-    others = {k for k in entry if isinstance(k, str) and k not in spec
-              and strategies.owner_of(k, in_use)}
-    if not others:
-        return entry
-    mine = strategies.declared_of(ref)
-    name = registry.load(ref).name
-    for key in sorted(others):
-        problems.append(f"{join(where, key)}: not a parameter of {name} (it is "
-                        f"{' and '.join(strategies.owner_of(key, in_use))}'s); {name}'s own: "
-                        f"{', '.join(mine) or 'none'}")
-    return {k: v for k, v in entry.items() if k not in others}
 
 
 def _groups(raw: Any, symbols: set[str], problems: list[str]) -> tuple[GroupConfig, ...]:

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from agent.config_values import Convert, nonempty_text
+from agent.config_values import Convert, join, nonempty_text
 from agent.strategy import registry
 from agent.strategy.params import Param, declared
 
@@ -91,3 +91,24 @@ def owner_of(key: str, refs: Iterable[str]) -> list[str]:
         if key in declared(cls):
             names.append(cls.name)
     return names
+
+
+def own_keys(entry: Mapping[str, Any], where: str, spec: Mapping[str, Convert], ref: str,
+             problems: list[str], in_use: list[str]) -> Mapping[str, Any]:
+    """``entry`` without the parameters of strategies other than its own (built-in or
+    ``in_use``), each reported (``instruments[1].percentage: not a parameter of
+    opening_range ...``)."""
+    others = {k for k in entry if isinstance(k, str) and k not in spec
+              and owner_of(k, in_use)}
+    if not others:
+        return entry
+    try:
+        name = registry.load(ref).name
+    except ValueError:  # its ``strategy`` key reports that; its other keys wait for it
+        return {k: v for k, v in entry.items() if k not in others}
+    mine = declared_of(ref)
+    for key in sorted(others):
+        problems.append(f"{join(where, key)}: not a parameter of {name} (it is "
+                        f"{' and '.join(owner_of(key, in_use))}'s); {name}'s own: "
+                        f"{', '.join(mine) or 'none'}")
+    return {k: v for k, v in entry.items() if k not in others}

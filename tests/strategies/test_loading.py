@@ -160,3 +160,10 @@ def test_the_guide_s_example_class_loads_and_trades(tmp_path) -> None:
         engine.on_tick(Tick(1, Decimal(p), t0 + timedelta(minutes=i)))
     pos = engine.runtimes[1].strategy.position(engine.runtimes[1].state)
     assert pos is not None and pos.stop == Decimal("100.95")  # down(102 x 0.99 = 100.98)
+
+
+def test_an_instrument_whose_strategy_cannot_load_gets_one_problem_not_a_crash() -> None:
+    problems = _problems({"instruments": [{"symbol": "NSE:INFY", "strategy": "gone.py:X",
+                                           "percentage": 0.3}]})
+    assert len(problems) == 1
+    assert problems[0].startswith("instruments[0].strategy: gone.py: cannot read")
