@@ -369,8 +369,11 @@ class Engine(EngineDays):
         return True
 
     def on_clock(self, now: datetime) -> None:
-        """Live timer: complete candles whose end has passed; retry failed closes."""
-        edge = now - TIMER_GRACE
+        """Live timer: complete candles whose end has passed; retry failed closes. The grace
+        is for the feed's latency, which is wall time: on a faster clock (a simulated
+        exchange at 60x) it is that many times longer in the engine's time, so a tick a few
+        wall milliseconds late still joins its candle there as it would live."""
+        edge = now - TIMER_GRACE * self.exec.wait_scale
         if self.margins is not None:
             self.margins.on_clock(now)
         for rt in list(self.runtimes.values()):
