@@ -77,16 +77,13 @@ def _unsaveable(hint: Any) -> str:
         return ""
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
-    if origin in (list, tuple, typing.Union, types.UnionType) or (
-            origin is not None and getattr(origin, "__name__", "") in ("deque", "Sequence")):
-        return next((b for b in map(_unsaveable, args) if b and b != "..."), "")
-    if origin is dict:
+    if hint is list or origin in (list, typing.Union, types.UnionType):
+        return next((b for b in map(_unsaveable, args) if b), "")
+    if hint is dict or origin is dict:
         if args and args[0] is not str:
             return f"dict keyed by {args[0]!r}"
         return next((b for b in map(_unsaveable, args[1:]) if b), "")
-    if hint is Ellipsis:
-        return ""
-    return repr(hint)
+    return repr(hint)  # a tuple, a set, a deque, a class of its own: not as it was
 
 
 def _encode(value: Any, where: str) -> Any:
@@ -98,7 +95,7 @@ def _encode(value: Any, where: str) -> Any:
         return {"$datetime": value.isoformat()}
     if isinstance(value, date):
         return {"$date": value.isoformat()}
-    if isinstance(value, list | tuple):
+    if isinstance(value, list):
         return [_encode(v, f"{where}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, dict):
         if not all(isinstance(k, str) and not k.startswith("$") for k in value):

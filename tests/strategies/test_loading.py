@@ -167,3 +167,21 @@ def test_an_instrument_whose_strategy_cannot_load_gets_one_problem_not_a_crash()
                                            "percentage": 0.3}]})
     assert len(problems) == 1
     assert problems[0].startswith("instruments[0].strategy: gone.py: cannot read")
+
+
+@pytest.mark.parametrize(("annotation", "ok"), [
+    ("list[Decimal]", True), ("dict[str, list[int]]", True), ("Decimal | None", True),
+    ("datetime | None", True), ("list", True), ("tuple[int, ...]", False),
+    ("set[int]", False), ("dict[int, int]", False), ("deque", False),
+])
+def test_state_annotations_are_ones_that_come_back_as_they_were(tmp_path, annotation,
+                                                                ok) -> None:
+    source = GOOD.replace("from dataclasses import dataclass\n",
+                          "from collections import deque\nfrom dataclasses import dataclass\n"
+                          "from datetime import datetime\nfrom decimal import Decimal\n")
+    (tmp_path / "mine.py").write_text(source.replace("n: int = 0", f"n: {annotation} = None"))
+    if ok:
+        registry.load(f"{tmp_path / 'mine.py'}:Mine")
+    else:
+        with pytest.raises(registry.StrategyLoadError, match=r"State\.n: .* cannot be saved"):
+            registry.load(f"{tmp_path / 'mine.py'}:Mine")
