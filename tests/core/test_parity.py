@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 from agent.backtest import make_engine, run_ticks
+from agent.engine import Engine
 from agent.events import EndOfData, Query, QueryKind, TickBatch
 from agent.runner import EngineRunner
 from agent.settings import Defaults, InstrumentConfig, Settings, StrategyParams
@@ -27,15 +28,9 @@ def _orders(engine) -> list[tuple]:
              o.created_at) for o in engine.book.orders.values()]
 
 
-def test_runner_and_backtest_place_the_same_orders() -> None:
-    instruments = synthetic_instruments(8)
-    ticks = list(session_ticks(instruments, DAY, seed=11, every_seconds=3,
-                               shape=PathShape(volatility=0.00025, trend=0.00008)))
-    settings = _settings(instruments)
-
-    direct = make_engine(settings, instruments)
-    run_ticks(direct, ticks)
-
+def run_threaded(settings: Settings, instruments, ticks) -> tuple[Engine, list]:
+    """The ticks through the threaded runner in frames, as a feed delivers them; the engine
+    and the runner's answer to an ORDERS query."""
     threaded = make_engine(settings, instruments)
     runner = EngineRunner(threaded, threaded.clock, timer_seconds=None)
     runner.start()
@@ -44,9 +39,21 @@ def test_runner_and_backtest_place_the_same_orders() -> None:
     runner.put(EndOfData())
     reply = runner.call(Query(QueryKind.ORDERS), timeout=60)
     runner.stop()
+    return threaded, reply.data
+
+
+def test_runner_and_backtest_place_the_same_orders() -> None:
+    instruments = synthetic_instruments(8)
+    ticks = list(session_ticks(instruments, DAY, seed=11, every_seconds=3,
+                               shape=PathShape(volatility=0.00025, trend=0.00008)))
+    settings = _settings(instruments)
+
+    direct = make_engine(settings, instruments)
+    run_ticks(direct, ticks)
+    threaded, answered = run_threaded(settings, instruments, ticks)
 
     expected = _orders(direct)
     assert len(expected) > 20, "the session should trade"
     assert _orders(threaded) == expected
-    assert len(reply.data) == len(expected)
+    assert len(answered) == len(expected)
     assert [t.pnl for t in threaded.all_trades] == [t.pnl for t in direct.all_trades]

@@ -12,11 +12,10 @@ import pytest
 
 from agent.backtest import make_engine, run_ticks
 from agent.config import load_settings_from_dict
-from agent.events import EndOfData, Query, QueryKind, TickBatch
 from agent.models import Side
-from agent.runner import EngineRunner
 from agent.settings import ScheduleConfig
 from agent.synthetic import PathShape, session_ticks, synthetic_instruments
+from tests.core.test_parity import _orders, run_threaded
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY = date(2026, 11, 23)
@@ -27,11 +26,6 @@ STRATEGIES = {
     "examples/strategies/ema_cross.py:EmaCross": {"interval": 3, "fast": 4, "slow": 9,
                                                   "reward_risk": 2},
 }
-
-
-def _orders(engine) -> list[tuple]:
-    return [(o.tag, o.symbol, o.side, o.quantity, o.reason, o.status, o.average_price,
-             o.created_at) for o in engine.book.orders.values()]
 
 
 @pytest.mark.parametrize("strategy", list(STRATEGIES))
@@ -47,19 +41,12 @@ def test_backtest_and_paper_runner_place_the_same_orders(strategy: str) -> None:
     direct = make_engine(settings, instruments)
     run_ticks(direct, ticks)
 
-    threaded = make_engine(settings, instruments)
-    runner = EngineRunner(threaded, threaded.clock, timer_seconds=None)
-    runner.start()
-    for i in range(0, len(ticks), 97):  # frames of varying content, as a feed delivers
-        runner.put(TickBatch(ticks[i:i + 97]))
-    runner.put(EndOfData())
-    reply = runner.call(Query(QueryKind.ORDERS), timeout=60)
-    runner.stop()
+    threaded, answered = run_threaded(settings, instruments, ticks)
 
     expected = _orders(direct)
     assert len(expected) >= 10, f"{strategy}: the session should trade"
     assert {o[2] for o in expected} == {Side.BUY, Side.SELL}
     assert _orders(threaded) == expected
-    assert len(reply.data) == len(expected)
+    assert len(answered) == len(expected)
     assert [(t.symbol, t.pnl) for t in threaded.all_trades] == [
         (t.symbol, t.pnl) for t in direct.all_trades]
