@@ -150,6 +150,10 @@ class KiteBroker(KiteSchedule, KiteCalls, KiteActions, KiteBook, KiteReads, Kite
         self.dead_since = SentWith(0, None)  # the call that declared the session dead
         self.judging: SentWith | None = None  # the call whose answer is being applied
         self.ip_refused = False  # order calls refused for the IP, none has worked since
+        # the order call whose refusal began the spell told to the owner, and the latest
+        # refused one (by sending order: pool threads answer in any order)
+        self.refused_since = 0
+        self.refused_last: tuple[int, AccessRefusal] | None = None
         self.closing = False
         self._logged: set[str] = set()
         self._fences: list[threading.Event] = []

@@ -149,9 +149,8 @@ class KiteCalls:
             try:
                 if error is None:
                     self.answered(sent)
-                    if self.ip_refused and rate is self.order_rate:
-                        log.info("kite broker: Kite accepts order calls from this IP again")
-                        self.ip_refused = False
+                    if rate is self.order_rate:
+                        self.order_call_worked(sent)
                 then(result, error, ended)
             finally:
                 self.judging = None
@@ -203,10 +202,32 @@ class KiteCalls:
             except Exception:
                 log.exception("kite broker: on_token_error failed")
 
-    def access_refused(self: KiteBroker, refusal: AccessRefusal) -> None:
+    def order_call_worked(self: KiteBroker, sent: SentWith) -> None:
+        """An order call worked: the IP spell it was sent after is over. If an order call
+        sent after this one was refused already (its answer came first), a new spell began
+        there: the owner is told again."""
+        if not self.ip_refused or sent.serial < self.refused_since:
+            return
+        last = self.refused_last
+        if last is not None and last[0] > sent.serial:
+            self.ip_refused = False
+            self.access_refused(last[1], last[0])
+            return
+        log.info("kite broker: Kite accepts order calls from this IP again")
+        self.ip_refused = False
+
+    def access_refused(self: KiteBroker, refusal: AccessRefusal, serial: int | None = None
+                       ) -> None:
+        """An order call refused for the IP (``serial``: its sending number; by default
+        the call being judged): the owner is told once per spell."""
+        if serial is None:
+            serial = self.judging.serial if self.judging is not None else self.sent_calls
+        if self.refused_last is None or serial > self.refused_last[0]:
+            self.refused_last = (serial, refusal)
         if self.ip_refused:
             return
         self.ip_refused = True
+        self.refused_since = serial
         log.error("kite broker: %s", refusal.text())
         if self.on_access_refused is not None:
             try:

@@ -13,6 +13,7 @@ from kiteconnect import exceptions as kex
 
 from agent.adapters.kite_access import (
     AccessProblem,
+    AccessRefusal,
     CheckResult,
     data_refusal,
     order_refusal,
@@ -20,6 +21,7 @@ from agent.adapters.kite_access import (
 )
 from agent.adapters.kite_client import kite_client
 from agent.adapters.kite_rest import Failure, classify
+from agent.adapters.kite_writes import SentWith
 from agent.models import OrderStatus
 from agent.sim.server import SimExchange
 from tests.adapters.kite_broker_harness import Harness
@@ -151,4 +153,26 @@ def test_an_order_refused_for_the_ip_says_so_and_tells_the_owner_once_per_spell(
     h.sim.access.register_ips(["203.0.113.9"])  # the address changed again
     h.submit(h.order())
     assert h.next_update().status is OrderStatus.REJECTED
+    h.idle()  # the success before it may be answered after it (a new spell all the same)
     assert len(told) == 2
+
+
+def test_late_answers_of_order_calls_do_not_confuse_the_ip_spell(
+        harness: tuple[Harness, list[object]]) -> None:
+    """Pool threads answer in any order: a success sent before the spell's refusal does not
+    end it; a refusal sent after a success, but answered before it, is a new spell (told
+    again once that success lands); the same refusal is not told twice."""
+    h, told = harness
+    broker = h.broker
+    refusal = AccessRefusal(AccessProblem.IP_NOT_ALLOWED, "IP (127.0.0.1) is not allowed")
+    h.idle()
+    broker.access_refused(refusal, 5)  # the first refusal: told
+    assert len(told) == 1 and broker.ip_refused
+    broker.order_call_worked(SentWith(4, None))  # sent before it, answered after: nothing
+    assert broker.ip_refused and len(told) == 1
+    broker.access_refused(refusal, 7)  # sent after a success not yet answered
+    assert len(told) == 1
+    broker.order_call_worked(SentWith(6, None))  # that success lands: 7 is a new spell
+    assert len(told) == 2 and broker.ip_refused
+    broker.order_call_worked(SentWith(8, None))  # a success after 7: the spell is over
+    assert not broker.ip_refused and len(told) == 2
