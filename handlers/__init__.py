@@ -30,10 +30,24 @@ transport and ``console`` its stdin/stdout twin.
 agent/session.py implements.
 """
 
-from handlers.build import ChatOptions, ChatServices, build_console, build_telegram
-from handlers.console import ConsoleChat
-from handlers.services import FeedInfo, LoginService
-from handlers.telegram_bot import TelegramBot
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# The package's names, imported when first asked for (PEP 562): a command that needs none
+# of them (``bot.py --help``, ``backtest``, ``optimize``) does not load python-telegram-bot.
+_FROM = {"ChatOptions": "handlers.build", "ChatServices": "handlers.build",
+         "build_console": "handlers.build", "build_telegram": "handlers.build",
+         "ConsoleChat": "handlers.console", "FeedInfo": "handlers.services",
+         "LoginService": "handlers.services", "TelegramBot": "handlers.telegram_bot"}
 
 __all__ = ["ChatOptions", "ChatServices", "ConsoleChat", "FeedInfo", "LoginService",
            "TelegramBot", "build_console", "build_telegram"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _FROM.get(name)
+    if module is None:
+        raise AttributeError(f"module 'handlers' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -27,10 +27,8 @@ from agent.clock import LiveClock
 from agent.config import PORT, SEED, SIM_SPEED, ConfigError
 from agent.config_values import Convert
 from agent.instruments import InstrumentsError
-from agent.sim.control import apply_faults
 from agent.sim.realism import RULES, Realism
 from agent.timeutil import IST
-from handlers.run_cli import sim_day
 from storage.atomic import atomic_write_bytes
 
 PRE_OPEN = time(9, 0)
@@ -40,6 +38,8 @@ def parse_start(text: str | None, schedules: Path) -> datetime:
     """``YYYY-MM-DD`` (its pre-open) or ``YYYY-MM-DDTHH:MM`` (IST); None: the pre-open of
     today or the next trading day. Raises ValueError with what was expected."""
     if text is None:
+        from handlers.run_cli import sim_day  # the agent's wiring: only for this
+
         today = LiveClock().now().date()
         return datetime.combine(sim_day(load_schedule(schedules), today), PRE_OPEN, IST)
     try:
@@ -55,6 +55,7 @@ def parse_start(text: str | None, schedules: Path) -> datetime:
 
 
 def exchange_command(args: Any, schedules: Path) -> int:
+    from agent.sim.control import apply_faults  # aiohttp: only for this command
     from agent.sim.server import SimExchange
 
     try:
