@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from agent.adapters.child_stream import messages, send_quietly, start_child
 from agent.adapters.replay import (
     PARALLEL_BYTES,
     TIME_CACHE,
@@ -76,39 +77,24 @@ class _Build:
         if source._size >= PARALLEL_BYTES and \
                 "fork" in multiprocessing.get_all_start_methods():
             yield from self._from_child()
-            return
+        else:
+            yield from self._here()
+
+    def _here(self) -> Iterator[Block]:
         recorder = Recorder(self.path)
         yield from build_blocks(self.path, open_writer(self.path), recorder)
         self.rows, self.bad_count, self.kept = recorder.rows, recorder.bad_count, recorder.kept
 
     def _from_child(self) -> Iterator[Block]:
-        context = multiprocessing.get_context("fork")
-        receive, send = context.Pipe(duplex=False)
-        child = context.Process(target=_build_in_child, name="tick-cache-builder",
-                                daemon=True, args=(self.path, send))
-        child.start()
-        send.close()
-        try:
-            while True:
-                try:
-                    kind, payload = receive.recv()
-                except (EOFError, OSError):
-                    child.join(5)
-                    raise TickFileError(f"{self.path}: the parser process ended unexpectedly "
-                                        f"(exit code {child.exitcode})") from None
-                if kind == "block":
-                    yield Block(*payload)
-                elif kind == "end":
-                    self.rows, self.bad_count, self.kept = payload
-                    return
-                else:
-                    raise TickFileError(payload)
-        finally:
-            receive.close()
-            child.join(5)
-            if child.is_alive():
-                child.terminate()
-                child.join(5)
+        started = start_child(_build_in_child, (self.path,), "tick-cache-builder")
+        if started is None:  # no process to spare: build here
+            yield from self._here()
+            return
+        for kind, payload in messages(self.path, *started, TickFileError):
+            if kind == "block":
+                yield Block(*payload)
+            else:  # the end
+                self.rows, self.bad_count, self.kept = payload
 
 
 def _build_in_child(path: Path, send: Any) -> None:
@@ -121,12 +107,12 @@ def _build_in_child(path: Path, send: Any) -> None:
                                  b.lines, b.times, b.prices)))
         send.send(("end", (recorder.rows, recorder.bad_count, recorder.kept)))
     except TickFileError as exc:
-        send.send(("error", str(exc)))
+        send_quietly(send, ("error", str(exc)))
     except (BrokenPipeError, ConnectionResetError):
         pass  # the parent stopped reading
     except Exception as exc:  # a bug: still one line in the parent
-        send.send(("error", f"{path}: the parser failed on data row {recorder.rows:,}: "
-                            f"{type(exc).__name__}: {exc}"))
+        send_quietly(send, ("error", f"{path}: the parser failed on data row "
+                                     f"{recorder.rows:,}: {type(exc).__name__}: {exc}"))
     finally:
         send.close()
 

@@ -25,10 +25,8 @@ once the iteration ends.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import gzip
-import multiprocessing
 import stat
 import zlib
 from array import array
@@ -39,6 +37,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO, Any
 
+from agent.adapters.child_stream import messages, send_quietly, start_child
 from agent.models import Tick
 from agent.timeutil import IST
 
@@ -386,43 +385,18 @@ class TickFile:
     # ------------------------------------------------------------ the child process
 
     def _chunks_from_child(self) -> Iterator[Chunk]:
-        context = multiprocessing.get_context("fork" if "fork" in
-                                              multiprocessing.get_all_start_methods()
-                                              else "spawn")
-        receive, send = context.Pipe(duplex=False)
-        child = context.Process(target=_parse_in_child, name="tick-file-parser", daemon=True,
-                                args=(str(self.path), self.known, self._max_bad, send))
-        try:
-            child.start()
-        except OSError:  # no process to spare: parse here
-            receive.close()
-            send.close()
+        started = start_child(_parse_in_child, (str(self.path), self.known, self._max_bad),
+                              "tick-file-parser")
+        if started is None:  # no process to spare: parse here
             with self._open() as fh:
                 yield from self.chunks(fh, self._header(fh))
             return
-        send.close()
-        try:
-            while True:
-                try:
-                    kind, payload = receive.recv()
-                except (EOFError, OSError):
-                    child.join(5)
-                    raise TickFileError(f"{self.path}: the parser process ended unexpectedly "
-                                        f"(exit code {child.exitcode})") from None
-                if kind == "chunk":
-                    yield Chunk(*payload)
-                elif kind == "end":
-                    self.rows, self.bad_count, bad = payload
-                    self.bad = [BadRow(line, message) for line, message in bad]
-                    return
-                else:
-                    raise TickFileError(payload)
-        finally:
-            receive.close()
-            child.join(5)
-            if child.is_alive():
-                child.terminate()
-                child.join(5)
+        for kind, payload in messages(self.path, *started, TickFileError):
+            if kind == "chunk":
+                yield Chunk(*payload)
+            else:  # the end
+                self.rows, self.bad_count, bad = payload
+                self.bad = [BadRow(line, message) for line, message in bad]
 
 
 def _parse_in_child(path: str, known: set[int] | None, max_bad: int, send: Any) -> None:
@@ -439,19 +413,14 @@ def _parse_in_child(path: str, known: set[int] | None, max_bad: int, send: Any) 
         send.send(("end", (source.rows, source.bad_count,
                            [(b.line, b.message) for b in source.bad])))
     except TickFileError as exc:
-        _send_quietly(send, ("error", str(exc)))
+        send_quietly(send, ("error", str(exc)))
     except (BrokenPipeError, ConnectionResetError):
         pass  # the parent stopped reading
     except Exception as exc:  # a bug: still one line in the parent
-        _send_quietly(send, ("error", f"{path}: the parser failed on data row "
-                                      f"{source.rows:,}: {type(exc).__name__}: {exc}"))
+        send_quietly(send, ("error", f"{path}: the parser failed on data row "
+                                     f"{source.rows:,}: {type(exc).__name__}: {exc}"))
     finally:
         send.close()
-
-
-def _send_quietly(send: Any, message: tuple[str, str]) -> None:
-    with contextlib.suppress(OSError):
-        send.send(message)
 
 
 # ------------------------------------------------------------ checks
