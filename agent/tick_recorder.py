@@ -19,7 +19,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -103,14 +103,20 @@ class TickRecorder:
                 return
 
     def _write(self, ticks: Iterable[Tick]) -> None:
+        """Writer thread. A frame's ticks mostly share one exchange second: its text is
+        made once (the GIL this thread holds is the engine's too)."""
+        last: datetime | None = None
+        stamp = ""
         for tick in ticks:
             t = tick.timestamp or tick.received_at
             if t is None:
                 continue
-            t = to_ist(t)
-            if t.date() != self._day:
-                self._open(t.date())
-            self._writer.writerow((t.isoformat(), tick.instrument_token, tick.last_price,
+            if t != last:
+                last, local = t, to_ist(t)
+                stamp = local.isoformat()
+                if local.date() != self._day:
+                    self._open(local.date())
+            self._writer.writerow((stamp, tick.instrument_token, tick.last_price,
                                    _blank(tick.last_traded_quantity),
                                    _blank(tick.volume_traded)))
             self.written += 1
