@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -48,6 +47,7 @@ from agent.risk import Scope
 from agent.serialize import order_from_dict, trade_from_dict
 from agent.settings import PARAM_KEYS
 from agent.strategy import choice as strategies
+from agent.strategy.params import PARAM_NAME
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def param(key: str, raw: Any) -> Any:
     """A saved strategy parameter, checked as ``/set`` checks it (ValueError if bad)."""
     typed = raw if isinstance(raw, str) else json.dumps(raw)  # as an owner would type it
     if key not in PARAM_KEYS and key not in strategies.builtin_keys():
-        if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", key):
+        if not PARAM_NAME.fullmatch(key):
             raise ValueError(f"unknown setting (one of {', '.join(sorted(PARAM_KEYS))})")
         return Unchecked(typed)
     try:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +31,7 @@ from agent.instruments import InstrumentsError, NotListed
 from agent.money import is_derivative
 from agent.session import LoginState
 from agent.status_view import StatusView
+from agent.strategy.params import PARAM_NAME
 from handlers import book_tables, refresh, status_format, status_table
 from handlers import formatting as fmt
 from handlers.args import (
@@ -54,7 +54,6 @@ from handlers.text import b, esc, money, quantity, reply_html
 if TYPE_CHECKING:
     from handlers.commands import CommandCenter
 
-STRATEGY_KEY = re.compile(r"[a-z][a-z0-9_]{0,39}")  # a declared parameter's name
 log = logging.getLogger(__name__)
 
 Handler = Callable[["CommandCenter", Caller, list[str]], Awaitable[Response]]
@@ -216,7 +215,7 @@ async def set_param(center: CommandCenter, caller: Caller, args: list[str]) -> R
     key = args[0].lower()
     target = symbol(args[2]) if len(args) > 2 else None
     if key not in SETTABLE:
-        if key == "trade_side" or not STRATEGY_KEY.fullmatch(key):
+        if key == "trade_side" or not PARAM_NAME.fullmatch(key):
             hint = " (use /side for trade_side)" if key == "trade_side" else ""
             raise UsageError(f"{shorten(args[0])!r}: not a settable key{hint}; keys: "
                              f"{', '.join(SETTABLE)} and the strategy's own")

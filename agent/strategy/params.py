@@ -14,6 +14,7 @@ strategy may not declare one of them. Pure data: any thread.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -24,7 +25,8 @@ from agent.config_values import Convert, boolean, choice, number, whole
 # The keys every instrument has, whatever its strategy (the engine reads them itself).
 ENGINE_PARAMS: frozenset[str] = frozenset(
     {"interval", "lots", "trade_side", "max_trades_per_day", "profit_target", "loss_limit"})
-NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
+# a parameter's name: what a strategy may declare, /set may pass on, a restart may read
+PARAM_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +93,10 @@ def declared(cls: Any) -> Mapping[str, Param]:
     if not isinstance(params, Mapping):
         raise StrategyDefinitionError("params: expected a mapping of name to Param")
     for name, param in params.items():
-        if not isinstance(name, str) or not name or not set(name) <= NAME_CHARS:
+        if not isinstance(name, str) or not PARAM_NAME.fullmatch(name):
             raise StrategyDefinitionError(
-                f"params: {name!r}: a name is lowercase letters, digits and _")
+                f"params: {name!r}: a name is a lowercase letter, then up to 39 lowercase "
+                "letters, digits and _")
         if name in ENGINE_PARAMS or name == "strategy":
             raise StrategyDefinitionError(
                 f"params: {name!r} is the engine's own key; choose another name")

@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from agent.strategy.kit import CandleStrategy
+from agent.strategy.kit_state import check_state
 from agent.strategy.params import Param, StrategyDefinitionError, declared
 
 DEFAULT = "alert_breakout"
@@ -125,9 +127,6 @@ def check_class(cls: Any, path: Path | str, cls_name: str) -> type:
         declared(cls)
     except StrategyDefinitionError as exc:
         raise StrategyLoadError(f"{path}:{cls_name}: {exc}") from None
-    from agent.strategy.kit import CandleStrategy
-    from agent.strategy.kit_state import check_state
-
     why = check_state(cls.State) if issubclass(cls, CandleStrategy) else ""
     if why:
         raise StrategyLoadError(f"{path}:{cls_name}: {why}")

@@ -111,3 +111,24 @@ def test_a_position_held_under_a_strategy_no_longer_configured_is_closed() -> No
     assert restore(same.engine, snap, DAY)
     same.feed(f2.tick(at(9, 26), "112.00"))
     assert same.quantity(2) == 50 and same.position(2) is not None
+
+
+def test_a_kill_after_the_switch_before_the_close_goes_out_closes_once() -> None:
+    """kill -9 at the worst instant of the switch: after the restore wanted the close and a
+    snapshot saved that, before any order went out. The next start closes the position
+    once (the wanted close is saved with the instrument's orders); nothing is sold twice."""
+    r = make_run(_settings(), (AAA, BBB))
+    f2 = Feed(2)
+    r.feed(worked_long(f2))
+    snap = json.loads(json.dumps(take(r.engine, at(9, 25, 20))))
+    first = make_run(_settings(b_strategy=EMA), (AAA, BBB))
+    assert restore(first.engine, snap, DAY)
+    saved = json.loads(json.dumps(take(first.engine, at(9, 25, 30))))  # then killed
+    assert first.orders(2)[-1].reason == "signal"  # no exit had gone out
+    again = make_run(_settings(b_strategy=EMA), (AAA, BBB))
+    assert restore(again.engine, saved, DAY)
+    assert again.rt(2).orders.close.reason == ExitReason.STRATEGY_CHANGED
+    again.feed(f2.tick(at(9, 26), "112.00"), f2.tick(at(9, 26, 5), "111.00"))
+    assert again.quantity(2) == 0
+    assert [(o[0], o[2]) for o in again.order_rows(2)] == [("BUY", "signal"),
+                                                             ("SELL", "strategy_changed")]
