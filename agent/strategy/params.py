@@ -31,28 +31,25 @@ PARAM_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 @dataclass(frozen=True, slots=True)
 class Param:
-    """One declared parameter: its converter (config rules), default, and what it means.
-    ``low``/``high``: the range of a number (None for booleans and choices), which
-    ``bot.py optimize`` and docs read."""
+    """One declared parameter: its converter (the config's rules), its default, and what
+    it means (``help``, for the reader of the strategy)."""
 
     convert: Convert
     default: Any
     help: str = ""
-    low: Decimal | int | None = None
-    high: Decimal | int | None = None
-    options: tuple[str, ...] = ()
 
     @staticmethod
     def whole(low: int, high: int, default: int, help: str = "") -> Param:
         """A whole number in low..high."""
-        return Param(whole(low, high), _checked(whole(low, high), default), help, low, high)
+        convert = whole(low, high)
+        return Param(convert, _checked(convert, default), help)
 
     @staticmethod
     def number(low: Decimal | int | str, high: Decimal | int | str,
                default: Decimal | int | str, help: str = "") -> Param:
         """An exact Decimal in low..high (``"0.5"`` rather than 0.5 keeps it exact)."""
         convert = number(low, high)
-        return Param(convert, _checked(convert, str(default)), help, Decimal(low), Decimal(high))
+        return Param(convert, _checked(convert, str(default)), help)
 
     @staticmethod
     def boolean(default: bool, help: str = "") -> Param:
@@ -60,19 +57,8 @@ class Param:
 
     @staticmethod
     def choice(options: Iterable[str], default: str, help: str = "") -> Param:
-        opts = tuple(options)
-        convert = choice(opts)
-        return Param(convert, _checked(convert, default), help, options=opts)
-
-    @property
-    def expects(self) -> str:
-        """What a value must be, for messages and docs (``a whole number 5..120``)."""
-        shown = getattr(self.convert, "expects", "")
-        if shown:
-            return str(shown)
-        if self.options:
-            return "one of " + ", ".join(self.options)
-        return "true or false"
+        convert = choice(tuple(options))
+        return Param(convert, _checked(convert, default), help)
 
 
 def _checked(convert: Convert, default: Any) -> Any:
@@ -104,12 +90,3 @@ def declared(cls: Any) -> Mapping[str, Param]:
             raise StrategyDefinitionError(
                 f"params: {name!r}: expected a Param (Param.whole, Param.number, ...)")
     return params
-
-
-def check_value(params: Mapping[str, Param], key: str, value: Any) -> Any:
-    """``value`` by the declared parameter's rules; ValueError like ``range_minutes:
-    expected a whole number 5..120, got 200``."""
-    try:
-        return params[key].convert(value)
-    except ValueError as exc:
-        raise ValueError(f"{key}: {exc}") from None

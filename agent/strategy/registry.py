@@ -16,13 +16,12 @@ import importlib.util
 import sys
 import threading
 import traceback
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from agent.strategy.kit import CandleStrategy
 from agent.strategy.kit_state import check_state
-from agent.strategy.params import Param, StrategyDefinitionError, declared
+from agent.strategy.params import StrategyDefinitionError, declared
 
 DEFAULT = "alert_breakout"
 
@@ -135,9 +134,3 @@ def check_class(cls: Any, path: Path | str, cls_name: str) -> type:
     except Exception as exc:
         raise StrategyLoadError(f"{path}:{cls_name}(): {type(exc).__name__}: {exc}") from None
     return cls
-
-
-def params_of(ref: str) -> Mapping[str, Param]:
-    """The declared parameters of the strategy ``ref`` names (StrategyLoadError)."""
-    return declared(load(ref))
-
