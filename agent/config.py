@@ -32,7 +32,6 @@ from agent.config_values import (
     Convert,
     account_name,
     as_is,
-    boolean,
     choice,
     describe,
     hiding,
@@ -75,6 +74,7 @@ from agent.settings import (
     TelegramConfig,
 )
 from agent.strategy import choice as strategies
+from agent.strategy.alert_breakout import AlertBreakout
 from agent.strategy.params import ENGINE_PARAMS
 
 __all__ = ["PORT", "SEED", "SETTABLE_KEYS", "SIM_SPEED", "ConfigError", "check_config_command",
@@ -107,16 +107,14 @@ PAPER_CAPITAL = number(10_000, 1_000_000_000)  # paper.capital: ₹10 thousand .
 
 PARAM_SPEC: Mapping[str, Convert] = {
     "interval": interval,
-    "percentage": number(0, 100),  # 0 allowed: the band is the rounded high and low
     "lots": whole(1, 10_000),
     "trade_side": choice([s.value for s in TradeSide], TradeSide),
-    "trailing": boolean,
-    "reverse_on_stop": boolean,
-    "target_multiple": number(0, 100),
     "max_trades_per_day": whole(0, 1_000),
     "profit_target": MONEY,
     "loss_limit": MONEY,
     "strategy": nonempty_text,  # loaded and checked by agent.strategy.choice
+    # the StrategyParams fields alert_breakout declares (percentage, trailing, ...): its rules
+    **{key: param.convert for key, param in AlertBreakout.params.items()},
 }
 LIMIT_SPEC: Mapping[str, Convert] = {"profit_target": MONEY, "loss_limit": MONEY}
 if set(PARAM_SPEC) != PARAM_KEYS:  # pragma: no cover - caught by the first test run

@@ -33,7 +33,7 @@ from agent.strategy.base import (
     round_up,
 )
 from agent.strategy.kit_state import KitPosition, NoState, restore_kit, save_kit
-from agent.strategy.params import Param
+from agent.strategy.params import ENGINE_PARAMS, Param
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,9 +292,7 @@ class CandleStrategy:
 
 
 def _values(params: StrategyParams, declared: dict[str, Param]) -> dict[str, Any]:
-    names = ("interval", "lots", "trade_side", "max_trades_per_day", "profit_target",
-             "loss_limit", *declared)
-    return {name: params.value(name) for name in names}
+    return {name: params.value(name) for name in (*sorted(ENGINE_PARAMS), *declared)}
 
 
 def _rounded_stop(ctx: Context, side: Side, stop: Any, price: Decimal) -> Decimal:
